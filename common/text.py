@@ -1,0 +1,82 @@
+"""Reading user text safely and the JSON character vocabulary."""
+
+import json
+import os
+
+from common.cli import UsageError
+
+
+def read_text_file(path):
+    """Returns the UTF-8 text of `path`, or raises UsageError saying what is wrong."""
+    if not os.path.exists(path):
+        raise UsageError(f"text file not found: {path}")
+    if os.path.isdir(path):
+        raise UsageError(f"expected a text file, got a directory: {path}")
+    with open(path, "rb") as f:
+        data = f.read()
+    return decode_text(data, path)
+
+
+def decode_text(data, source):
+    """Decodes bytes as UTF-8 text; rejects empty, binary and non-UTF-8 input."""
+    if not data.strip():
+        raise UsageError(f"{source} is empty")
+    # A NUL byte never occurs in real text but is common in binary files.
+    if b"\x00" in data[:65536]:
+        raise UsageError(f"{source} looks like a binary file (it contains NUL bytes), not text")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise UsageError(
+            f"{source} is not valid UTF-8 (byte {error.start}); "
+            "convert it first, e.g. iconv -f cp949 -t utf-8"
+        ) from None
+    return text.lstrip("\ufeff")  # drop a byte-order mark if an editor added one
+
+
+class CharVocab:
+    """Maps characters (Unicode code points, so Korean works) to ids and back.
+
+    Ids follow sorted character order, so the same text always gives the same
+    vocabulary. Saved as JSON: {"chars": [...]}.
+    """
+
+    def __init__(self, chars):
+        self.chars = list(chars)
+        self.index = {char: i for i, char in enumerate(self.chars)}
+        if len(self.index) != len(self.chars):
+            raise ValueError("vocabulary characters must be distinct")
+
+    @classmethod
+    def from_text(cls, text):
+        return cls(sorted(set(text)))
+
+    def __len__(self):
+        return len(self.chars)
+
+    def __eq__(self, other):
+        return isinstance(other, CharVocab) and self.chars == other.chars
+
+    def unknown_chars(self, text):
+        """The distinct characters of `text` that are not in the vocabulary."""
+        return sorted(set(text) - self.index.keys())
+
+    def encode(self, text):
+        unknown = self.unknown_chars(text)
+        if unknown:
+            shown = ", ".join(repr(c) for c in unknown[:10])
+            more = f" and {len(unknown) - 10} more" if len(unknown) > 10 else ""
+            raise UsageError(f"characters not in the vocabulary: {shown}{more}")
+        return [self.index[char] for char in text]
+
+    def decode(self, ids):
+        return "".join(self.chars[int(i)] for i in ids)
+
+    def save(self, path):
+        with open(path, "w", encoding="utf-8") as f:
+            json.dump({"chars": self.chars}, f, ensure_ascii=False, indent=0)
+
+    @classmethod
+    def load(cls, path):
+        with open(path, encoding="utf-8") as f:
+            return cls(json.load(f)["chars"])

@@ -1,0 +1,124 @@
+"""The character-level RNN: configuration, presets and the Keras model.
+
+A character RNN reads ids (batch, time) and predicts the next character at
+every position: embedding -> num_layers recurrent layers (with dropout
+between them) -> a dense layer giving logits (batch, time, vocab_size).
+"""
+
+import dataclasses
+
+import keras
+from keras import layers
+
+from week3_rnn.cells import LectureGRUCell, LectureLSTMCell
+from week3_rnn.fast_lstm import FastLSTM
+
+CELLS = ("lstm", "gru", "rnn", "lecture_lstm", "lecture_gru", "keras_lstm")
+
+
+@dataclasses.dataclass(frozen=True)
+class CharRNNConfig:
+    cell: str = "lstm"
+    num_layers: int = 2
+    units: int = 256
+    embedding_dim: int = 64
+    dropout_rate: float = 0.0
+    seq_length: int = 100
+    batch_size: int = 64
+    epochs: int = 20
+    learning_rate: float = 2e-3
+    grad_clip: float = 5.0  # global gradient norm; 0 turns clipping off
+    val_fraction: float = 0.1
+
+
+PRESETS = {
+    # Trains in seconds; for tests and for trying the commands out.
+    "test": CharRNNConfig(num_layers=1, units=32, embedding_dim=16, seq_length=20,
+                          batch_size=8, epochs=2, learning_rate=1e-2),
+    # The lecture's model (and the benchmark's shapes): 2 x 256 LSTM.
+    "small": CharRNNConfig(),
+    "medium": CharRNNConfig(units=512, embedding_dim=128, dropout_rate=0.2, epochs=30),
+    "large": CharRNNConfig(num_layers=3, units=512, embedding_dim=128, dropout_rate=0.3,
+                           epochs=40, learning_rate=1e-3),
+}
+
+
+def make_recurrent_layer(cell, units, name):
+    """One recurrent layer that returns its full sequence and its final state."""
+    options = dict(return_sequences=True, return_state=True, name=name)
+    if cell == "lstm":
+        return FastLSTM(units, **options)
+    if cell == "keras_lstm":
+        return layers.LSTM(units, **options)
+    if cell == "gru":
+        return layers.GRU(units, **options)
+    if cell == "rnn":
+        return layers.SimpleRNN(units, **options)
+    if cell == "lecture_lstm":
+        return layers.RNN(LectureLSTMCell(units), **options)
+    if cell == "lecture_gru":
+        return layers.RNN(LectureGRUCell(units), **options)
+    raise ValueError(f"unknown cell {cell!r}; choose one of {', '.join(CELLS)}")
+
+
+@keras.saving.register_keras_serializable(package="tfcourse")
+class CharRNN(keras.Model):
+    """Embedding -> stacked RNN -> logits, with the RNN state passed in and out.
+
+    `model(ids)` gives logits for training; `model(ids, states, return_state=True)`
+    also returns the state after the last step, so generation feeds one
+    character at a time without re-reading the prefix.
+    """
+
+    def __init__(self, vocab_size, cell="lstm", num_layers=2, units=256, embedding_dim=64,
+                 dropout_rate=0.0, **kwargs):
+        super().__init__(**kwargs)
+        self.vocab_size = vocab_size
+        self.cell = cell
+        self.num_layers = num_layers
+        self.units = units
+        self.embedding_dim = embedding_dim
+        self.dropout_rate = dropout_rate
+        self.embedding = layers.Embedding(vocab_size, embedding_dim, name="embedding")
+        self.recurrent_layers = [make_recurrent_layer(cell, units, f"{cell}_{i}")
+                                 for i in range(num_layers)]
+        self.dropout = layers.Dropout(dropout_rate)
+        self.head = layers.Dense(vocab_size, name="logits")
+
+    def build(self, input_shape=None):
+        self.embedding.build((None, None))
+        features = self.embedding_dim
+        for layer in self.recurrent_layers:
+            layer.build((None, None, features))
+            features = self.units
+        self.head.build((None, None, self.units))
+        self.built = True
+
+    def call(self, token_ids, states=None, training=False, return_state=False):
+        x = self.embedding(token_ids)  # (batch, time, embedding_dim)
+        new_states = []
+        for i, layer in enumerate(self.recurrent_layers):
+            initial_state = None if states is None else states[i]
+            x, *state = layer(x, initial_state=initial_state, training=training)
+            new_states.append(state)  # [h, c] for LSTMs, [h] otherwise
+            x = self.dropout(x, training=training)  # (batch, time, units)
+        logits = self.head(x)  # (batch, time, vocab_size)
+        return (logits, new_states) if return_state else logits
+
+    def get_config(self):
+        return dict(super().get_config(), vocab_size=self.vocab_size, cell=self.cell,
+                    num_layers=self.num_layers, units=self.units,
+                    embedding_dim=self.embedding_dim, dropout_rate=self.dropout_rate)
+
+
+def build_char_rnn(config, vocab_size):
+    """The compiled model for a CharRNNConfig (Adam, cross-entropy on logits)."""
+    model = CharRNN(vocab_size, cell=config.cell, num_layers=config.num_layers,
+                    units=config.units, embedding_dim=config.embedding_dim,
+                    dropout_rate=config.dropout_rate)
+    model.build()
+    optimizer = keras.optimizers.Adam(
+        config.learning_rate, global_clipnorm=config.grad_clip or None)
+    model.compile(optimizer=optimizer,
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    return model
