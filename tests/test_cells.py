@@ -21,7 +21,10 @@ def _randomize(layer, seed):
     """Replaces every weight with random values so that no gate is trivial."""
     rng = np.random.default_rng(seed)
     layer.set_weights(
-        [rng.normal(scale=0.5, size=w.shape).astype("float32") for w in layer.get_weights()]
+        [
+            rng.normal(scale=0.5, size=w.shape).astype("float32")
+            for w in layer.get_weights()
+        ]
     )
 
 
@@ -53,7 +56,9 @@ def _gru_pair():
 
 def _initial_state(num_states, seed=2):
     rng = np.random.default_rng(seed)
-    return [rng.normal(size=(BATCH, UNITS)).astype("float32") for _ in range(num_states)]
+    return [
+        rng.normal(size=(BATCH, UNITS)).astype("float32") for _ in range(num_states)
+    ]
 
 
 def _assert_all_close(actual, expected):

@@ -53,12 +53,13 @@ def generate_ids(model, prime_ids, length, temperature, seed, sampling="weighted
     def step(i, logits, states, previous_id, generated):
         step_seed = tf.random.experimental.stateless_fold_in(seed, i)
         next_id = choose_next(sampling, logits, temperature, step_seed, previous_id, space_id)
+        next_id.set_shape(previous_id.shape)  # (1,): tf.where loses the static batch size
         logits, states = model(next_id[:, None], states, return_state=True)
         return i + 1, logits[:, -1, :], states, next_id, generated.write(i, next_id[0])
 
     _, _, _, _, generated = tf.while_loop(
         lambda i, *_: i < length, step,
-        (tf.constant(0), logits, states, prime_ids[-1:], generated))
+        (tf.constant(0), logits, states, tf.reshape(prime_ids[-1], [1]), generated))
     return generated.stack()
 
 

@@ -1,0 +1,56 @@
+"""Shared fixtures: small generated corpora and one trained char-RNN run."""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import dataclasses  # noqa: E402
+
+import pytest  # noqa: E402
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SHARED_DATA = os.path.join(REPO_ROOT, "..", "shared", "data")
+
+
+def make_corpus(repeats=60):
+    """A small deterministic corpus with English and Korean (multi-byte) lines."""
+    lines = ["the cat sat on the mat.", "a dog ran to the park!",
+             "고양이가 매트 위에 앉았다.", "강아지가 공원으로 달렸다."]
+    return "\n".join(lines[i % len(lines)] for i in range(repeats)) + "\n"
+
+
+@pytest.fixture(scope="session")
+def corpus():
+    return make_corpus()
+
+
+@pytest.fixture
+def corpus_file(tmp_path, corpus):
+    path = tmp_path / "corpus.txt"
+    path.write_text(corpus, encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="session")
+def test_config():
+    from week3_rnn.char_model import PRESETS
+
+    return dataclasses.replace(PRESETS["test"], epochs=2, val_fraction=0.2)
+
+
+@pytest.fixture(scope="session")
+def trained_run(tmp_path_factory, corpus, test_config):
+    """(run_dir, model, vocab) of a test-preset run trained once per session."""
+    from week3_rnn import char_rnn
+
+    run_dir = str(tmp_path_factory.mktemp("trained") / "run")
+    model, _, vocab = char_rnn.train(test_config, run_dir, corpus, seed=1, verbose=0)
+    return run_dir, model, vocab
+
+
+def shared_data(*parts):
+    """Path into ../shared/data, or skip the test when it is not there."""
+    path = os.path.join(SHARED_DATA, *parts)
+    if not os.path.exists(path):
+        pytest.skip(f"real data not available: {path}")
+    return path
