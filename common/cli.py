@@ -30,48 +30,27 @@ def quiet_tensorflow():
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
-def positive_int(text):
-    """argparse type: an integer > 0."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}")
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be positive, got {value}")
-    return value
+def _number_type(convert, is_valid, requirement):
+    """An argparse type that converts text and checks the value."""
+    kind = "whole number" if convert is int else "number"
+
+    def parse(text):
+        try:
+            value = convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a {kind}, got {text!r}")
+        if not is_valid(value):
+            raise argparse.ArgumentTypeError(f"must be {requirement}, got {text}")
+        return value
+
+    parse.__name__ = requirement  # argparse names the type in its messages
+    return parse
 
 
-def non_negative_int(text):
-    """argparse type: an integer >= 0."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}")
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be zero or more, got {value}")
-    return value
-
-
-def positive_float(text):
-    """argparse type: a finite float > 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}")
-    if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
-    return value
-
-
-def fraction(text):
-    """argparse type: a float in [0, 1)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}")
-    if not 0.0 <= value < 1.0:
-        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {text}")
-    return value
+positive_int = _number_type(int, lambda v: v > 0, "positive")
+non_negative_int = _number_type(int, lambda v: v >= 0, "zero or more")
+positive_float = _number_type(float, lambda v: math.isfinite(v) and v > 0, "a positive number")
+fraction = _number_type(float, lambda v: 0.0 <= v < 1.0, "in [0, 1)")
 
 
 class ErrorExitParser(argparse.ArgumentParser):
@@ -81,16 +60,25 @@ class ErrorExitParser(argparse.ArgumentParser):
         self.exit(2, f"error: {message} (see --help)\n")
 
 
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows each flag's default, except where there is none to show."""
+
+    def _get_help_string(self, action):
+        if action.default is None or action.default is False:
+            return action.help
+        return super()._get_help_string(action)
+
+
 def make_parser(description, **kwargs):
-    return ErrorExitParser(
-        description=description,
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-        **kwargs,
-    )
+    return ErrorExitParser(description=description, formatter_class=HelpFormatter, **kwargs)
 
 
-def add_training_flags(parser, default_out_dir):
-    """Flags every training command shares, spelled the same everywhere."""
+def add_training_flags(parser, default_out_dir, strategy=True):
+    """Flags every training command shares, spelled the same everywhere.
+
+    `strategy=False` leaves out --strategy, for models that only train on one
+    device (for example one that carries its RNN state between batches).
+    """
     parser.add_argument("--out_dir", default=default_out_dir,
                         help="run directory: config.json, checkpoints, history.csv, plots, "
                              "TensorBoard logs")
@@ -100,9 +88,10 @@ def add_training_flags(parser, default_out_dir):
                         help="total number of epochs (default: the preset's)")
     parser.add_argument("--seed", type=int, default=0,
                         help="random seed for weights, data order and dropout")
-    parser.add_argument("--strategy", choices=["default", "mirrored", "multi_worker"],
-                        default="default",
-                        help="tf.distribute strategy: one device, all local devices "
-                             "(MirroredStrategy), or several machines set up by TF_CONFIG")
+    if strategy:
+        parser.add_argument("--strategy", choices=["default", "mirrored", "multi_worker"],
+                            default="default",
+                            help="tf.distribute strategy: one device, all local devices "
+                                 "(MirroredStrategy), or several machines set up by TF_CONFIG")
     parser.add_argument("--verbose", type=int, choices=[0, 1, 2], default=1,
                         help="Keras fit verbosity: 0 silent, 1 progress bar, 2 one line per epoch")

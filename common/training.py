@@ -46,6 +46,21 @@ def get_strategy(name):
     raise UsageError(f"unknown --strategy {name!r}; choose default, mirrored or multi_worker")
 
 
+def decayed_learning_rate(base, decay, decay_after, epoch):
+    """base * decay ** max(epoch + 1 - decay_after, 0) for a 0-based epoch.
+
+    The Zaremba et al. / TF PTB tutorial schedule: constant for `decay_after`
+    epochs, then multiplied by `decay` every epoch.
+    """
+    return base * decay ** max(epoch + 1 - decay_after, 0)
+
+
+def epoch_decay_callback(base, decay, decay_after):
+    """Sets the optimizer's learning rate at the start of every epoch (resume-safe)."""
+    return keras.callbacks.LearningRateScheduler(
+        lambda epoch, _: decayed_learning_rate(base, decay, decay_after, epoch))
+
+
 class StopOnNaN(keras.callbacks.Callback):
     """Stops training at the first non-finite loss and remembers where."""
 

@@ -75,7 +75,7 @@ def test_low_temperature_equals_argmax(trained_run):
     _, model, vocab = trained_run
     greedy = char_rnn.sample(model, vocab, "a d", 60, sampling="argmax")
     for seed in (0, 1):
-        cold = char_rnn.sample(model, vocab, "a d", 60, temperature=1e-4, seed=seed)
+        cold = char_rnn.sample(model, vocab, "a d", 60, temperature=1e-6, seed=seed)
         assert cold == greedy
 
 
@@ -141,3 +141,13 @@ def test_lecture_lstm_trains_through_the_command(tmp_path, corpus_file):
     assert history[-1]["loss"] < history[0]["loss"]
     model, _ = char_rnn.load_run(str(out_dir))
     assert type(model.recurrent_layers[0].cell).__name__ == "LectureLSTMCell"
+
+
+def test_default_corpus_is_the_python_standard_library():
+    from week3_rnn.char_data import load_corpus
+
+    text, source = load_corpus()
+    assert source == "dataset:python_stdlib"
+    assert 1_000_000 <= len(text) <= 2_000_000
+    assert "def " in text and "import " in text
+    assert math.log(len(set(text))) > 4  # a rich character set (> 55 characters)

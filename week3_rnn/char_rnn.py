@@ -32,7 +32,8 @@ from common.runs import RunDir  # noqa: E402
 from common.sequences import (evaluation_dataset, make_windows, split_tail,  # noqa: E402
                               training_dataset)
 from common.text import CharVocab  # noqa: E402
-from common.training import fit_run, get_strategy, new_state, set_seed  # noqa: E402
+from common.training import (epoch_decay_callback, fit_run, get_strategy,  # noqa: E402
+                             new_state, set_seed)
 from week3_rnn.char_data import DATASETS, load_corpus  # noqa: E402
 from week3_rnn.char_model import CELLS, PRESETS, CharRNNConfig, build_char_rnn  # noqa: E402
 from week3_rnn.generation import SAMPLING, CharRNNServable  # noqa: E402
@@ -84,7 +85,9 @@ def train(config, out_dir, text, source="text", seed=0, resume=False, strategy="
     fit_run(model, run_dir, state, train_data, steps_per_epoch, config.epochs,
             items_per_step=batch_size * config.seq_length, unit="chars",
             validation_data=val_data, derived_metrics=bits_per_char,
-            plot_ylabel="cross-entropy (nats/char)", verbose=verbose)
+            plot_ylabel="cross-entropy (nats/char)", verbose=verbose,
+            extra_callbacks=[epoch_decay_callback(config.learning_rate, config.lr_decay,
+                                                  config.decay_after)])
     return model, state, vocab
 
 
@@ -120,6 +123,27 @@ def export(model, vocab, export_dir, overwrite=False):
     return save_servable(servable, export_dir, servable.signatures(), overwrite)
 
 
+# Flags that override one field of the preset's CharRNNConfig.
+CONFIG_FLAGS = {
+    "cell": (str, "recurrent cell: lstm (fused, fast on CPUs), gru, rnn, the lecture's "
+                  "hand-written lecture_lstm / lecture_gru, or keras_lstm (stock Keras)"),
+    "num_layers": (positive_int, "stacked recurrent layers"),
+    "units": (positive_int, "hidden units per layer"),
+    "embedding_dim": (positive_int, "character embedding size"),
+    "seq_length": (positive_int, "characters per training sequence (backpropagation "
+                                 "through time)"),
+    "batch_size": (positive_int, "sequences per batch"),
+    "learning_rate": (positive_float, "Adam learning rate"),
+    "lr_decay": (positive_float, "multiply the learning rate by this every epoch after "
+                                 "--decay_after epochs"),
+    "decay_after": (non_negative_int, "epochs at the full learning rate"),
+    "grad_clip": (float, "clip gradients to this global norm; 0: off"),
+    "dropout_rate": (fraction, "dropout after each recurrent layer"),
+    "val_fraction": (fraction, "fraction of the text (its tail) held out for validation; "
+                               "0: none"),
+}
+
+
 def config_from_args(args):
     """The preset, with every flag the user gave laid over it."""
     overrides = {field.name: getattr(args, field.name)
@@ -141,20 +165,11 @@ def build_parser():
                                       "the folder with input.txt) instead of downloading")
     p.add_argument("--preset", choices=PRESETS, default="small",
                    help="model and training sizes; flags below override single values")
-    p.add_argument("--cell", choices=CELLS, help="recurrent cell: lstm (fused, fast on CPU), "
-                   "gru, rnn, the lecture's hand-written lecture_lstm / lecture_gru, or "
-                   "keras_lstm (the stock keras.layers.LSTM)")
-    p.add_argument("--num_layers", type=positive_int, help="stacked recurrent layers")
-    p.add_argument("--units", type=positive_int, help="hidden units per layer")
-    p.add_argument("--embedding_dim", type=positive_int, help="character embedding size")
-    p.add_argument("--seq_length", type=positive_int, help="characters per training sequence "
-                                                          "(backpropagation through time)")
-    p.add_argument("--batch_size", type=positive_int, help="sequences per batch")
-    p.add_argument("--learning_rate", type=positive_float, help="Adam learning rate")
-    p.add_argument("--grad_clip", type=float, help="clip gradients to this global norm; 0: off")
-    p.add_argument("--dropout_rate", type=fraction, help="dropout after each recurrent layer")
-    p.add_argument("--val_fraction", type=fraction,
-                   help="fraction of the text (its tail) held out for validation; 0: none")
+    for flag, (kind, text) in CONFIG_FLAGS.items():
+        preset_values = ", ".join(f"{name} {getattr(preset, flag)}"
+                                  for name, preset in PRESETS.items())
+        options = {"choices": CELLS} if flag == "cell" else {"type": kind}
+        p.add_argument(f"--{flag}", help=f"{text} (presets: {preset_values})", **options)
     add_training_flags(p, default_out_dir="runs/char_rnn")
 
     p = commands.add_parser("sample", help="generate text from a trained run",
