@@ -184,9 +184,10 @@ def fit_run(model, run_dir, state, train_data, steps_per_epoch, epochs, items_pe
     nan_guard = StopOnNaN()
     checkpoint = EpochCheckpoint(run_dir, state, items_per_step, unit, nan_guard,
                                  derived_metrics, plot_keys, plot_ylabel)
-    callbacks = [nan_guard, checkpoint,
-                 keras.callbacks.TensorBoard(run_dir.log_dir, write_graph=False),
-                 *extra_callbacks]
+    # Extra callbacks (a learning-rate schedule, say) run before the checkpoint
+    # so that what they add to the epoch's logs is recorded in the history.
+    callbacks = [nan_guard, *extra_callbacks, checkpoint,
+                 keras.callbacks.TensorBoard(run_dir.log_dir, write_graph=False)]
     initial_epoch = state["epoch"]
     try:
         model.fit(train_data, epochs=epochs, initial_epoch=initial_epoch,

@@ -8,7 +8,8 @@ over the whole sequence. `FastLSTM` does the same in TensorFlow:
 
 forward   Zx = X @ W + b for all time steps at once (one large matmul);
           the loop only computes Z_t = Zx_t + h_{t-1} @ U and the gates.
-backward  the loop only propagates dh, dc through time and stores dZ_t;
+backward  the gate derivatives are computed for all steps at once; the loop
+          only propagates dh, dc through time (seven small ops a step);
           dW = X^T dZ, dU = H_prev^T dZ, db = sum dZ and dX = dZ W^T are
           again single large matmuls after the loop.
 
@@ -48,56 +49,58 @@ def lstm_sequence(inputs, h0, c0, kernel, recurrent_kernel, bias):
     flat_inputs = tf.reshape(inputs, [-1, features])
     # (time, batch, 4 * units): the input part of every gate, in one matmul.
     input_gates = tf.reshape(
-        tf.matmul(flat_inputs, kernel) + bias, [time_steps, batch, 4 * units]
-    )
-    input_gates_ta = tf.TensorArray(inputs.dtype, size=time_steps).unstack(input_gates)
-
-    def forward_step(t, h, c, hs, cs, gates):
-        z = input_gates_ta.read(t) + tf.matmul(h, recurrent_kernel)
-        i, f, g, o = _split_gates(z)
-        c = f * c + i * g
-        h = o * tf.tanh(c)
-        return (t + 1, h, c, hs.write(t, h), cs.write(t, c),
-                gates.write(t, tf.concat([i, f, g, o], axis=1)))
+        tf.matmul(flat_inputs, kernel) + bias, [time_steps, batch, 4 * units])
 
     def new_array():
         return tf.TensorArray(inputs.dtype, size=time_steps)
 
-    _, h_last, c_last, hs, cs, gates = tf.while_loop(
+    input_gates_ta = new_array().unstack(input_gates)
+
+    def forward_step(t, h, c, hs, cs, zs):
+        z = input_gates_ta.read(t) + tf.matmul(h, recurrent_kernel)  # (batch, 4 * units)
+        i, f, g, o = _split_gates(z)
+        c = f * c + i * g
+        h = o * tf.tanh(c)
+        return t + 1, h, c, hs.write(t, h), cs.write(t, c), zs.write(t, z)
+
+    _, h_last, c_last, hs, cs, zs = tf.while_loop(
         lambda t, *_: t < time_steps,
         forward_step,
         (tf.constant(0), h0, c0, new_array(), new_array(), new_array()),
     )
-    hs, cs = hs.stack(), cs.stack()
-    gates_ta = gates
+    hs, cs, zs = hs.stack(), cs.stack(), zs.stack()
 
     def grad(d_outputs, d_h_last, d_c_last):
         d_outputs = tf.zeros_like(hs) if d_outputs is None else d_outputs
         d_h_last = tf.zeros_like(h_last) if d_h_last is None else d_h_last
         d_c_last = tf.zeros_like(c_last) if d_c_last is None else d_c_last
-        # The states each step started from: (time, batch, units).
-        h_prev = tf.concat([h0[None], hs[:-1]], axis=0)
+        # Everything that does not depend on the incoming gradient is computed
+        # for the whole sequence at once, as a few large elementwise ops, so
+        # the loop below runs only seven small ops per step.
+        h_prev = tf.concat([h0[None], hs[:-1]], axis=0)  # (time, batch, units)
         c_prev = tf.concat([c0[None], cs[:-1]], axis=0)
+        i, f, g, o = tf.split(zs, 4, axis=2)
+        i, f, g, o = tf.sigmoid(i), tf.sigmoid(f), tf.tanh(g), tf.sigmoid(o)
+        tanh_c = tf.tanh(cs)
+        # dc_t += dh_t * dc_from_dh; dz_t = [dc, dc, dc, dh] * dz_from_dc_dh.
+        dc_from_dh = o * (1.0 - tanh_c * tanh_c)
+        dz_from_dc_dh = tf.concat(
+            [g * i * (1.0 - i), c_prev * f * (1.0 - f), i * (1.0 - g * g),
+             tanh_c * o * (1.0 - o)], axis=2)  # (time, batch, 4 * units)
+        # TF's CPU matmul is markedly slower with transpose_a/transpose_b set
+        # than on explicitly transposed operands, so transpose once up front.
+        recurrent_transposed = tf.transpose(recurrent_kernel)  # (4 * units, units)
         d_out_ta = new_array().unstack(d_outputs)
-        c_ta = new_array().unstack(cs)
-        c_prev_ta = new_array().unstack(c_prev)
+        dc_from_dh_ta = new_array().unstack(dc_from_dh)
+        dz_factor_ta = new_array().unstack(dz_from_dc_dh)
+        forget_ta = new_array().unstack(f)
 
         def backward_step(t, dh_next, dc_next, dzs):
-            i, f, g, o = tf.split(gates_ta.read(t), 4, axis=1)
             dh = d_out_ta.read(t) + dh_next
-            tanh_c = tf.tanh(c_ta.read(t))
-            dc = dc_next + dh * o * (1.0 - tanh_c * tanh_c)
-            dz = tf.concat(
-                [
-                    dc * g * i * (1.0 - i),
-                    dc * c_prev_ta.read(t) * f * (1.0 - f),
-                    dc * i * (1.0 - g * g),
-                    dh * tanh_c * o * (1.0 - o),
-                ],
-                axis=1,
-            )
-            dh_next = tf.matmul(dz, recurrent_kernel, transpose_b=True)
-            return t - 1, dh_next, dc * f, dzs.write(t, dz)
+            dc = dc_next + dh * dc_from_dh_ta.read(t)
+            dz = tf.concat([dc, dc, dc, dh], axis=1) * dz_factor_ta.read(t)
+            dh_next = tf.matmul(dz, recurrent_transposed)
+            return t - 1, dh_next, dc * forget_ta.read(t), dzs.write(t, dz)
 
         _, d_h0, d_c0, dzs = tf.while_loop(
             lambda t, *_: t >= 0,
@@ -106,12 +109,11 @@ def lstm_sequence(inputs, h0, c0, kernel, recurrent_kernel, bias):
         )
         # (time * batch, 4 * units): the weight gradients as single matmuls.
         dz_flat = tf.reshape(dzs.stack(), [-1, 4 * units])
-        d_kernel = tf.matmul(flat_inputs, dz_flat, transpose_a=True)
-        d_recurrent = tf.matmul(tf.reshape(h_prev, [-1, units]), dz_flat, transpose_a=True)
+        d_kernel = tf.matmul(tf.transpose(flat_inputs), dz_flat)
+        d_recurrent = tf.matmul(tf.transpose(tf.reshape(h_prev, [-1, units])), dz_flat)
         d_bias = tf.reduce_sum(dz_flat, axis=0)
         d_inputs = tf.reshape(
-            tf.matmul(dz_flat, kernel, transpose_b=True), [time_steps, batch, features]
-        )
+            tf.matmul(dz_flat, tf.transpose(kernel)), [time_steps, batch, features])
         return d_inputs, d_h0, d_c0, d_kernel, d_recurrent, d_bias
 
     return (hs, h_last, c_last), grad
