@@ -1,5 +1,6 @@
-"""Reading user text safely and the JSON character vocabulary."""
+"""Reading user text safely and the JSON character and word vocabularies."""
 
+import collections
 import json
 import os
 
@@ -80,3 +81,67 @@ class CharVocab:
     def load(cls, path):
         with open(path, encoding="utf-8") as f:
             return cls(json.load(f)["chars"])
+
+
+class WordVocab:
+    """Maps words to ids and back, most frequent word first.
+
+    Ids follow (-count, word) order, as the TF PTB tutorial's reader builds
+    them, so the same corpus always gives the same vocabulary. Words outside
+    it map to `unknown` ("<unk>"), which is always in the vocabulary. Saved as
+    JSON: {"words": [...], "unknown": "<unk>"}.
+    """
+
+    def __init__(self, words, unknown="<unk>"):
+        self.words = list(words)
+        self.unknown = unknown
+        self.index = {word: i for i, word in enumerate(self.words)}
+        if len(self.index) != len(self.words):
+            raise ValueError("vocabulary words must be distinct")
+        if unknown not in self.index:
+            raise ValueError(f"the vocabulary must contain the unknown-word token {unknown!r}")
+        self.unknown_id = self.index[unknown]
+
+    @classmethod
+    def from_words(cls, words, max_size=None, unknown="<unk>"):
+        """The `max_size` most frequent of `words` (all when None), plus `unknown`."""
+        counts = collections.Counter(words)
+        ordered = sorted(counts, key=lambda word: (-counts[word], word))
+        if max_size is not None:
+            ordered = ordered[:max_size]
+        if unknown not in ordered:
+            # Never seen (or cut off): it takes the last place within max_size.
+            if max_size is not None and len(ordered) >= max_size:
+                ordered = ordered[:max_size - 1]
+            ordered.append(unknown)
+        return cls(ordered, unknown)
+
+    def __len__(self):
+        return len(self.words)
+
+    def __eq__(self, other):
+        return (isinstance(other, WordVocab) and self.words == other.words
+                and self.unknown == other.unknown)
+
+    def unknown_words(self, words):
+        """The words (with repeats) that are not in the vocabulary."""
+        return [word for word in words if word not in self.index]
+
+    def encode(self, words):
+        """Ids of `words`; words outside the vocabulary get the unknown id."""
+        get, unknown_id = self.index.get, self.unknown_id
+        return [get(word, unknown_id) for word in words]
+
+    def decode(self, ids):
+        return [self.words[int(i)] for i in ids]
+
+    def save(self, path):
+        with open(path, "w", encoding="utf-8") as f:
+            json.dump({"words": self.words, "unknown": self.unknown}, f,
+                      ensure_ascii=False, indent=0)
+
+    @classmethod
+    def load(cls, path):
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+        return cls(data["words"], data["unknown"])

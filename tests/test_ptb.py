@@ -1,0 +1,279 @@
+"""PTB word LM: batching, carried state, perplexity, resume, bad inputs, export."""
+
+import dataclasses
+import json
+import math
+import os
+import random
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from common.cli import run_cli
+from common.text import WordVocab
+from tests.conftest import shared_data
+from week3_rnn import ptb
+from week3_rnn.ptb_data import (batch_windows, encode_splits, epoch_dataset, read_splits,
+                                text_to_words)
+from week3_rnn.ptb_model import PRESETS, build_ptb_model, mean_cross_entropy, stream_log_probs
+
+# The tutorial's TestConfig, a little wider so that it learns something.
+CONFIG = dataclasses.replace(PRESETS["test"], hidden_size=16, batch_size=4, num_steps=5,
+                             epochs=2)
+
+
+def write_corpus(folder, oov=True):
+    """PTB-style splits from a tiny grammar; valid and test hold one unseen word."""
+    rng = random.Random(0)
+    subjects = ["the cat", "a dog", "the company", "mr. smith", "the bank"]
+    verbs = ["sat on", "ran to", "bought", "sold", "said"]
+    objects = ["the mat", "the park", "N shares", "a stake", "the market"]
+    os.makedirs(folder, exist_ok=True)
+    for split, count in [("train", 300), ("valid", 40), ("test", 40)]:
+        lines = [f" {rng.choice(subjects)} {rng.choice(verbs)} {rng.choice(objects)} "
+                 for _ in range(count)]
+        if oov and split != "train":
+            lines[3] += "zebra "
+        with open(os.path.join(folder, f"ptb.{split}.txt"), "w") as f:
+            f.write("\n".join(lines) + "\n")
+    return str(folder)
+
+
+@pytest.fixture(scope="module")
+def ptb_dir(tmp_path_factory):
+    return write_corpus(tmp_path_factory.mktemp("ptb"))
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, ptb_dir):
+    """(run_dir, model, results, vocab, ids) of a run trained once for this module."""
+    run_dir = str(tmp_path_factory.mktemp("ptb_run") / "run")
+    model, results = ptb.train(CONFIG, run_dir, read_splits(ptb_dir), preset="test", seed=1,
+                               verbose=0)
+    vocab, ids = encode_splits(read_splits(ptb_dir), CONFIG.max_vocab_size, report=lambda _: 0)
+    return run_dir, model, results, vocab, ids
+
+
+def run_command(argv, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        run_cli(ptb.main, argv)
+    stderr = capsys.readouterr().err
+    assert exit_info.value.code == 2
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), stderr
+    return lines[0]
+
+
+def test_reader_appends_eos_and_vocabulary_is_ordered_by_count():
+    assert text_to_words(" a b \n c \n") == ["a", "b", "<eos>", "c", "<eos>"]
+    vocab = WordVocab.from_words("b a b c a b <unk>".split())
+    assert vocab.words == ["b", "a", "<unk>", "c"]  # (-count, word)
+    assert vocab.encode(["c", "zebra"]) == [3, 2]
+    cut = WordVocab.from_words("b a b c a b".split(), max_size=2)
+    assert cut.words == ["b", "<unk>"] and cut.encode(["a"]) == [1]
+
+
+def test_batching_equals_a_simple_reference_reshaping():
+    ids = np.arange(103, dtype=np.int32)
+    batch_size, num_steps = 4, 5
+    # The tutorial's ptb_producer, written out: rows of 25, windows of 5.
+    data = ids[:100].reshape(batch_size, 25)
+    expected = [(data[:, i * 5:(i + 1) * 5], data[:, i * 5 + 1:(i + 1) * 5 + 1])
+                for i in range((25 - 1) // num_steps)]
+    x, y = batch_windows(ids, batch_size, num_steps)
+    batches = list(epoch_dataset(ids, batch_size, num_steps).as_numpy_iterator())
+    assert x.shape == y.shape == (4, batch_size, num_steps) and len(batches) == 4
+    for i, (ref_x, ref_y) in enumerate(expected):
+        np.testing.assert_array_equal(x[i], ref_x)
+        np.testing.assert_array_equal(y[i], ref_y)
+        np.testing.assert_array_equal(batches[i][0]["ids"], ref_x)
+        np.testing.assert_array_equal(batches[i][1], ref_y)
+        assert batches[i][0]["reset"] == (i == 0)
+
+
+def test_state_carries_between_batches_in_training_and_evaluation(trained):
+    _, trained_model, _, vocab, ids = trained
+    # The trained weights (an untrained LSTM barely uses its state), kept fixed.
+    model = build_ptb_model(dataclasses.replace(CONFIG, learning_rate=0.0), len(vocab))
+    model.set_weights(trained_model.get_weights())
+    config = CONFIG
+    x, y = batch_windows(ids["train"], config.batch_size, config.num_steps)
+    rows = np.concatenate(list(x), axis=1)  # (batch, epoch_size * num_steps): whole rows
+    carried = float(mean_cross_entropy(np.concatenate(list(y), axis=1), model(rows)))
+    reset = np.mean([float(mean_cross_entropy(yi, model(xi))) for xi, yi in zip(x, y)])
+    # A model trained with carried state relies on it, so the two differ; if
+    # training reset the state every batch, this already fails.
+    assert abs(carried - reset) > 0.05
+    data = epoch_dataset(ids["train"], config.batch_size, config.num_steps)
+    history = model.fit(data.repeat(), epochs=2, steps_per_epoch=len(x), shuffle=False,
+                        verbose=0)
+    # Both epochs start from zeros and carry the state batch to batch.
+    np.testing.assert_allclose(history.history["loss"], [carried, carried], rtol=1e-5)
+    # evaluate() too, and a second pass starts from zeros again.
+    first_pass, second_pass = (model.evaluate(data, verbose=0) for _ in range(2))
+    np.testing.assert_allclose([first_pass, second_pass], [carried, carried], rtol=1e-5)
+
+
+def test_perplexity_is_exp_of_mean_cross_entropy_computed_by_hand(trained):
+    run_dir, model, results, _, ids = trained
+    test_ids = ids["test"]
+    # The tutorial's test run by hand: batch 1, num_steps 1, state carried.
+    states, log_probs = None, []
+    for t in range(len(test_ids) - 1):
+        logits, states = model(test_ids[None, t:t + 1], states, return_state=True)
+        logits = logits.numpy()[0, 0].astype(np.float64)
+        log_softmax = logits - logits.max() - np.log(np.exp(logits - logits.max()).sum())
+        log_probs.append(log_softmax[test_ids[t + 1]])
+    by_hand = math.exp(-np.mean(log_probs))
+    assert results["test_perplexity"] == pytest.approx(by_hand, rel=1e-4)
+    np.testing.assert_allclose(stream_log_probs(model, test_ids, chunk_steps=7), log_probs,
+                               atol=1e-4)
+    saved = json.load(open(os.path.join(run_dir, "results.json")))
+    assert saved == pytest.approx(results)
+    history = json.load(open(os.path.join(run_dir, "state.json")))["history"]
+    for row in history:
+        assert row["perplexity"] == pytest.approx(math.exp(row["loss"]))
+        assert row["val_perplexity"] == pytest.approx(math.exp(row["val_loss"]))
+    # The test preset decays the learning rate by 0.5 after its first epoch.
+    assert [row["learning_rate"] for row in history] == [1.0, 0.5]
+    assert history[-1]["perplexity"] < history[0]["perplexity"]
+    assert results["test_perplexity"] < 0.5 * len(WordVocab.load(
+        os.path.join(run_dir, "vocab.json")))
+    assert set(results) >= {"train_perplexity", "valid_perplexity", "test_perplexity",
+                            "words_per_second", "epochs", "seconds"}
+
+
+def test_resume_equals_uninterrupted_training(tmp_path, ptb_dir):
+    # Dropout everywhere: a resumed run must draw the same masks.
+    config = dataclasses.replace(CONFIG, dropout_rate=0.3, variational_dropout=True,
+                                 weight_drop_rate=0.2, tie_embeddings=True)
+    splits = read_splits(ptb_dir)
+    straight, straight_results = ptb.train(config, str(tmp_path / "straight"), splits,
+                                           verbose=0)
+    ptb.train(dataclasses.replace(config, epochs=1), str(tmp_path / "split"), splits, verbose=0)
+    resumed, resumed_results = ptb.train(config, str(tmp_path / "split"), splits, resume=True,
+                                         verbose=0)
+    assert resumed.optimizer.iterations.numpy() == straight.optimizer.iterations.numpy()
+    for a, b in zip(straight.get_weights(), resumed.get_weights()):
+        np.testing.assert_allclose(a, b, atol=1e-5)
+    assert resumed_results["test_perplexity"] == pytest.approx(
+        straight_results["test_perplexity"], rel=1e-5)
+
+
+@pytest.mark.parametrize("remove, empty, fragment", [
+    (["valid", "test"], None, "lacks ptb.valid.txt, ptb.test.txt"),
+    ([], "test", "ptb.test.txt is empty"),
+])
+def test_missing_or_empty_split_files(tmp_path, capsys, remove, empty, fragment):
+    data_dir = write_corpus(tmp_path / "data")
+    for split in remove:
+        os.remove(os.path.join(data_dir, f"ptb.{split}.txt"))
+    if empty:
+        open(os.path.join(data_dir, f"ptb.{empty}.txt"), "w").close()
+    line = run_command(["train", "--data_dir", data_dir, "--preset", "test",
+                        "--out_dir", str(tmp_path / "run")], capsys)
+    assert fragment in line
+    assert not (tmp_path / "run").exists()
+
+
+def test_split_shorter_than_one_batch(tmp_path, capsys):
+    data_dir = write_corpus(tmp_path / "data")
+    open(os.path.join(data_dir, "ptb.valid.txt"), "w").write("the cat\n")
+    line = run_command(["train", "--data_dir", data_dir, "--preset", "test",
+                        "--out_dir", str(tmp_path / "run")], capsys)
+    assert "the valid split has 3 words" in line and not (tmp_path / "run").exists()
+
+
+def test_no_data_dir_and_no_network_points_to_data_dir(tmp_path, capsys, monkeypatch):
+    def offline(*args, **kwargs):
+        raise OSError("network is unreachable")
+
+    monkeypatch.setattr("keras.utils.get_file", offline)
+    line = run_command(["train", "--preset", "test", "--out_dir", str(tmp_path / "run")],
+                       capsys)
+    assert "could not download" in line and "--data_dir" in line
+
+
+@pytest.mark.parametrize("flags, fragment", [
+    (["--preset", "small"], "preset: 'test' -> 'small'"),
+    (["--preset", "test", "--hidden_size", "32"], "hidden_size: 16 -> 32"),
+])
+def test_resume_with_other_settings(trained, ptb_dir, capsys, flags, fragment):
+    run_dir = trained[0]
+    before = open(os.path.join(run_dir, "state.json")).read()
+    line = run_command(["train", "--data_dir", ptb_dir, "--out_dir", run_dir, "--resume",
+                        "--batch_size", "4", "--num_steps", "5", *flags], capsys)
+    assert fragment in line
+    assert open(os.path.join(run_dir, "state.json")).read() == before
+
+
+def test_scoring_an_empty_sentence(trained, capsys):
+    line = run_command(["score", "--run_dir", trained[0], "the cat", "   "], capsys)
+    assert "empty" in line
+
+
+def test_score_command_prints_word_log_probs_and_perplexity(trained, capsys):
+    run_cli(ptb.main, ["score", "--run_dir", trained[0], "The cat sat on zebra"])
+    out = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in out[:6]] == ["The", "cat", "sat", "on", "zebra", "<eos>"]
+    assert "scored as the" in out[0] and "scored as <unk>" in out[4]
+    log_probs = [float(line.split()[1]) for line in out[:6]]
+    assert out[6].startswith("perplexity ")
+    assert float(out[6].split()[1]) == pytest.approx(math.exp(-np.mean(log_probs)), rel=1e-2)
+
+
+def test_generate_is_reproducible_and_uses_vocabulary_words(trained):
+    _, model, _, vocab, _ = trained
+    first = ptb.generate(model, vocab, num_sentences=4, max_words=12, seed=5)
+    assert first == ptb.generate(model, vocab, num_sentences=4, max_words=12, seed=5)
+    assert first != ptb.generate(model, vocab, num_sentences=4, max_words=12, seed=6)
+    for sentence in first:
+        words = sentence.split()
+        assert len(words) <= 12 and "<eos>" not in words and set(words) <= set(vocab.words)
+
+
+def test_export_round_trip_scores_without_the_project(trained, tmp_path):
+    _, model, _, vocab, _ = trained
+    export_dir = str(tmp_path / "export")
+    ptb.export(model, vocab, export_dir)
+    sentences = ["the cat sat on the mat", "a dog bought N shares zebra"]
+    score = tf.saved_model.load(export_dir).signatures["score"]
+    out = score(sentences=tf.constant(sentences + [""]))
+    for i, sentence in enumerate(sentences):
+        word_log_probs, perplexity = ptb.score(model, vocab, sentence)
+        assert out["perplexity"][i].numpy() == pytest.approx(perplexity, rel=1e-5)
+        # By hand: read after <eos> from zeros, predict every word and the final <eos>.
+        ids = vocab.encode(sentence.split() + ["<eos>"])
+        logits = model(np.array([[vocab.index["<eos>"]] + ids[:-1]])).numpy()[0]
+        log_softmax = logits - np.log(np.exp(logits).sum(axis=-1, keepdims=True))
+        by_hand = math.exp(-np.mean(log_softmax[np.arange(len(ids)), ids]))
+        assert perplexity == pytest.approx(by_hand, rel=1e-4)
+    assert np.isnan(out["perplexity"][2].numpy())
+    script = ("import tensorflow as tf, sys\n"
+              "assert not any('week3_rnn' in m for m in sys.modules)\n"
+              f"model = tf.saved_model.load({export_dir!r})\n"
+              "out = model.signatures['score'](sentences=tf.constant(['the cat sat on the mat']))\n"
+              "print(float(out['perplexity'][0]))\n"
+              "out = model.signatures['generate'](num_sentences=tf.constant(2),"
+              " max_words=tf.constant(10), temperature=tf.constant(1.0))\n"
+              "print(len(out['sentences'].numpy()))\n")
+    env = dict(os.environ, PYTHONPATH="", TF_CPP_MIN_LOG_LEVEL="3")
+    result = subprocess.run([sys.executable, "-c", script], cwd=str(tmp_path), env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    perplexity, count = result.stdout.split()[-2:]
+    assert float(perplexity) == pytest.approx(float(out["perplexity"][0]), rel=1e-5)
+    assert count == "2"
+
+
+@pytest.mark.slow
+def test_one_small_epoch_on_the_real_penn_treebank(tmp_path):
+    data_dir = shared_data("ptb")
+    config = dataclasses.replace(PRESETS["small"], epochs=1)
+    _, results = ptb.train(config, str(tmp_path / "run"), read_splits(data_dir), "small",
+                           verbose=0)
+    # The tutorial's log after epoch 1: train 268, valid 179.
+    assert results["valid_perplexity"] < 250 and results["test_perplexity"] < 250

@@ -1,0 +1,271 @@
+"""The Penn Treebank word-level LSTM (Zaremba et al. 2014; the TF PTB tutorial).
+
+embedding (vocab, hidden) -> num_layers LSTM(hidden) -> softmax over the
+vocabulary, with dropout on the embedding and after every LSTM layer. The
+presets are the tutorial's configurations; its names map to ours as
+max_epoch -> decay_after, max_max_epoch -> epochs, keep_prob -> 1 - dropout_rate,
+max_grad_norm -> grad_clip, vocab_size -> max_vocab_size.
+
+Training is the tutorial's run_epoch: the final LSTM state of each batch is
+the initial state of the next (truncated backpropagation through the whole
+corpus), kept in a non-trainable variable between `train_step` calls and
+reset to zeros on the first batch of every pass (see ptb_data.epoch_dataset).
+"""
+
+import dataclasses
+
+import keras
+import tensorflow as tf
+from keras import layers
+
+from week3_rnn.fast_lstm import FastLSTM, lstm_sequence
+
+
+@dataclasses.dataclass(frozen=True)
+class PTBConfig:
+    init_scale: float = 0.1  # every weight starts uniform(-init_scale, init_scale)
+    learning_rate: float = 1.0  # plain SGD
+    grad_clip: float = 5.0  # global gradient norm (the tutorial's max_grad_norm)
+    num_layers: int = 2
+    num_steps: int = 20  # words per batch row: backpropagation through time
+    hidden_size: int = 200  # LSTM units and embedding size
+    decay_after: int = 4  # epochs at the full learning rate (max_epoch)
+    epochs: int = 13  # (max_max_epoch)
+    dropout_rate: float = 0.0  # 1 - keep_prob
+    lr_decay: float = 0.5  # learning rate multiplied by this every epoch after decay_after
+    batch_size: int = 20
+    max_vocab_size: int = 10000
+    # Beyond the tutorial (Press & Wolf 2017; Gal & Ghahramani 2016; Merity et al. 2017):
+    tie_embeddings: bool = False  # the softmax reuses the embedding matrix
+    variational_dropout: bool = False  # one dropout mask per sequence, not per step
+    weight_drop_rate: float = 0.0  # DropConnect on the recurrent weights
+
+
+PRESETS = {
+    # The tutorial's TestConfig: trains in seconds.
+    "test": PTBConfig(grad_clip=1.0, num_layers=1, num_steps=2, hidden_size=2, decay_after=1,
+                      epochs=1),
+    # Test perplexity in the tutorial's table: 115.91, 82.07, 78.29.
+    "small": PTBConfig(),
+    "medium": PTBConfig(init_scale=0.05, num_steps=35, hidden_size=650, decay_after=6,
+                        epochs=39, dropout_rate=1 - 0.5, lr_decay=0.8),
+    "large": PTBConfig(init_scale=0.04, grad_clip=10.0, num_steps=35, hidden_size=1500,
+                       decay_after=14, epochs=55, dropout_rate=1 - 0.35, lr_decay=1 / 1.15),
+    # Medium size with tied embeddings, variational dropout on the embedding and
+    # layer outputs and DropConnect on the recurrent weights. Published numbers
+    # for such models at this size are 75-78 (Press & Wolf: 77.7; Inan et al.).
+    "tied": PTBConfig(init_scale=0.05, num_steps=35, hidden_size=650, decay_after=6,
+                      epochs=39, dropout_rate=0.5, lr_decay=0.8, tie_embeddings=True,
+                      variational_dropout=True, weight_drop_rate=0.2),
+}
+
+
+def uniform(scale):
+    return keras.initializers.RandomUniform(-scale, scale)
+
+
+@keras.saving.register_keras_serializable(package="tfcourse")
+class PTBModel(keras.Model):
+    """Embedding -> stacked LSTM -> logits, with the LSTM state passed in and out.
+
+    `model(ids)` gives logits (batch, time, vocab); `model(ids, states,
+    return_state=True)` also returns [[h, c] per layer] after the last step.
+    `fit`/`evaluate` take ptb_data.epoch_dataset batches and carry the state
+    between them in `carried_state` (num_layers, 2, batch_size, hidden_size).
+    """
+
+    def __init__(self, vocab_size, hidden_size=200, num_layers=2, init_scale=0.1,
+                 dropout_rate=0.0, batch_size=20, tie_embeddings=False,
+                 variational_dropout=False, weight_drop_rate=0.0, seed=0, **kwargs):
+        super().__init__(**kwargs)
+        self.vocab_size = vocab_size
+        self.hidden_size = hidden_size
+        self.num_layers = num_layers
+        self.init_scale = init_scale
+        self.dropout_rate = dropout_rate
+        self.batch_size = batch_size
+        self.tie_embeddings = tie_embeddings
+        self.variational_dropout = variational_dropout
+        self.weight_drop_rate = weight_drop_rate
+        self.seed = seed
+        self.embedding = layers.Embedding(vocab_size, hidden_size, name="embedding",
+                                          embeddings_initializer=uniform(init_scale))
+        # Forget-gate bias 0 and zero biases, as the tutorial's BasicLSTMCell.
+        self.lstm_layers = [
+            FastLSTM(hidden_size, return_sequences=True, return_state=True,
+                     unit_forget_bias=False, kernel_initializer=uniform(init_scale),
+                     recurrent_initializer=uniform(init_scale), name=f"lstm_{i}")
+            for i in range(num_layers)]
+        if not tie_embeddings:
+            self.head = layers.Dense(vocab_size, name="softmax", kernel_initializer=uniform(
+                init_scale), bias_initializer=uniform(init_scale))
+        self.loss_tracker = keras.metrics.Mean(name="loss")
+
+    def build(self, input_shape=None):
+        self.embedding.build((None, None))
+        for layer in self.lstm_layers:
+            layer.build((None, None, self.hidden_size))
+        if self.tie_embeddings:
+            self.softmax_bias = self.add_weight(name="softmax_bias", shape=(self.vocab_size,),
+                                                initializer=uniform(self.init_scale))
+        else:
+            self.head.build((None, None, self.hidden_size))
+        self.carried_state = self.add_weight(
+            name="carried_state", trainable=False, initializer="zeros",
+            shape=(self.num_layers, 2, self.batch_size, self.hidden_size))
+        self.built = True
+
+    @property
+    def metrics(self):
+        return [self.loss_tracker]
+
+    def _dropout(self, x, training, seed, index):
+        """Inverted dropout on (batch, time, features); one mask per sequence if variational."""
+        if not training or self.dropout_rate == 0:
+            return x
+        shape = tf.shape(x)
+        if self.variational_dropout:
+            shape = tf.stack([shape[0], 1, shape[2]])  # the same mask at every time step
+        noise = random_uniform(shape, seed, index)
+        return tf.where(noise >= self.dropout_rate, x / (1 - self.dropout_rate), 0.0)
+
+    def _lstm(self, layer, x, initial_state, training, seed, index):
+        if not training or self.weight_drop_rate == 0:
+            return layer(x, initial_state=initial_state)
+        # DropConnect on U (units, 4 * units): one mask per batch, shared by
+        # every step and sequence, so the recurrent connections get dropout
+        # without touching FastLSTM's fused loop.
+        rate = self.weight_drop_rate
+        noise = random_uniform(tf.shape(layer.recurrent_kernel), seed, 100 + index)
+        recurrent = tf.where(noise >= rate, layer.recurrent_kernel / (1 - rate), 0.0)
+        if initial_state is None:
+            zeros = tf.zeros([tf.shape(x)[0], self.hidden_size], x.dtype)
+            initial_state = [zeros, zeros]
+        outputs, h, c = lstm_sequence(
+            tf.transpose(x, [1, 0, 2]), initial_state[0], initial_state[1],
+            tf.convert_to_tensor(layer.kernel), recurrent, tf.convert_to_tensor(layer.bias))
+        return tf.transpose(outputs, [1, 0, 2]), h, c
+
+    def call(self, token_ids, states=None, training=False, return_state=False,
+             dropout_seed=None):
+        """Logits (batch, time, vocab) for ids (batch, time); `dropout_seed` (2,) fixes masks."""
+        x = self._dropout(self.embedding(token_ids), training, dropout_seed, 0)
+        new_states = []
+        for i, layer in enumerate(self.lstm_layers):
+            initial_state = None if states is None else states[i]
+            x, h, c = self._lstm(layer, x, initial_state, training, dropout_seed, i)
+            new_states.append([h, c])
+            x = self._dropout(x, training, dropout_seed, i + 1)  # (batch, time, hidden)
+        if self.tie_embeddings:
+            # One 2-D matmul: a broadcasting batch matmul would build a
+            # (batch, vocab, hidden) gradient for the embedding.
+            shape = tf.shape(x)
+            logits = tf.matmul(tf.reshape(x, [-1, self.hidden_size]), self.embedding.embeddings,
+                               transpose_b=True) + self.softmax_bias
+            logits = tf.reshape(logits, [shape[0], shape[1], self.vocab_size])
+        else:
+            logits = self.head(x)  # (batch, time, vocab)
+        return (logits, new_states) if return_state else logits
+
+    def _start_states(self, reset):
+        """The carried state, or zeros on the first batch of a pass."""
+        state = tf.where(reset, tf.zeros_like(self.carried_state), self.carried_state)
+        return [[state[i, 0], state[i, 1]] for i in range(self.num_layers)]
+
+    def _carry(self, new_states):
+        self.carried_state.assign(tf.stack([tf.stack(pair) for pair in new_states]))
+
+    def train_step(self, data):
+        inputs, targets = data  # ids, targets (batch, num_steps); reset ()
+        states = self._start_states(inputs["reset"])
+        # Masks depend only on (seed, step), so a resumed run draws the same ones.
+        seed = tf.stack([tf.constant(self.seed, tf.int64),
+                         tf.cast(self.optimizer.iterations, tf.int64)])
+        with tf.GradientTape() as tape:
+            logits, new_states = self(inputs["ids"], states, training=True, return_state=True,
+                                      dropout_seed=seed)
+            loss = mean_cross_entropy(targets, logits)
+            # The tutorial minimises the cross-entropy summed over the num_steps
+            # steps (averaged over the batch); lr 1.0 and the clip are tuned to it.
+            objective = loss * tf.cast(tf.shape(targets)[1], loss.dtype)
+        gradients = tape.gradient(objective, self.trainable_variables)
+        self.optimizer.apply_gradients(zip(gradients, self.trainable_variables))
+        self._carry(new_states)
+        self.loss_tracker.update_state(loss)
+        return {"loss": self.loss_tracker.result()}
+
+    def test_step(self, data):
+        inputs, targets = data
+        logits, new_states = self(inputs["ids"], self._start_states(inputs["reset"]),
+                                  return_state=True)
+        self._carry(new_states)
+        self.loss_tracker.update_state(mean_cross_entropy(targets, logits))
+        return {"loss": self.loss_tracker.result()}
+
+    def get_config(self):
+        return dict(super().get_config(), vocab_size=self.vocab_size,
+                    hidden_size=self.hidden_size, num_layers=self.num_layers,
+                    init_scale=self.init_scale, dropout_rate=self.dropout_rate,
+                    batch_size=self.batch_size, tie_embeddings=self.tie_embeddings,
+                    variational_dropout=self.variational_dropout,
+                    weight_drop_rate=self.weight_drop_rate, seed=self.seed)
+
+
+def random_uniform(shape, seed, index):
+    """uniform [0, 1): reproducible from `seed` (2,) and `index`, else from the global RNG."""
+    if seed is None:
+        return tf.random.uniform(shape)
+    return tf.random.stateless_uniform(
+        shape, tf.random.experimental.stateless_fold_in(seed, index))
+
+
+def mean_cross_entropy(targets, logits):
+    """Mean over batch and time of -log p(target); targets (batch, time)."""
+    return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
+        labels=tf.cast(targets, tf.int32), logits=logits))
+
+
+def stream_log_probs(model, ids, chunk_steps=1000):
+    """log p(ids[t + 1] | ids[:t + 1]) for every t: (len(ids) - 1,) float32.
+
+    The tutorial's test run reads the split with batch 1 and num_steps 1,
+    carrying the state from word to word. Reading it chunk_steps words at a
+    time with the state carried between chunks gives the same numbers (the
+    LSTM goes through the same states) and does the softmax as large matmuls.
+    """
+    hidden_size, num_layers = model.hidden_size, model.num_layers
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.int32)])
+    def run(ids):
+        inputs, targets = ids[:-1], ids[1:]
+        num_chunks = (tf.size(inputs) + chunk_steps - 1) // chunk_steps
+        zeros = tf.zeros([1, hidden_size])
+        states = [[zeros, zeros] for _ in range(num_layers)]
+
+        def step(i, states, log_probs):
+            window = slice(i * chunk_steps, (i + 1) * chunk_steps)
+            logits, states = model(inputs[window][None], states, return_state=True)
+            states = [[tf.ensure_shape(s, [1, hidden_size]) for s in pair] for pair in states]
+            log_p = -tf.nn.sparse_softmax_cross_entropy_with_logits(
+                labels=targets[window][None], logits=logits)  # (1, chunk)
+            return i + 1, states, log_probs.write(i, log_p[0])
+
+        _, _, log_probs = tf.while_loop(
+            lambda i, *_: i < num_chunks, step,
+            (tf.constant(0), states, tf.TensorArray(tf.float32, num_chunks, infer_shape=False)))
+        return log_probs.concat()
+
+    return run(tf.constant(ids, tf.int32)).numpy()
+
+
+def build_ptb_model(config, vocab_size, seed=0):
+    """The compiled model for a PTBConfig: SGD with global-norm clipping."""
+    model = PTBModel(vocab_size, hidden_size=config.hidden_size, num_layers=config.num_layers,
+                     init_scale=config.init_scale, dropout_rate=config.dropout_rate,
+                     batch_size=config.batch_size, tie_embeddings=config.tie_embeddings,
+                     variational_dropout=config.variational_dropout,
+                     weight_drop_rate=config.weight_drop_rate, seed=seed)
+    model.build()
+    model.compile(optimizer=keras.optimizers.SGD(
+        config.learning_rate, global_clipnorm=config.grad_clip or None))
+    return model
