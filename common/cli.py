@@ -7,6 +7,7 @@ traceback. Anything else is a bug and keeps its traceback.
 """
 
 import argparse
+import dataclasses
 import math
 import os
 import sys
@@ -26,8 +27,26 @@ def run_cli(main, argv=None):
 
 
 def quiet_tensorflow():
-    """Hides TensorFlow's C++ start-up chatter (CUDA probing, CPU features)."""
+    """Imports TensorFlow without its C++ start-up chatter.
+
+    TF_CPP_MIN_LOG_LEVEL hides most of it, but the CUDA probe of the PyPI
+    wheel logs through absl before that setting is read, so the import runs
+    with the process's stderr (file descriptor 2) pointed at /dev/null.
+    Python exceptions are unaffected: they are printed after it is restored.
+    """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    if "tensorflow" in sys.modules:
+        return
+    sys.stderr.flush()
+    saved_stderr = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        import tensorflow  # noqa: F401  (imported for its side effects, quietly)
+    finally:
+        os.dup2(saved_stderr, 2)
+        os.close(saved_stderr)
+        os.close(devnull)
 
 
 def _number_type(convert, is_valid, requirement):
@@ -95,3 +114,29 @@ def add_training_flags(parser, default_out_dir, strategy=True):
                                  "(MirroredStrategy), or several machines set up by TF_CONFIG")
     parser.add_argument("--verbose", type=int, choices=[0, 1, 2], default=1,
                         help="Keras fit verbosity: 0 silent, 1 progress bar, 2 one line per epoch")
+
+
+def add_config_flags(parser, config_flags, presets, choices=None):
+    """One flag per config field; its help lists every preset's value.
+
+    config_flags: {field: (type, help)}; a field of type bool becomes
+    --field / --no-field. choices: {field: allowed values}.
+    """
+    choices = choices or {}
+    for flag, (kind, text) in config_flags.items():
+        values = ", ".join(f"{name} {getattr(preset, flag)}" for name, preset in presets.items())
+        if flag in choices:
+            options = {"choices": choices[flag]}
+        elif kind is bool:
+            options = {"action": argparse.BooleanOptionalAction}
+        else:
+            options = {"type": kind}
+        parser.add_argument(f"--{flag}", help=f"{text} (presets: {values})", **options)
+
+
+def config_from_args(args, presets):
+    """The preset named by --preset, with every config flag the user gave laid over it."""
+    preset = presets[args.preset]
+    overrides = {field.name: getattr(args, field.name) for field in dataclasses.fields(preset)
+                 if getattr(args, field.name, None) is not None}
+    return dataclasses.replace(preset, **overrides)

@@ -40,7 +40,8 @@ PRESETS = {
     # The lecture's model (and the benchmark's shapes): 2 x 256 LSTM. A high
     # Adam rate, decayed after the first epochs, reaches a low validation loss
     # in few epochs (see benchmarks/RESULTS.md).
-    "small": CharRNNConfig(epochs=10, learning_rate=5e-3, lr_decay=0.7, decay_after=4),
+    "small": CharRNNConfig(dropout_rate=0.2, epochs=13, learning_rate=5e-3, lr_decay=0.8,
+                           decay_after=5),
     "medium": CharRNNConfig(units=512, embedding_dim=128, dropout_rate=0.2, epochs=30),
     "large": CharRNNConfig(num_layers=3, units=512, embedding_dim=128, dropout_rate=0.3,
                            epochs=40, learning_rate=1e-3),

@@ -18,9 +18,9 @@ import math
 import os
 import sys
 
-from common.cli import (UsageError, add_training_flags, fraction, make_parser,
-                        non_negative_int, positive_float, positive_int, quiet_tensorflow,
-                        run_cli)
+from common.cli import (UsageError, add_config_flags, add_training_flags, config_from_args,
+                        fraction, make_parser, non_negative_int, positive_float, positive_int,
+                        quiet_tensorflow, run_cli)
 
 quiet_tensorflow()
 
@@ -35,7 +35,7 @@ from common.text import CharVocab  # noqa: E402
 from common.training import (epoch_decay_callback, fit_run, get_strategy,  # noqa: E402
                              new_state, set_seed)
 from week3_rnn.char_data import DATASETS, load_corpus  # noqa: E402
-from week3_rnn.char_model import CELLS, PRESETS, CharRNNConfig, build_char_rnn  # noqa: E402
+from week3_rnn.char_model import CELLS, PRESETS, build_char_rnn  # noqa: E402
 from week3_rnn.generation import SAMPLING, CharRNNServable  # noqa: E402
 
 KIND = "char_rnn"
@@ -125,7 +125,7 @@ def export(model, vocab, export_dir, overwrite=False):
 
 # Flags that override one field of the preset's CharRNNConfig.
 CONFIG_FLAGS = {
-    "cell": (str, "recurrent cell: lstm (fused, fast on CPUs), gru, rnn, the lecture's "
+    "cell": (None, "recurrent cell: lstm (fused, fast on CPUs), gru, rnn, the lecture's "
                   "hand-written lecture_lstm / lecture_gru, or keras_lstm (stock Keras)"),
     "num_layers": (positive_int, "stacked recurrent layers"),
     "units": (positive_int, "hidden units per layer"),
@@ -144,14 +144,6 @@ CONFIG_FLAGS = {
 }
 
 
-def config_from_args(args):
-    """The preset, with every flag the user gave laid over it."""
-    overrides = {field.name: getattr(args, field.name)
-                 for field in dataclasses.fields(CharRNNConfig)
-                 if getattr(args, field.name, None) is not None}
-    return dataclasses.replace(PRESETS[args.preset], **overrides)
-
-
 def build_parser():
     parser = make_parser(__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -165,11 +157,7 @@ def build_parser():
                                       "the folder with input.txt) instead of downloading")
     p.add_argument("--preset", choices=PRESETS, default="small",
                    help="model and training sizes; flags below override single values")
-    for flag, (kind, text) in CONFIG_FLAGS.items():
-        preset_values = ", ".join(f"{name} {getattr(preset, flag)}"
-                                  for name, preset in PRESETS.items())
-        options = {"choices": CELLS} if flag == "cell" else {"type": kind}
-        p.add_argument(f"--{flag}", help=f"{text} (presets: {preset_values})", **options)
+    add_config_flags(p, CONFIG_FLAGS, PRESETS, choices={"cell": CELLS})
     add_training_flags(p, default_out_dir="runs/char_rnn")
 
     p = commands.add_parser("sample", help="generate text from a trained run",
@@ -201,7 +189,7 @@ def build_parser():
 def main(argv=None):
     args = build_parser().parse_args(argv)
     if args.command == "train":
-        config = config_from_args(args)
+        config = config_from_args(args, PRESETS)
         if config.grad_clip < 0:
             raise UsageError("--grad_clip must be zero (off) or positive")
         text, source = load_corpus(args.text, args.dataset, args.data_dir)

@@ -78,9 +78,23 @@ class CharRNNServable(tf.Module):
         self.model = model
         self.chars = tf.constant(list(chars))
         self.space_id = chars.index(" ") if " " in chars else -1
+        self._compiled = {}
         self.char_to_id = tf.lookup.StaticHashTable(
             tf.lookup.KeyValueTensorInitializer(
                 self.chars, tf.range(len(chars), dtype=tf.int32)), default_value=-1)
+
+    def _compiled_generate_ids(self, sampling):
+        """generate_ids compiled by XLA: the whole loop becomes one fused program.
+
+        String handling stays outside (XLA has no string ops); inside, each
+        step is a few tiny matmuls, where TF's per-op overhead would dominate.
+        """
+        if sampling not in self._compiled:
+            self._compiled[sampling] = tf.function(
+                lambda ids, length, temperature, seed: generate_ids(
+                    self.model, ids, length, temperature, seed, sampling, self.space_id),
+                jit_compile=True)
+        return self._compiled[sampling]
 
     def _text_to_ids(self, text):
         ids = self.char_to_id.lookup(tf.strings.unicode_split(text, "UTF-8"))
@@ -94,8 +108,8 @@ class CharRNNServable(tf.Module):
         tf.debugging.assert_positive(length, message="length must be positive")
         tf.debugging.assert_positive(temperature, message="temperature must be positive")
         seed = tf.stack([tf.cast(seed, tf.int64), tf.constant(0, tf.int64)])
-        ids = generate_ids(self.model, self._text_to_ids(prime), length, temperature, seed,
-                           sampling, self.space_id)
+        ids = self._compiled_generate_ids(sampling)(
+            self._text_to_ids(prime), length, temperature, seed)
         return prime + tf.strings.reduce_join(tf.gather(self.chars, ids))
 
     @tf.function(input_signature=[

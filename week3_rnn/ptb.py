@@ -21,16 +21,15 @@ in benchmarks/RESULTS.md):
     tied     2 x 650, tied, variational      39      -         77.7 (Press & Wolf)
 """
 
-import argparse
 import dataclasses
 import math
 import os
 import sys
 import time
 
-from common.cli import (UsageError, add_training_flags, fraction, make_parser,
-                        non_negative_int, positive_float, positive_int, quiet_tensorflow,
-                        run_cli)
+from common.cli import (UsageError, add_config_flags, add_training_flags, config_from_args,
+                        fraction, make_parser, non_negative_int, positive_float, positive_int,
+                        quiet_tensorflow, run_cli)
 
 quiet_tensorflow()
 
@@ -43,8 +42,7 @@ from common.runs import RunDir, atomic_write_json  # noqa: E402
 from common.text import WordVocab  # noqa: E402
 from common.training import epoch_decay_callback, fit_run, new_state, set_seed  # noqa: E402
 from week3_rnn.ptb_data import EOS, encode_splits, epoch_dataset, read_splits  # noqa: E402
-from week3_rnn.ptb_model import (PRESETS, PTBConfig, build_ptb_model,  # noqa: E402
-                                 stream_log_probs)
+from week3_rnn.ptb_model import PRESETS, build_ptb_model, stream_log_probs  # noqa: E402
 from week3_rnn.ptb_servable import PTBServable  # noqa: E402
 
 KIND = "ptb"
@@ -156,11 +154,26 @@ def export(model, vocab, export_dir, overwrite=False):
     return save_servable(servable, export_dir, servable.signatures(), overwrite)
 
 
-def config_from_args(args):
-    """The preset, with every flag the user gave laid over it."""
-    overrides = {field.name: getattr(args, field.name) for field in dataclasses.fields(PTBConfig)
-                 if getattr(args, field.name, None) is not None}
-    return dataclasses.replace(PRESETS[args.preset], **overrides)
+# Flags that override one field of the preset's PTBConfig.
+CONFIG_FLAGS = {
+    "init_scale": (positive_float, "weights start uniform(-s, s)"),
+    "learning_rate": (positive_float, "SGD learning rate"),
+    "grad_clip": (float, "clip gradients to this global norm; 0: off"),
+    "num_layers": (positive_int, "stacked LSTM layers"),
+    "num_steps": (positive_int, "words per batch row (truncated BPTT)"),
+    "hidden_size": (positive_int, "LSTM units and embedding size"),
+    "decay_after": (non_negative_int, "epochs at the full learning rate before --lr_decay"),
+    "dropout_rate": (fraction, "dropout on the embedding and after every LSTM layer "
+                               "(1 - keep_prob)"),
+    "lr_decay": (positive_float, "multiply the learning rate by this every epoch after "
+                                 "--decay_after"),
+    "batch_size": (positive_int, "rows per batch"),
+    "max_vocab_size": (positive_int, "keep the most frequent training words; the rest "
+                                     "become <unk>"),
+    "tie_embeddings": (bool, "the softmax reuses the embedding matrix"),
+    "variational_dropout": (bool, "one dropout mask per sequence instead of one per word"),
+    "weight_drop_rate": (fraction, "DropConnect on the recurrent weights (one mask per batch)"),
+}
 
 
 def build_parser():
@@ -173,27 +186,7 @@ def build_parser():
     p.add_argument("--preset", choices=PRESETS, default="small",
                    help="the tutorial's test/small/medium/large, or tied (medium size, tied "
                         "embeddings, variational dropout); flags below override single values")
-    p.add_argument("--init_scale", type=positive_float, help="weights start uniform(-s, s)")
-    p.add_argument("--learning_rate", type=positive_float, help="SGD learning rate")
-    p.add_argument("--grad_clip", type=float, help="clip gradients to this global norm; 0: off")
-    p.add_argument("--num_layers", type=positive_int, help="stacked LSTM layers")
-    p.add_argument("--num_steps", type=positive_int, help="words per batch row (truncated BPTT)")
-    p.add_argument("--hidden_size", type=positive_int, help="LSTM units and embedding size")
-    p.add_argument("--decay_after", type=non_negative_int,
-                   help="epochs at the full learning rate before --lr_decay applies")
-    p.add_argument("--dropout_rate", type=fraction, help="dropout on the embedding and after "
-                                                         "every LSTM layer (1 - keep_prob)")
-    p.add_argument("--lr_decay", type=positive_float,
-                   help="multiply the learning rate by this every epoch after --decay_after")
-    p.add_argument("--batch_size", type=positive_int, help="rows per batch")
-    p.add_argument("--max_vocab_size", type=positive_int,
-                   help="keep the most frequent training words; the rest become <unk>")
-    p.add_argument("--tie_embeddings", action=argparse.BooleanOptionalAction,
-                   help="the softmax reuses the embedding matrix")
-    p.add_argument("--variational_dropout", action=argparse.BooleanOptionalAction,
-                   help="one dropout mask per sequence instead of one per word")
-    p.add_argument("--weight_drop_rate", type=fraction,
-                   help="DropConnect on the recurrent weights (one mask per batch)")
+    add_config_flags(p, CONFIG_FLAGS, PRESETS)
     add_training_flags(p, default_out_dir="runs/ptb", strategy=False)
 
     for name, help_text in [("score", "per-word log-probabilities and perplexity of sentences"),
@@ -222,7 +215,7 @@ def build_parser():
 def main(argv=None):
     args = build_parser().parse_args(argv)
     if args.command == "train":
-        config = config_from_args(args)
+        config = config_from_args(args, PRESETS)
         if config.grad_clip < 0:
             raise UsageError("--grad_clip must be zero (off) or positive")
         splits = read_splits(args.data_dir)
