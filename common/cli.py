@@ -69,6 +69,7 @@ def _number_type(convert, is_valid, requirement):
 positive_int = _number_type(int, lambda v: v > 0, "positive")
 non_negative_int = _number_type(int, lambda v: v >= 0, "zero or more")
 positive_float = _number_type(float, lambda v: math.isfinite(v) and v > 0, "a positive number")
+non_negative_float = _number_type(float, lambda v: math.isfinite(v) and v >= 0, "zero or more")
 fraction = _number_type(float, lambda v: 0.0 <= v < 1.0, "in [0, 1)")
 
 

@@ -19,8 +19,8 @@ import os
 import sys
 
 from common.cli import (UsageError, add_config_flags, add_training_flags, config_from_args,
-                        fraction, make_parser, non_negative_int, positive_float, positive_int,
-                        quiet_tensorflow, run_cli)
+                        fraction, make_parser, non_negative_float, non_negative_int, positive_float,
+                        positive_int, quiet_tensorflow, run_cli)
 
 quiet_tensorflow()
 
@@ -137,7 +137,7 @@ CONFIG_FLAGS = {
     "lr_decay": (positive_float, "multiply the learning rate by this every epoch after "
                                  "--decay_after epochs"),
     "decay_after": (non_negative_int, "epochs at the full learning rate"),
-    "grad_clip": (float, "clip gradients to this global norm; 0: off"),
+    "grad_clip": (non_negative_float, "clip gradients to this global norm; 0: off"),
     "dropout_rate": (fraction, "dropout after each recurrent layer"),
     "val_fraction": (fraction, "fraction of the text (its tail) held out for validation; "
                                "0: none"),
@@ -190,8 +190,6 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     if args.command == "train":
         config = config_from_args(args, PRESETS)
-        if config.grad_clip < 0:
-            raise UsageError("--grad_clip must be zero (off) or positive")
         text, source = load_corpus(args.text, args.dataset, args.data_dir)
         train(config, args.out_dir, text, source, seed=args.seed, resume=args.resume,
               strategy=args.strategy, verbose=args.verbose)

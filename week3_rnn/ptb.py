@@ -28,8 +28,8 @@ import sys
 import time
 
 from common.cli import (UsageError, add_config_flags, add_training_flags, config_from_args,
-                        fraction, make_parser, non_negative_int, positive_float, positive_int,
-                        quiet_tensorflow, run_cli)
+                        fraction, make_parser, non_negative_float, non_negative_int, positive_float,
+                        positive_int, quiet_tensorflow, run_cli)
 
 quiet_tensorflow()
 
@@ -158,7 +158,7 @@ def export(model, vocab, export_dir, overwrite=False):
 CONFIG_FLAGS = {
     "init_scale": (positive_float, "weights start uniform(-s, s)"),
     "learning_rate": (positive_float, "SGD learning rate"),
-    "grad_clip": (float, "clip gradients to this global norm; 0: off"),
+    "grad_clip": (non_negative_float, "clip gradients to this global norm; 0: off"),
     "num_layers": (positive_int, "stacked LSTM layers"),
     "num_steps": (positive_int, "words per batch row (truncated BPTT)"),
     "hidden_size": (positive_int, "LSTM units and embedding size"),
@@ -216,8 +216,6 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     if args.command == "train":
         config = config_from_args(args, PRESETS)
-        if config.grad_clip < 0:
-            raise UsageError("--grad_clip must be zero (off) or positive")
         splits = read_splits(args.data_dir)
         data = os.path.abspath(args.data_dir) if args.data_dir else "download"
         train(config, args.out_dir, splits, args.preset, data, seed=args.seed,
