@@ -105,6 +105,17 @@ class RunDir:
             return self.best_path
         raise UsageError(f"{self.path} has no checkpoint yet; train at least one epoch first")
 
+    def load_model(self, kind, checkpoint="best"):
+        """The model of a `kind` run: its best checkpoint ("best") or its latest ("last")."""
+        import keras  # here, so that reading run metadata needs no TensorFlow
+
+        self.read_config(kind)
+        if checkpoint == "best" and os.path.exists(self.best_path):
+            path = self.best_path
+        else:
+            path = self.checkpoint_path()
+        return keras.saving.load_model(path, compile=False)
+
     def start(self, config, resume, may_change=("epochs",)):
         """Creates a new run or checks that `resume` may continue this one.
 

@@ -97,12 +97,7 @@ def train(config, out_dir, text, source="text", seed=0, resume=False, strategy="
 def load_run(run_dir_path, checkpoint="best"):
     """(model, vocab) from a run directory, for sampling and export."""
     run_dir = RunDir(run_dir_path)
-    run_dir.read_config(KIND)
-    if checkpoint == "best" and os.path.exists(run_dir.best_path):
-        path = run_dir.best_path
-    else:
-        path = run_dir.checkpoint_path()
-    model = keras.saving.load_model(path, compile=False)
+    model = run_dir.load_model(KIND, checkpoint)
     return model, CharVocab.load(run_dir.file("vocab.json"))
 
 

@@ -121,12 +121,8 @@ def train(config, out_dir, splits, preset="custom", data="injected", seed=0, res
 def load_run(run_dir_path, checkpoint="best"):
     """(model, vocab) from a run directory, for scoring, sampling and export."""
     run_dir = RunDir(run_dir_path)
-    run_dir.read_config(KIND)
-    if checkpoint == "best" and os.path.exists(run_dir.best_path):
-        path = run_dir.best_path
-    else:
-        path = run_dir.checkpoint_path()
-    return keras.saving.load_model(path, compile=False), WordVocab.load(run_dir.file("vocab.json"))
+    model = run_dir.load_model(KIND, checkpoint)
+    return model, WordVocab.load(run_dir.file("vocab.json"))
 
 
 def score(model, vocab, sentence):
