@@ -10,7 +10,7 @@ Each process trains `--warmup` steps untimed (tracing, allocation), then times
 `--steps` steps. Prints the median characters/second of each side over the
 rounds and the ratio tfcourse / pytorch (>= 1.0 means this project is faster).
 
-    python benchmarks/char_rnn_vs_pytorch.py                 # needs: pip install torch
+    python benchmarks/char_rnn_vs_pytorch.py     # needs: pip install -r benchmarks/requirements.txt
     python benchmarks/char_rnn_vs_pytorch.py --cells lstm keras_lstm --rounds 3
 """
 
