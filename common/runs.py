@@ -55,6 +55,11 @@ def atomic_save_model(model, path):
         raise
 
 
+def new_state():
+    """The state.json of a run that has finished no epoch."""
+    return {"epoch": 0, "history": [], "checkpoint": None}
+
+
 def read_json(path):
     with open(path, encoding="utf-8") as f:
         return json.load(f)
@@ -115,6 +120,15 @@ class RunDir:
         else:
             path = self.checkpoint_path()
         return keras.saving.load_model(path, compile=False)
+
+    def begin(self, config, resume, may_change=("epochs",)):
+        """start(), then the state to continue from (a fresh one for a new run)."""
+        self.start(config, resume, may_change)
+        state = (self.read_state() if resume else None) or new_state()
+        if state["epoch"] >= config["epochs"]:
+            print(f"{self.path} has already trained {state['epoch']} of "
+                  f"{config['epochs']} epochs")
+        return state
 
     def start(self, config, resume, may_change=("epochs",)):
         """Creates a new run or checks that `resume` may continue this one.

@@ -170,10 +170,6 @@ def write_history_csv(history, path):
     atomic_write_text(path, buffer.getvalue())
 
 
-def new_state():
-    return {"epoch": 0, "history": [], "checkpoint": None}
-
-
 def fit_run(model, run_dir, state, train_data, steps_per_epoch, epochs, items_per_step,
             unit, validation_data=None, derived_metrics=None, plot_keys=("loss", "val_loss"),
             plot_ylabel="loss", verbose=1, extra_callbacks=()):

@@ -35,8 +35,7 @@ from common.runs import RunDir  # noqa: E402
 from common.sequences import (evaluation_dataset, make_windows, split_tail,  # noqa: E402
                               training_dataset)
 from common.text import CharVocab  # noqa: E402
-from common.training import (epoch_decay_callback, fit_run, get_strategy,  # noqa: E402
-                             new_state, set_seed)
+from common.training import epoch_decay_callback, fit_run, get_strategy, set_seed  # noqa: E402
 from week3_rnn.char_data import DATASETS, load_corpus  # noqa: E402
 from week3_rnn.char_model import CELLS, PRESETS, build_char_rnn  # noqa: E402
 from week3_rnn.generation import SAMPLING, CharRNNServable  # noqa: E402
@@ -68,11 +67,8 @@ def train(config, out_dir, text, source="text", seed=0, resume=False, strategy="
     batch_size = min(config.batch_size, len(train_windows))
 
     run_config = {"kind": KIND, **dataclasses.asdict(config), "seed": seed, "source": source}
-    run_dir.start(run_config, resume, may_change=RESUMABLE_CHANGES)
+    state = run_dir.begin(run_config, resume, may_change=RESUMABLE_CHANGES)
     vocab.save(vocab_path)
-    state = (run_dir.read_state() if resume else None) or new_state()
-    if state["epoch"] >= config.epochs:
-        print(f"{out_dir} has already trained {state['epoch']} of {config.epochs} epochs")
     set_seed(seed)
     with get_strategy(strategy).scope():
         if state["checkpoint"]:

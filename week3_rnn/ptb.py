@@ -40,7 +40,7 @@ import tensorflow as tf  # noqa: E402
 from common.export import check_export_dir, save_servable  # noqa: E402
 from common.runs import RunDir, atomic_write_json  # noqa: E402
 from common.text import WordVocab  # noqa: E402
-from common.training import epoch_decay_callback, fit_run, new_state, set_seed  # noqa: E402
+from common.training import epoch_decay_callback, fit_run, set_seed  # noqa: E402
 from week3_rnn.ptb_data import EOS, encode_splits, epoch_dataset, read_splits  # noqa: E402
 from week3_rnn.ptb_model import PRESETS, build_ptb_model, stream_log_probs  # noqa: E402
 from week3_rnn.ptb_servable import PTBServable  # noqa: E402
@@ -75,11 +75,8 @@ def train(config, out_dir, splits, preset="custom", data="injected", seed=0, res
 
     run_config = {"kind": KIND, "preset": preset, **dataclasses.asdict(config), "seed": seed,
                   "data": data}
-    run_dir.start(run_config, resume, may_change=RESUMABLE_CHANGES)
+    state = run_dir.begin(run_config, resume, may_change=RESUMABLE_CHANGES)
     vocab.save(vocab_path)
-    state = (run_dir.read_state() if resume else None) or new_state()
-    if state["epoch"] >= config.epochs:
-        print(f"{out_dir} has already trained {state['epoch']} of {config.epochs} epochs")
     set_seed(seed)
     if state["checkpoint"]:
         model = keras.saving.load_model(run_dir.checkpoint_path(state))
@@ -89,14 +86,9 @@ def train(config, out_dir, splits, preset="custom", data="injected", seed=0, res
           f"{steps_per_epoch:,} batches of {config.batch_size} x {config.num_steps}; "
           f"{model.count_params():,} parameters; run directory {out_dir}")
 
-    def epoch_metrics(row):
-        # Read at epoch end, before the scheduler sets the next epoch's rate.
-        learning_rate = float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
-        return {"learning_rate": learning_rate, **perplexities(row)}
-
     fit_run(model, run_dir, state, train_data, steps_per_epoch, config.epochs,
             items_per_step=config.batch_size * config.num_steps, unit="words",
-            validation_data=valid_data, derived_metrics=epoch_metrics,
+            validation_data=valid_data, derived_metrics=perplexities,
             plot_keys=("perplexity", "val_perplexity"), plot_ylabel="perplexity",
             verbose=verbose,
             extra_callbacks=[epoch_decay_callback(config.learning_rate, config.lr_decay,
