@@ -5,6 +5,8 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import dataclasses  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
 
 import pytest  # noqa: E402
 
@@ -54,3 +56,16 @@ def shared_data(*parts):
     if not os.path.exists(path):
         pytest.skip(f"real data not available: {path}")
     return path
+
+
+def run_python(script, cwd, with_project, timeout=300):
+    """Runs `script` in a fresh interpreter; the project importable only if asked.
+
+    Returns the CompletedProcess (text output). Used to show that exported
+    SavedModels work without this code, and for device set-up that must
+    happen before TensorFlow starts.
+    """
+    env = dict(os.environ, PYTHONPATH=REPO_ROOT if with_project else "",
+               TF_CPP_MIN_LOG_LEVEL="3")
+    return subprocess.run([sys.executable, "-c", script], cwd=str(cwd), env=env,
+                          capture_output=True, text=True, timeout=timeout)

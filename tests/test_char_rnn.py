@@ -4,13 +4,12 @@ import dataclasses
 import json
 import math
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
+from tests.conftest import run_python
 from week3_rnn import char_rnn
 from week3_rnn.char_model import build_char_rnn
 from week3_rnn.generation import generate_ids
@@ -122,9 +121,7 @@ def test_saved_model_gives_the_same_logits_and_generates_without_the_project(
               "out = g(prime=tf.constant('고양'), length=tf.constant(25),"
               " temperature=tf.constant(0.8))\n"
               "print(json.dumps(out['text'].numpy().decode()))\n")
-    env = dict(os.environ, PYTHONPATH="", TF_CPP_MIN_LOG_LEVEL="3")
-    result = subprocess.run([sys.executable, "-c", script], cwd=str(tmp_path), env=env,
-                            capture_output=True, text=True, timeout=120)
+    result = run_python(script, tmp_path, with_project=False, timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
     text = json.loads(result.stdout.strip().splitlines()[-1])  # the text may hold newlines
     assert text.startswith("고양") and len(text) == 27

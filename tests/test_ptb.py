@@ -5,8 +5,6 @@ import json
 import math
 import os
 import random
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -14,7 +12,7 @@ import tensorflow as tf
 
 from common.cli import run_cli
 from common.text import WordVocab
-from tests.conftest import shared_data
+from tests.conftest import run_python, shared_data
 from week3_rnn import ptb
 from week3_rnn.ptb_data import (batch_windows, encode_splits, epoch_dataset, read_splits,
                                 text_to_words)
@@ -260,9 +258,7 @@ def test_export_round_trip_scores_without_the_project(trained, tmp_path):
               "out = model.signatures['generate'](num_sentences=tf.constant(2),"
               " max_words=tf.constant(10), temperature=tf.constant(1.0))\n"
               "print(len(out['sentences'].numpy()))\n")
-    env = dict(os.environ, PYTHONPATH="", TF_CPP_MIN_LOG_LEVEL="3")
-    result = subprocess.run([sys.executable, "-c", script], cwd=str(tmp_path), env=env,
-                            capture_output=True, text=True, timeout=120)
+    result = run_python(script, tmp_path, with_project=False, timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
     perplexity, count = result.stdout.split()[-2:]
     assert float(perplexity) == pytest.approx(float(out["perplexity"][0]), rel=1e-5)

@@ -1,10 +1,6 @@
 """tf.distribute selection and the shared training plumbing."""
 
-import os
-import subprocess
-import sys
-
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, run_python
 
 MIRRORED_SCRIPT = r"""
 import tensorflow as tf
@@ -30,8 +26,6 @@ print("replicas", strategy.num_replicas_in_sync, "loss", history[0]["loss"],
 
 def test_mirrored_strategy_trains_on_two_logical_cpus(tmp_path):
     script = MIRRORED_SCRIPT.replace("OUT_DIR", repr(str(tmp_path / "run")))
-    env = dict(os.environ, PYTHONPATH=REPO_ROOT, TF_CPP_MIN_LOG_LEVEL="3")
-    result = subprocess.run([sys.executable, "-c", script], cwd=REPO_ROOT, env=env,
-                            capture_output=True, text=True, timeout=300)
+    result = run_python(script, REPO_ROOT, with_project=True)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "replicas 2" in result.stdout
