@@ -1,0 +1,119 @@
+"""Image folders: finding image files and decoding them into uint8 arrays.
+
+Used by every week that reads photos from disk (CIFAR-10 as JPEG folders,
+transfer learning on your own photos, DCGAN on a folder of faces). Decoding is
+done with Pillow (installed with matplotlib), so a folder can be read without
+starting TensorFlow. Real folders hold surprises: grayscale or RGBA PNGs,
+images of every size, truncated downloads, `Thumbs.db` or a text file renamed
+to `.jpg`. Sizes and colours are converted; files that do not decode are
+skipped and counted, never a crash.
+"""
+
+import os
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from common.cli import UsageError
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
+
+
+def is_image_name(name):
+    return name.lower().endswith(IMAGE_EXTENSIONS)
+
+
+def check_folder(root, what="image folder"):
+    if not os.path.isdir(root):
+        raise UsageError(f"{what} {root} not found (or not a folder)")
+
+
+def find_images(root):
+    """Every image file under `root` (recursive), sorted; chosen by extension."""
+    check_folder(root)
+    paths = []
+    for folder, subfolders, names in os.walk(root):
+        subfolders.sort()
+        paths += [os.path.join(folder, name) for name in names if is_image_name(name)]
+    paths.sort()
+    if not paths:
+        raise UsageError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) found under {root}")
+    return paths
+
+
+def find_labelled_images(root):
+    """(paths, labels, class_names) from one sub-folder per class.
+
+    class_names are the sub-folder names, sorted; labels[i] is the index of
+    paths[i]'s class. Sub-folders without images are left out, with a note.
+    """
+    check_folder(root)
+    subfolders = sorted(name for name in os.listdir(root)
+                        if os.path.isdir(os.path.join(root, name)) and not name.startswith("."))
+    if not subfolders:
+        raise UsageError(f"{root} has no sub-folders; expected one sub-folder of images per "
+                         f"class, e.g. {root}/cats/*.jpg, {root}/dogs/*.jpg")
+    paths, labels, class_names = [], [], []
+    for name in subfolders:
+        try:
+            found = find_images(os.path.join(root, name))
+        except UsageError:
+            print(f"note: {os.path.join(root, name)} holds no images; left out")
+            continue
+        labels += [len(class_names)] * len(found)
+        paths += found
+        class_names.append(name)
+    if not class_names:
+        raise UsageError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) found in the class "
+                         f"sub-folders of {root}")
+    return paths, np.array(labels, dtype=np.int64), class_names
+
+
+def decode_image(path, size, channels):
+    """One file as uint8 [size, size, channels]; raises OSError/ValueError if unreadable.
+
+    Any mode (gray, palette, RGBA, 16-bit) is converted; any size is resized
+    (bilinear with antialiasing) to size x size, without keeping the aspect ratio,
+    as the TF tutorials do.
+    """
+    with Image.open(path) as image:
+        image.load()  # decodes fully now, so a truncated file fails here
+        image = image.convert("L" if channels == 1 else "RGB")
+        if image.size != (size, size):
+            image = image.resize((size, size), Image.BILINEAR)
+        array = np.asarray(image, dtype=np.uint8)
+    return array.reshape(size, size, channels)
+
+
+def load_images(paths, size, channels=3, progress=True):
+    """Decodes `paths` into (uint8 [N, size, size, channels], kept_indices, skipped_paths).
+
+    kept_indices[i] is the position in `paths` of row i, so labels can be
+    filtered to match. Unreadable files are skipped and counted in a message.
+    """
+    if channels not in (1, 3):
+        raise UsageError(f"channels must be 1 or 3, got {channels}")
+    images = np.empty((len(paths), size, size, channels), dtype=np.uint8)
+    kept, skipped = [], []
+    bar = _progress_bar(len(paths)) if progress and paths else None
+    for index, path in enumerate(paths):
+        try:
+            images[len(kept)] = decode_image(path, size, channels)
+            kept.append(index)
+        except (OSError, ValueError, UnidentifiedImageError, Image.DecompressionBombError):
+            skipped.append(path)
+        if bar is not None and (index + 1) % 500 == 0:
+            bar.update(index + 1)
+    if bar is not None:
+        bar.update(len(paths), finalize=True)
+    if skipped:
+        print(f"skipped {len(skipped)} of {len(paths)} files that are not readable images "
+              f"(first: {skipped[0]})")
+    return images[:len(kept)], np.array(kept, dtype=np.int64), skipped
+
+
+def _progress_bar(total):
+    import keras  # only when a bar is wanted, so that decoding alone needs no TensorFlow
+
+    print(f"decoding {total:,} images")
+    return keras.utils.Progbar(total, unit_name="image")
