@@ -41,8 +41,11 @@ def _to_pair(window):
     return window[..., :-1], window[..., 1:]
 
 
-def training_dataset(windows, batch_size, seed, first_epoch, num_epochs):
+def training_dataset(windows, batch_size, seed, first_epoch, num_epochs, transform=None):
     """Batches for epochs [first_epoch, num_epochs), reshuffled per epoch.
+
+    Each batch of rows goes through `transform` (default: the (input,
+    target) split of language-model windows; the GAN scales image pixels).
 
     Every epoch has the same number of full batches (the ragged rest of each
     shuffled epoch is dropped, a different rest every epoch), so one traced
@@ -59,7 +62,7 @@ def training_dataset(windows, batch_size, seed, first_epoch, num_epochs):
 
     return (tf.data.Dataset.range(first_epoch, num_epochs)
             .flat_map(epoch_batches)
-            .map(_to_pair, num_parallel_calls=tf.data.AUTOTUNE)
+            .map(transform or _to_pair, num_parallel_calls=tf.data.AUTOTUNE)
             .prefetch(tf.data.AUTOTUNE))
 
 

@@ -62,10 +62,14 @@ def epoch_decay_callback(base, decay, decay_after):
 
 
 class StopOnNaN(keras.callbacks.Callback):
-    """Stops training at the first non-finite loss and remembers where."""
+    """Stops training at the first non-finite loss and remembers where.
 
-    def __init__(self):
+    `keys` names the losses to watch (a GAN has "d_loss" and "g_loss").
+    """
+
+    def __init__(self, keys=("loss",)):
         super().__init__()
+        self.keys = keys
         self.epoch = 0
         self.diverged_at = None
 
@@ -73,10 +77,11 @@ class StopOnNaN(keras.callbacks.Callback):
         self.epoch = epoch
 
     def on_train_batch_end(self, batch, logs=None):
-        loss = (logs or {}).get("loss")
-        if loss is not None and not math.isfinite(float(loss)):
-            self.diverged_at = (self.epoch + 1, batch + 1)
-            self.model.stop_training = True
+        for key in self.keys:
+            loss = (logs or {}).get(key)
+            if loss is not None and not math.isfinite(float(loss)):
+                self.diverged_at = (self.epoch + 1, batch + 1)
+                self.model.stop_training = True
 
 
 class EpochCheckpoint(keras.callbacks.Callback):
@@ -172,12 +177,13 @@ def write_history_csv(history, path):
 
 def fit_run(model, run_dir, state, train_data, steps_per_epoch, epochs, items_per_step,
             unit, validation_data=None, derived_metrics=None, plot_keys=("loss", "val_loss"),
-            plot_ylabel="loss", verbose=1, extra_callbacks=()):
+            plot_ylabel="loss", verbose=1, extra_callbacks=(), loss_keys=("loss",)):
     """model.fit from state["epoch"] to `epochs` with the run-directory callbacks.
 
-    Returns the updated state. Raises UsageError if the loss becomes NaN.
+    Returns the updated state. Raises UsageError if a loss in `loss_keys`
+    becomes NaN.
     """
-    nan_guard = StopOnNaN()
+    nan_guard = StopOnNaN(loss_keys)
     checkpoint = EpochCheckpoint(run_dir, state, items_per_step, unit, nan_guard,
                                  derived_metrics, plot_keys, plot_ylabel)
     # Extra callbacks (a learning-rate schedule, say) run before the checkpoint

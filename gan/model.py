@@ -1,0 +1,119 @@
+"""DCGAN and the course's fully connected GAN: configuration, presets, builders.
+
+The DCGAN follows Radford et al. (2016), section 3: no pooling (strided
+convolutions in D, transposed convolutions in G), batch norm everywhere except
+G's output layer and D's input layer, ReLU in G with tanh at the output,
+LeakyReLU(0.2) in D, weights from N(0, 0.02), Adam(2e-4, beta_1 0.5), batch 128.
+G starts with the paper's "project and reshape" (a dense layer to a small
+feature map) and doubles the resolution per transposed convolution while
+halving the filters; D mirrors it and ends with one logit.
+
+    size 28: 7 -> 14 -> 28         size 32: 4 -> 8 -> 16 -> 32
+    size 64: 4 -> 8 -> 16 -> 32 -> 64 (the paper's LSUN generator, narrower)
+
+`fc_gan` is the course's original GAN: G 100 -> 128 (ReLU) -> H*W*C, D H*W*C
+-> 128 (LeakyReLU) -> 1, Adam(1e-3), batch 64. It outputs tanh images in
+[-1, 1] like the DCGAN (the original used sigmoid on [0, 1]: the same model up
+to an affine change of the pixel scale), so both share data and sampling code.
+"""
+
+import dataclasses
+
+import keras
+from keras import layers
+
+MODELS = ("dcgan", "fc_gan")
+IMAGE_SIZES = (28, 32, 64)
+
+
+@dataclasses.dataclass(frozen=True)
+class GANConfig:
+    model: str = "dcgan"
+    latent_dim: int = 100
+    # Filters of G's last hidden layer and of D's first layer; each step
+    # towards the small end doubles them (the paper's 64 at 64x64 images).
+    generator_filters: int = 64
+    discriminator_filters: int = 64
+    kernel_size: int = 5
+    hidden_units: int = 128  # fc_gan only
+    batch_size: int = 128
+    epochs: int = 20
+    learning_rate: float = 2e-4
+    beta_1: float = 0.5
+
+
+PRESETS = {
+    # Trains in seconds; for tests and for trying the commands out.
+    "test": GANConfig(generator_filters=8, discriminator_filters=8, kernel_size=3,
+                      batch_size=16, epochs=2),
+    # The paper's structure at widths sized for 2 CPU cores: 20 MNIST epochs
+    # in about 20 minutes (see benchmarks/RESULTS.md).
+    "default": GANConfig(generator_filters=32, discriminator_filters=32),
+    # The paper's widths, for a GPU.
+    "paper": GANConfig(generator_filters=64, discriminator_filters=64),
+    # The course's fully connected GAN (--model fc_gan picks these settings).
+    "fc_gan": GANConfig(model="fc_gan", batch_size=64, learning_rate=1e-3, beta_1=0.9),
+}
+
+
+def num_upsamplings(image_size):
+    """Transposed convolutions needed to grow G's first feature map to image_size."""
+    if image_size not in IMAGE_SIZES:
+        raise ValueError(f"image size {image_size} is not one of {IMAGE_SIZES}")
+    return 2 if image_size == 28 else {32: 3, 64: 4}[image_size]
+
+
+def _init():
+    return keras.initializers.RandomNormal(stddev=0.02)
+
+
+def build_generator(config, image_size=28, channels=1):
+    """noise (batch, latent_dim) -> images (batch, size, size, channels) in [-1, 1]."""
+    noise = keras.Input((config.latent_dim,), name="noise")
+    if config.model == "fc_gan":
+        x = layers.Dense(config.hidden_units, activation="relu", name="hidden")(noise)
+        x = layers.Dense(image_size * image_size * channels, activation="tanh",
+                         name="pixels")(x)
+        images = layers.Reshape((image_size, image_size, channels), name="images")(x)
+        return keras.Model(noise, images, name="generator")
+    steps = num_upsamplings(image_size)
+    start = image_size // 2 ** steps  # 7 for 28, else 4
+    filters = config.generator_filters * 2 ** (steps - 1)
+    # Biases are left out before batch norm, whose offset makes them redundant.
+    x = layers.Dense(start * start * filters, use_bias=False, kernel_initializer=_init(),
+                     name="project")(noise)
+    x = layers.Reshape((start, start, filters))(x)  # (batch, start, start, filters)
+    x = layers.ReLU()(layers.BatchNormalization(name="project_bn")(x))
+    for i in range(steps - 1):
+        filters //= 2
+        x = layers.Conv2DTranspose(filters, config.kernel_size, strides=2, padding="same",
+                                   use_bias=False, kernel_initializer=_init(),
+                                   name=f"deconv_{i}")(x)  # resolution doubles
+        x = layers.ReLU()(layers.BatchNormalization(name=f"deconv_{i}_bn")(x))
+    images = layers.Conv2DTranspose(channels, config.kernel_size, strides=2, padding="same",
+                                    activation="tanh", kernel_initializer=_init(),
+                                    name="images")(x)  # (batch, size, size, channels)
+    return keras.Model(noise, images, name="generator")
+
+
+def build_discriminator(config, image_size=28, channels=1):
+    """images (batch, size, size, channels) -> real-vs-fake logits (batch, 1)."""
+    images = keras.Input((image_size, image_size, channels), name="images")
+    if config.model == "fc_gan":
+        x = layers.Flatten()(images)
+        x = layers.Dense(config.hidden_units, name="hidden")(x)
+        x = layers.LeakyReLU(0.2)(x)
+        return keras.Model(images, layers.Dense(1, name="logit")(x), name="discriminator")
+    x = images
+    filters = config.discriminator_filters
+    for i in range(num_upsamplings(image_size)):
+        x = layers.Conv2D(filters, config.kernel_size, strides=2, padding="same",
+                          use_bias=i == 0, kernel_initializer=_init(),
+                          name=f"conv_{i}")(x)  # resolution halves
+        if i > 0:  # no batch norm on D's input layer
+            x = layers.BatchNormalization(name=f"conv_{i}_bn")(x)
+        x = layers.LeakyReLU(0.2)(x)
+        filters *= 2
+    x = layers.Flatten()(x)
+    logit = layers.Dense(1, kernel_initializer=_init(), name="logit")(x)
+    return keras.Model(images, logit, name="discriminator")
