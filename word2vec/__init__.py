@@ -1,0 +1,1 @@
+"""word2vec: skip-gram and CBOW with NCE loss, evaluation and projector export."""
