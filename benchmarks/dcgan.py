@@ -1,0 +1,94 @@
+"""DCGAN against the course's fully connected GAN on MNIST: inception score and FID-MNIST.
+
+Trains both with `gan.dcgan.train` for the same number of epochs (resuming
+runs already in --out_dir, so an interrupted benchmark continues), draws
+--samples images from each, and scores them with gan.metrics's classifier
+(trained once on the real training set and cached in --out_dir). The
+reference set for every Fréchet distance is the real test set.
+
+    python benchmarks/dcgan.py --data_dir ../shared/data/mnist     # ~45 min on 2 cores
+
+Rows: real test images (the ceiling of the inception score), 10,000 real
+training images against the test set (the floor of the distance), and the
+two GANs. Targets (issue 6): DCGAN inception score >= 9.0 and FID at most
+half the fc_gan's.
+"""
+
+import argparse
+import os
+import sys
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPO_ROOT)
+
+from common.cli import quiet_tensorflow  # noqa: E402
+
+quiet_tensorflow()
+
+import dataclasses  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+from common.runs import RunDir  # noqa: E402
+from gan import dcgan  # noqa: E402
+from gan.data import load_dataset  # noqa: E402
+from gan.metrics import QualityScorer, classifier_for  # noqa: E402
+from gan.model import PRESETS  # noqa: E402
+from gan.sampling import generate_images  # noqa: E402
+
+
+def train_or_resume(name, config, out_dir, images, verbose):
+    """A finished (or resumed to the end) run of `config`; returns (generator, minutes)."""
+    run_dir = os.path.join(out_dir, name)
+    resume = RunDir(run_dir).has_run()
+    model, state = dcgan.train(config, run_dir, images, "mnist", seed=0, resume=resume,
+                               verbose=verbose)
+    minutes = sum(row["seconds"] for row in state["history"]) / 60
+    return model.generator, minutes
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data_dir", default=os.path.join(REPO_ROOT, "..", "shared", "data",
+                                                           "mnist"),
+                        help="MNIST IDX files or .npz (default: ../shared/data/mnist)")
+    parser.add_argument("--out_dir", default=os.path.join(REPO_ROOT, "runs", "bench_dcgan"),
+                        help="where the runs and the cached classifier are kept")
+    parser.add_argument("--epochs", type=int, default=20, help="epochs for both GANs")
+    parser.add_argument("--samples", type=int, default=10000, help="images scored per GAN")
+    parser.add_argument("--models", nargs="+", default=["dcgan", "fc_gan"],
+                        choices=["dcgan", "fc_gan"], help="which GANs to train and score")
+    parser.add_argument("--verbose", type=int, default=2, choices=[0, 1, 2],
+                        help="Keras fit verbosity")
+    args = parser.parse_args()
+
+    x_train, y_train, x_test, y_test = load_dataset("mnist", args.data_dir)
+    os.makedirs(args.out_dir, exist_ok=True)
+    classifier, accuracy = classifier_for(x_train, y_train, x_test, y_test,
+                                          os.path.join(args.out_dir, "classifier.keras"),
+                                          verbose=args.verbose)
+    print(f"scoring classifier: test accuracy {accuracy:.4f}")
+    scorer = QualityScorer(classifier, x_test)
+    subset = np.random.default_rng(0).choice(len(x_train), len(x_test), replace=False)
+    rows = [("real test images (ceiling)", scorer.score(x_test), None),
+            ("10,000 real training images vs test (floor)", scorer.score(x_train[subset]), None)]
+    for name in args.models:
+        config = dataclasses.replace(PRESETS["default" if name == "dcgan" else "fc_gan"],
+                                     epochs=args.epochs)
+        generator, minutes = train_or_resume(name, config, args.out_dir, x_train, args.verbose)
+        images = generate_images(generator, args.samples, seed=12345)
+        rows.append((f"{name}, {args.epochs} epochs, {args.samples:,} samples",
+                     scorer.score(images), minutes))
+
+    print(f"\n| images | inception score | FID-MNIST (vs test) | training minutes |")
+    print("|---|---|---|---|")
+    for label, score, minutes in rows:
+        time = "" if minutes is None else f"{minutes:.1f}"
+        print(f"| {label} | {score['inception_score']:.2f} | {score['fid']:.2f} | {time} |")
+    fids = {label.split(",")[0]: score["fid"] for label, score, _ in rows}
+    if "dcgan" in fids and "fc_gan" in fids:
+        print(f"\nDCGAN FID / fc_gan FID = {fids['dcgan'] / fids['fc_gan']:.3f} (target <= 0.5)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,114 @@
+"""Sample quality without Inception weights: a small classifier's view of the images.
+
+FID and the inception score normally use an ImageNet Inception network, which
+cannot be downloaded here and knows little about digits anyway. Following the
+common practice for MNIST, a small CNN trained on the real training set plays
+its part:
+
+- Fréchet distance ("FID-MNIST") between Gaussians fitted to its penultimate
+  features (128 numbers per image) of two image sets:
+      |mu_1 - mu_2|^2 + Tr(S_1 + S_2 - 2 (S_1 S_2)^(1/2))
+  0 for identical sets; real train vs real test gives the floor.
+- Classifier inception score exp(E_x KL(p(y|x) || p(y))): between 1 and the
+  number of classes (10), high when each image is clearly one class and all
+  classes appear.
+"""
+
+import os
+
+import keras
+import numpy as np
+from keras import layers
+
+from common.runs import atomic_save_model
+from gan.data import to_unit_range
+
+FEATURE_LAYER = "features"
+
+
+def build_classifier(image_size=28, channels=1, num_classes=10):
+    """images in [-1, 1] -> class logits, with a 128-unit feature layer before them."""
+    images = keras.Input((image_size, image_size, channels))
+    x = layers.Conv2D(32, 3, padding="same", activation="relu")(images)
+    x = layers.MaxPooling2D()(x)  # (batch, size/2, size/2, 32)
+    x = layers.Conv2D(64, 3, padding="same", activation="relu")(x)
+    x = layers.MaxPooling2D()(x)  # (batch, size/4, size/4, 64)
+    x = layers.Flatten()(x)
+    features = layers.Dense(128, activation="relu", name=FEATURE_LAYER)(x)
+    logits = layers.Dense(num_classes, name="logits")(layers.Dropout(0.3)(features))
+    model = keras.Model(images, logits, name="classifier")
+    model.compile(optimizer=keras.optimizers.Adam(1e-3),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  metrics=["accuracy"])
+    return model
+
+
+def classifier_for(x_train, y_train, x_test, y_test, cache_path=None, epochs=3, seed=0,
+                   verbose=1):
+    """(classifier, test accuracy): loaded from cache_path if there, else trained and saved."""
+    if cache_path and os.path.exists(cache_path):
+        model = keras.saving.load_model(cache_path)
+    else:
+        keras.utils.set_random_seed(seed)
+        num_classes = int(max(y_train.max(), y_test.max())) + 1
+        model = build_classifier(x_train.shape[1], x_train.shape[3], num_classes)
+        model.fit(to_unit_range(x_train), y_train.astype(np.int64), batch_size=128,
+                  epochs=epochs, verbose=verbose)
+        if cache_path:
+            atomic_save_model(model, cache_path)
+    _, accuracy = model.evaluate(to_unit_range(x_test), y_test.astype(np.int64),
+                                 batch_size=512, verbose=0)
+    return model, float(accuracy)
+
+
+def features_and_probabilities(classifier, images, batch_size=512):
+    """uint8 images (N, H, W, C) -> (features (N, 128), class probabilities (N, classes))."""
+    both = keras.Model(classifier.input,
+                       [classifier.get_layer(FEATURE_LAYER).output, classifier.output])
+    features, logits = both.predict(to_unit_range(images), batch_size=batch_size, verbose=0)
+    logits = logits.astype(np.float64)
+    probabilities = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return features.astype(np.float64), probabilities / probabilities.sum(axis=1, keepdims=True)
+
+
+def _sqrt_psd(matrix):
+    """Square root of a symmetric positive semi-definite matrix (eigh; tiny negatives -> 0)."""
+    values, vectors = np.linalg.eigh(matrix)
+    return (vectors * np.sqrt(np.clip(values, 0.0, None))) @ vectors.T
+
+
+def frechet_distance(features_a, features_b):
+    """Fréchet distance between Gaussians fitted to two (N, D) feature sets.
+
+    Tr((S_a S_b)^(1/2)) equals Tr((S_a^(1/2) S_b S_a^(1/2))^(1/2)), whose inner
+    matrix is symmetric, so two symmetric eigendecompositions suffice (no scipy).
+    """
+    mean_a, mean_b = features_a.mean(axis=0), features_b.mean(axis=0)
+    cov_a = np.cov(features_a, rowvar=False)
+    cov_b = np.cov(features_b, rowvar=False)
+    root_a = _sqrt_psd(cov_a)
+    middle = root_a @ cov_b @ root_a
+    trace_cross = np.sqrt(np.clip(np.linalg.eigvalsh((middle + middle.T) / 2), 0.0, None)).sum()
+    distance = np.sum((mean_a - mean_b) ** 2) + np.trace(cov_a) + np.trace(cov_b) - 2 * trace_cross
+    return float(max(distance, 0.0))
+
+
+def inception_score(probabilities, eps=1e-12):
+    """exp(mean KL(p(y|x) || p(y))) of (N, classes) probabilities."""
+    marginal = probabilities.mean(axis=0, keepdims=True)
+    kl = np.sum(probabilities * (np.log(probabilities + eps) - np.log(marginal + eps)), axis=1)
+    return float(np.exp(kl.mean()))
+
+
+class QualityScorer:
+    """FID-MNIST against a reference set, and the classifier inception score."""
+
+    def __init__(self, classifier, reference_images):
+        self.classifier = classifier
+        self.reference_features, _ = features_and_probabilities(classifier, reference_images)
+
+    def score(self, images):
+        """{"inception_score": ..., "fid": ...} of uint8 images (N, H, W, C)."""
+        features, probabilities = features_and_probabilities(self.classifier, images)
+        return {"inception_score": inception_score(probabilities),
+                "fid": frechet_distance(features, self.reference_features)}
