@@ -1,0 +1,85 @@
+"""The CIFAR-10 model zoo, the whitening layer and the learning-rate schedule."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from week2_cnn.cifar_models import (ARCHITECTURES, CIFAR_MEAN, CIFAR_STD, PRESETS, build_model,
+                                    whitening_filters)
+from week2_cnn.cifar_training import WarmupSchedule, augment
+
+
+@pytest.mark.parametrize("architecture", ARCHITECTURES)
+@pytest.mark.parametrize("batch_norm", [True, False])
+def test_every_model_maps_images_to_logits(architecture, batch_norm):
+    preset = next(p for p in PRESETS.values() if p.architecture == architecture)
+    config = dataclasses.replace(preset, width=4, batch_norm=batch_norm, dropout_rate=0.1)
+    model = build_model(config, num_classes=7)
+    images = np.random.default_rng(0).uniform(0, 255, (3, 32, 32, 3)).astype(np.float32)
+    logits = np.asarray(model(images, training=False))
+    assert logits.shape == (3, 7) and np.isfinite(logits).all()
+    has_bn = any("batch_normalization" in layer.name for layer in model.layers)
+    assert has_bn == batch_norm
+
+
+def test_presets_build_at_full_size():
+    sizes = {name: build_model(config).count_params() for name, config in PRESETS.items()}
+    # Reference sizes: a change here is a change of the published recipes.
+    assert sizes["resnet"] == pytest.approx(272_000, rel=0.05)
+    assert sizes["test"] < sizes["fast"] < sizes["fast_long"]
+
+
+def test_whitening_decorrelates_patches():
+    rng = np.random.default_rng(0)
+    # Smooth, correlated images: neighbouring pixels and channels share a base value.
+    base = rng.normal(0, 1, (200, 16, 16, 1)).repeat(2, axis=1).repeat(2, axis=2)
+    images = np.clip(120 + 50 * base + rng.normal(0, 10, (200, 32, 32, 3)), 0, 255)
+    kernel, bias = whitening_filters(images)
+    assert kernel.shape == (2, 2, 3, 24) and not bias.any()
+    x = (images - CIFAR_MEAN) / CIFAR_STD
+    patches = np.stack([x[:, i:i + 31, j:j + 31, :] for i in (0, 1) for j in (0, 1)], axis=3)
+    outputs = patches.reshape(-1, 12) @ kernel.reshape(12, 24)  # the conv, by hand
+    covariance = np.cov(outputs[:, :12], rowvar=False)
+    # Unit variance up to the eps regulariser (which damps the noise-only directions).
+    np.testing.assert_allclose(covariance, np.eye(12), atol=0.05)
+    np.testing.assert_allclose(outputs[:, 12:], -outputs[:, :12], atol=1e-4)
+
+
+def test_whitening_layer_is_set_and_frozen():
+    from week2_cnn.cifar_models import init_whitening
+
+    model = build_model(PRESETS["test"])
+    images = np.random.default_rng(1).integers(0, 256, (50, 32, 32, 3))
+    init_whitening(model, images)
+    layer = model.get_layer("whiten")
+    np.testing.assert_allclose(layer.get_weights()[0], whitening_filters(images)[0])
+    assert not layer.trainable_weights
+
+
+@pytest.mark.parametrize("shape, expected", [
+    ("triangular", [0.0, 0.5, 1.0, 0.5, 0.0, 0.0]),
+    ("cosine", [0.0, 0.5, 1.0, 0.5, 0.0, 0.0]),
+    ("constant", [0.0, 0.5, 1.0, 1.0, 1.0, 1.0]),
+])
+def test_warmup_schedule(shape, expected):
+    schedule = WarmupSchedule(peak=2.0, total_steps=10, warmup_steps=2, shape=shape)
+    values = [float(schedule(step)) / 2.0 for step in (0, 1, 2, 6, 10, 12)]
+    np.testing.assert_allclose(values, expected, atol=1e-6)
+
+
+def test_augment_flips_and_shifts_without_new_pixels():
+    import tensorflow as tf
+
+    image = np.arange(32 * 32 * 3, dtype=np.int64).reshape(32, 32, 3) % 251
+    image = image.astype(np.uint8)
+    tf.random.set_seed(0)
+    outputs = [augment(tf.constant(image), 2).numpy() for _ in range(20)]
+    assert all(o.shape == (32, 32, 3) and o.dtype == np.uint8 for o in outputs)
+    assert any(not np.array_equal(o, image) for o in outputs)
+    # The centre 28x28 of any output is the original (or its mirror) shifted by <= 2.
+    candidates = [np.roll(np.roll(img, dy, 0), dx, 1)[2:30, 2:30]
+                  for img in (image, image[:, ::-1]) for dy in range(-2, 3)
+                  for dx in range(-2, 3)]
+    for output in outputs:
+        assert any(np.array_equal(output[2:30, 2:30], c) for c in candidates)

@@ -1,0 +1,192 @@
+"""CIFAR-10 as uint8 arrays, from tensorflow-datasets or one of three local layouts.
+
+    load_cifar10()                          tfds "cifar10" (downloads once)
+    load_cifar10("cifar-10-batches-py")     the official Python pickles
+    load_cifar10("cifar-10-batches-bin")    the official binary files
+    load_cifar10("cifar10_jpg")             an image folder: train/<class>/*, test/<class>/*
+
+Every loader returns a `Cifar` with x_* uint8 [N, 32, 32, 3], y_* int64 [N] and
+the class names. Decoding 60,000 JPEGs takes about a minute, so the decoded
+arrays of an image folder are cached (an .npz keyed by the folder's path and
+file list, under --cache_dir) and reused by later runs.
+"""
+
+import dataclasses
+import hashlib
+import os
+import pickle
+
+import numpy as np
+
+from common.cli import UsageError
+from common.images import find_labelled_images, load_images
+
+IMAGE_SIZE = 32
+NUM_CLASSES = 10
+CLASS_NAMES = ("airplane", "automobile", "bird", "cat", "deer",
+               "dog", "frog", "horse", "ship", "truck")
+DEFAULT_CACHE_DIR = os.path.join(os.path.expanduser("~"), ".cache", "tfcourse")
+LAYOUTS = ("cifar-10-batches-py (data_batch_1..5, test_batch pickles), "
+           "cifar-10-batches-bin (data_batch_1..5.bin, test_batch.bin), "
+           "or an image folder with train/<class>/* and test/<class>/*")
+
+
+@dataclasses.dataclass
+class Cifar:
+    x_train: np.ndarray  # uint8 (50000, 32, 32, 3)
+    y_train: np.ndarray  # int64 (50000,)
+    x_test: np.ndarray
+    y_test: np.ndarray
+    class_names: list
+    source: str
+
+
+def load_cifar10(data_dir=None, cache_dir=DEFAULT_CACHE_DIR):
+    """The data set from tfds (data_dir None) or from a local folder in any known layout."""
+    if data_dir is None:
+        return load_tfds()
+    if not os.path.isdir(data_dir):
+        raise UsageError(f"--data_dir {data_dir} not found (or not a folder)")
+    # The folder itself, or the folder an official archive unpacks into.
+    for folder in (data_dir, *(os.path.join(data_dir, name) for name in
+                               ("cifar-10-batches-py", "cifar-10-batches-bin", "cifar10_jpg"))):
+        if os.path.exists(os.path.join(folder, "data_batch_1")):
+            return load_python_batches(folder)
+        if os.path.exists(os.path.join(folder, "data_batch_1.bin")):
+            return load_binary_batches(folder)
+        if all(os.path.isdir(os.path.join(folder, split)) for split in ("train", "test")):
+            return load_image_folder(folder, cache_dir)
+    raise UsageError(f"--data_dir {data_dir} matches no known CIFAR-10 layout; expected "
+                     f"{LAYOUTS}")
+
+
+def load_tfds(data_dir=None):
+    import tensorflow_datasets as tfds
+
+    splits, info = tfds.load("cifar10", split=["train", "test"], as_supervised=True,
+                             with_info=True, data_dir=data_dir)
+    arrays = []
+    for split in splits:
+        # Batches of 10,000 rather than batch_size=-1, which needs the split size
+        # up front (and crashes under tfds.testing.mock_data).
+        batches = list(tfds.as_numpy(split.batch(10000)))
+        arrays += [np.concatenate([b[0] for b in batches]),
+                   np.concatenate([b[1] for b in batches]).astype(np.int64)]
+    return Cifar(*arrays, list(info.features["label"].names), "tfds:cifar10")
+
+
+def _check_images(x, y, path):
+    if x.ndim != 4 or x.shape[1:] != (IMAGE_SIZE, IMAGE_SIZE, 3) or len(x) != len(y):
+        raise UsageError(f"{path}: expected 32x32x3 images with one label each, "
+                         f"got images {x.shape} and {len(y)} labels")
+    if len(y) and (y.min() < 0 or y.max() >= NUM_CLASSES):
+        raise UsageError(f"{path}: labels outside 0..{NUM_CLASSES - 1}")
+    return x, y.astype(np.int64)
+
+
+def _planar_to_images(rows):
+    """(N, 3072) rows stored as 1024 red, 1024 green, 1024 blue -> (N, 32, 32, 3)."""
+    return rows.reshape(-1, 3, IMAGE_SIZE, IMAGE_SIZE).transpose(0, 2, 3, 1).copy()
+
+
+def _read_pickle(path):
+    try:
+        with open(path, "rb") as f:
+            batch = pickle.load(f, encoding="bytes")
+        rows = np.asarray(batch[b"data"], dtype=np.uint8)
+        labels = np.asarray(batch[b"labels"])
+    except (OSError, pickle.UnpicklingError, EOFError, KeyError, TypeError, ValueError) as error:
+        raise UsageError(f"{path} is not a readable CIFAR-10 Python batch ({error})")
+    return _check_images(_planar_to_images(rows), labels, path)
+
+
+def _read_binary(path):
+    record = 1 + 3 * IMAGE_SIZE * IMAGE_SIZE  # one label byte, then the planar image
+    if not os.path.exists(path):
+        raise UsageError(f"{path} is missing; the binary layout needs data_batch_1..5.bin "
+                         "and test_batch.bin")
+    raw = np.fromfile(path, dtype=np.uint8)
+    if raw.size == 0 or raw.size % record:
+        raise UsageError(f"{path} is not a CIFAR-10 binary batch (its size, {raw.size} bytes, "
+                         f"is not a multiple of {record})")
+    raw = raw.reshape(-1, record)
+    return _check_images(_planar_to_images(raw[:, 1:]), raw[:, 0], path)
+
+
+def _batch_files(folder, suffix=""):
+    names = [f"data_batch_{i}{suffix}" for i in range(1, 6)]
+    present = [n for n in names if os.path.exists(os.path.join(folder, n))]
+    # Tests and small experiments may ship fewer than five training batches.
+    return [os.path.join(folder, n) for n in present], os.path.join(folder, f"test_batch{suffix}")
+
+
+def _concat(parts):
+    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+
+def load_python_batches(folder):
+    train_files, test_file = _batch_files(folder)
+    if not os.path.exists(test_file):
+        raise UsageError(f"{test_file} is missing; the Python layout needs data_batch_1..5 "
+                         "and test_batch")
+    x_train, y_train = _concat([_read_pickle(p) for p in train_files])
+    x_test, y_test = _read_pickle(test_file)
+    names = list(CLASS_NAMES)
+    meta = os.path.join(folder, "batches.meta")
+    if os.path.exists(meta):
+        with open(meta, "rb") as f:
+            names = [n.decode() for n in pickle.load(f, encoding="bytes")[b"label_names"]]
+    return Cifar(x_train, y_train, x_test, y_test, names, folder)
+
+
+def load_binary_batches(folder):
+    train_files, test_file = _batch_files(folder, ".bin")
+    x_train, y_train = _concat([_read_binary(p) for p in train_files])
+    x_test, y_test = _read_binary(test_file)
+    names = list(CLASS_NAMES)
+    meta = os.path.join(folder, "batches.meta.txt")
+    if os.path.exists(meta):
+        with open(meta, encoding="utf-8") as f:
+            names = [line.strip() for line in f if line.strip()]
+    return Cifar(x_train, y_train, x_test, y_test, names, folder)
+
+
+def _listing_key(folder, paths):
+    """A hash of the folder's path and every file's name, size and time: the cache key."""
+    digest = hashlib.sha256(os.path.abspath(folder).encode())
+    for path in paths:
+        stat = os.stat(path)
+        digest.update(f"{path}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()[:16]
+
+
+def load_image_folder(folder, cache_dir=DEFAULT_CACHE_DIR):
+    """train/<class>/* and test/<class>/*, decoded once and cached as .npz."""
+    train_paths, y_train, train_names = find_labelled_images(os.path.join(folder, "train"))
+    test_paths, y_test, test_names = find_labelled_images(os.path.join(folder, "test"))
+    if train_names != test_names:
+        raise UsageError(f"{folder}: train/ and test/ have different class folders "
+                         f"({train_names} vs {test_names})")
+    if len(train_names) < 2:
+        raise UsageError(f"{folder}: found a single class ({train_names[0]}); "
+                         "a classifier needs at least two class folders")
+    key = _listing_key(folder, train_paths + test_paths)
+    cache_path = os.path.join(cache_dir, "cifar10", f"images-{key}.npz") if cache_dir else None
+    if cache_path and os.path.exists(cache_path):
+        print(f"decoded images read from the cache {cache_path}")
+        with np.load(cache_path) as cached:
+            arrays = [cached[k] for k in ("x_train", "y_train", "x_test", "y_test")]
+        return Cifar(*arrays, train_names, folder)
+    arrays = []
+    for paths, labels in ((train_paths, y_train), (test_paths, y_test)):
+        images, kept, _ = load_images(paths, IMAGE_SIZE, 3)
+        arrays += [images, labels[kept]]
+    if not len(arrays[0]) or not len(arrays[2]):
+        raise UsageError(f"{folder}: no readable images in train/ or test/")
+    if cache_path:
+        os.makedirs(os.path.dirname(cache_path), exist_ok=True)
+        tmp = cache_path + f".tmp-{os.getpid()}.npz"
+        np.savez(tmp, x_train=arrays[0], y_train=arrays[1], x_test=arrays[2], y_test=arrays[3])
+        os.replace(tmp, cache_path)
+        print(f"decoded images cached in {cache_path} (later runs skip decoding)")
+    return Cifar(*arrays, train_names, folder)

@@ -1,0 +1,196 @@
+"""The CIFAR-10 model zoo: pure builders of a frozen config.
+
+    tutorial  the TF tutorial's CNN: two 5x5 conv + pool, two dense layers
+    vgg       3x3 conv pairs + batch norm + max pool, the lecture's recipe
+    resnet    ResNet-20-style residual blocks (He et al. 2016, CIFAR variant)
+    fast      accuracy per CPU minute, after the fastest known CIFAR-10 trainers
+              (Page's ResNet-9 for DAWNBench, Keller Jordan's airbench): a fixed
+              2x2 patch-whitening first layer, three conv groups with batch norm,
+              global max pool, scaled logits; trained with label smoothing, a
+              triangular learning rate, flip + translate, and test-time flip
+
+Every model takes float32 images with values 0..255 [batch, 32, 32, 3] (the
+per-channel normalisation is the first layer) and returns logits [batch, classes].
+"""
+
+import dataclasses
+
+import keras
+import numpy as np
+from keras import layers
+
+# Per-channel mean and standard deviation of the CIFAR-10 training images (0..255).
+CIFAR_MEAN = (125.3, 123.0, 113.9)
+CIFAR_STD = (63.0, 62.1, 66.7)
+ARCHITECTURES = ("tutorial", "vgg", "resnet", "fast")
+
+
+@dataclasses.dataclass(frozen=True)
+class CifarConfig:
+    architecture: str = "fast"
+    width: int = 64              # channels of the first conv group; later groups scale it
+    epochs: int = 10
+    batch_size: int = 512
+    optimizer: str = "sgd"       # sgd (Nesterov momentum 0.9) or adam
+    learning_rate: float = 0.2   # peak learning rate
+    schedule: str = "triangular"  # triangular (one-cycle), cosine or constant
+    warmup_fraction: float = 0.2  # of all steps, rising linearly from 0 to the peak
+    l2: float = 5e-4             # L2 penalty on conv and dense kernels (weight decay)
+    dropout_rate: float = 0.0
+    batch_norm: bool = True
+    augment: bool = True         # random horizontal flip + translation
+    translate: int = 2           # pixels of random translation (reflect padding)
+    label_smoothing: float = 0.2
+    tta: bool = True             # average the predictions of the image and its mirror
+    activation: str = "relu"
+
+
+PRESETS = {
+    "tutorial": CifarConfig("tutorial", width=64, epochs=30, batch_size=128, optimizer="adam",
+                            learning_rate=1e-3, schedule="cosine", warmup_fraction=0.0,
+                            l2=1e-4, dropout_rate=0.3, batch_norm=False, label_smoothing=0.0,
+                            tta=False),
+    "vgg": CifarConfig("vgg", width=32, epochs=30, batch_size=128, learning_rate=0.1,
+                       schedule="cosine", warmup_fraction=0.05, dropout_rate=0.2,
+                       label_smoothing=0.1, translate=4),
+    "resnet": CifarConfig("resnet", width=16, epochs=40, batch_size=128, learning_rate=0.1,
+                          schedule="cosine", warmup_fraction=0.05, l2=1e-4,
+                          label_smoothing=0.1, translate=4),
+    "fast": CifarConfig("fast", width=32, epochs=12),
+    "fast_long": CifarConfig("fast", width=64, epochs=24),
+    # Trains in seconds on a few hundred images; for tests only.
+    "test": CifarConfig("fast", width=4, epochs=2, batch_size=32, tta=True),
+}
+
+
+def conv_bn(x, filters, config, kernel_size=3, strides=1, name=None):
+    """conv (no bias when batch norm follows) -> batch norm -> activation."""
+    x = layers.Conv2D(filters, kernel_size, strides=strides, padding="same",
+                      use_bias=not config.batch_norm, kernel_initializer="he_normal",
+                      kernel_regularizer=_l2(config), name=name)(x)
+    if config.batch_norm:
+        # Short runs need fast-moving statistics for evaluation (airbench uses 0.4).
+        x = layers.BatchNormalization(momentum=0.6 if config.architecture == "fast" else 0.9,
+                                      scale=config.architecture != "fast")(x)
+    return layers.Activation(config.activation)(x)
+
+
+def _l2(config):
+    return keras.regularizers.L2(config.l2 / 2) if config.l2 else None
+
+
+def _classifier(x, config, num_classes):
+    if config.dropout_rate:
+        x = layers.Dropout(config.dropout_rate)(x)
+    return layers.Dense(num_classes, kernel_regularizer=_l2(config), name="logits")(x)
+
+
+def tutorial_body(x, config):
+    """conv5x5 -> pool -> conv5x5 -> pool -> dense 384 -> dense 192 (the TF 1 tutorial)."""
+    for _ in range(2):
+        x = conv_bn(x, config.width, config, kernel_size=5)
+        x = layers.MaxPooling2D(3, strides=2, padding="same")(x)   # 32 -> 16 -> 8
+    x = layers.Flatten()(x)                                         # (batch, 8 * 8 * width)
+    for units in (384, 192):
+        x = layers.Dense(units, activation=config.activation, kernel_regularizer=_l2(config))(x)
+        if config.dropout_rate:
+            x = layers.Dropout(config.dropout_rate)(x)
+    return x
+
+
+def vgg_body(x, config):
+    """Three groups of two 3x3 convs, widths w, 2w, 4w, each ending in a 2x2 max pool."""
+    for group in range(3):
+        for _ in range(2):
+            x = conv_bn(x, config.width * 2 ** group, config)
+        x = layers.MaxPooling2D(2)(x)                               # 32 -> 16 -> 8 -> 4
+        if config.dropout_rate:
+            x = layers.Dropout(config.dropout_rate)(x)
+    return layers.GlobalAveragePooling2D()(x)
+
+
+def resnet_body(x, config, blocks_per_stage=3):
+    """ResNet-20: three stages of residual blocks, widths w, 2w, 4w, strided downsampling."""
+    x = conv_bn(x, config.width, config)
+    for stage in range(3):
+        filters = config.width * 2 ** stage
+        for block in range(blocks_per_stage):
+            strides = 2 if stage > 0 and block == 0 else 1
+            shortcut = x
+            y = conv_bn(x, filters, config, strides=strides)
+            y = layers.Conv2D(filters, 3, padding="same", use_bias=not config.batch_norm,
+                              kernel_initializer="he_normal", kernel_regularizer=_l2(config))(y)
+            if config.batch_norm:
+                y = layers.BatchNormalization()(y)
+            if strides != 1:  # a 1x1 strided projection matches the shortcut's shape
+                shortcut = layers.Conv2D(filters, 1, strides=strides, use_bias=False,
+                                         kernel_regularizer=_l2(config))(x)
+            x = layers.Activation(config.activation)(layers.Add()([y, shortcut]))
+    return layers.GlobalAveragePooling2D()(x)
+
+
+def fast_body(x, config):
+    """Fixed patch whitening, then three conv groups (conv, pool, BN, act, conv, BN, act)."""
+    # 2x2x3 patches -> 24 channels: each whitened component and its negative.
+    # Initialised from the data by init_whitening and never trained.
+    x = layers.Conv2D(24, 2, padding="valid", name="whiten", trainable=False)(x)  # 31x31
+    x = layers.Activation(config.activation)(x)
+    for filters in (config.width, 4 * config.width, 4 * config.width):
+        x = layers.Conv2D(filters, 3, padding="same", use_bias=False,
+                          kernel_regularizer=_l2(config))(x)
+        x = layers.MaxPooling2D(2)(x)                               # 31 -> 15 -> 7 -> 3
+        if config.batch_norm:
+            x = layers.BatchNormalization(momentum=0.6, scale=False)(x)
+        x = layers.Activation(config.activation)(x)
+        x = conv_bn(x, filters, config)
+    x = layers.GlobalMaxPooling2D()(x)                              # (batch, 4 * width)
+    return x
+
+
+BODIES = {"tutorial": tutorial_body, "vgg": vgg_body, "resnet": resnet_body, "fast": fast_body}
+
+
+def build_model(config, num_classes=10):
+    """The config's network: float images 0..255 [batch, 32, 32, 3] -> logits [batch, classes]."""
+    if config.architecture not in BODIES:
+        raise ValueError(f"unknown architecture {config.architecture!r}; "
+                         f"choose one of {', '.join(ARCHITECTURES)}")
+    images = keras.Input((32, 32, 3), name="images")
+    x = layers.Normalization(mean=CIFAR_MEAN, variance=np.square(CIFAR_STD), name="normalize")(
+        images)
+    x = BODIES[config.architecture](x, config)
+    logits = _classifier(x, config, num_classes)
+    if config.architecture == "fast":
+        # airbench divides its logits by 9: a lower temperature suits the max-pooled
+        # features at initialisation.
+        logits = layers.Rescaling(1 / 9, name="logit_scale")(logits)
+    return keras.Model(images, logits, name=f"cifar_{config.architecture}")
+
+
+def whitening_filters(images, eps=5e-4):
+    """(2, 2, 3, 24) conv kernel and bias that whiten 2x2 patches of normalised images.
+
+    images: uint8 or float [N, 32, 32, 3], 0..255. The 12 x 12 covariance of all
+    2x2x3 patches is eigendecomposed; each filter projects a patch on one
+    eigenvector scaled by 1/sqrt(eigenvalue), so the outputs are decorrelated
+    with unit variance. The negated copies let the following ReLU keep both signs.
+    """
+    x = (np.asarray(images, np.float32) - CIFAR_MEAN) / CIFAR_STD
+    patches = np.concatenate([x[:, i:i + 31, j:j + 31, :] for i in (0, 1) for j in (0, 1)],
+                             axis=-1)  # (N, 31, 31, 12), ordered (row, column, channel)
+    # Channel k = (2 * dy + dx) * 3 + c: the order of a (2, 2, 3) conv kernel reshaped to 12.
+    flat = patches.reshape(-1, 12).astype(np.float64)
+    flat -= flat.mean(axis=0)
+    eigenvalues, eigenvectors = np.linalg.eigh(flat.T @ flat / len(flat))
+    kernel = eigenvectors / np.sqrt(eigenvalues + eps)  # (12, 12): one filter per column
+    kernel = np.concatenate([kernel, -kernel], axis=1).reshape(2, 2, 3, 24)
+    return kernel.astype(np.float32), np.zeros(24, np.float32)
+
+
+def init_whitening(model, images):
+    """Sets the `fast` model's whitening layer from training images (no-op for others)."""
+    try:
+        layer = model.get_layer("whiten")
+    except ValueError:
+        return
+    layer.set_weights(list(whitening_filters(images)))

@@ -1,0 +1,139 @@
+"""Training pieces for CIFAR-10: the learning-rate schedule, optimizer, input pipeline.
+
+Kept apart from the command module so that the speed benchmark and the
+transfer-learning proof build and compile models exactly as `train` does.
+"""
+
+import math
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+
+@keras.saving.register_keras_serializable(package="week2_cnn")
+class WarmupSchedule(keras.optimizers.schedules.LearningRateSchedule):
+    """Linear warm-up from 0 to `peak`, then down to 0: triangular, cosine or constant.
+
+    Driven by the optimizer's step counter, so a resumed run (the optimizer is
+    saved in every checkpoint) continues exactly where it stopped.
+    """
+
+    def __init__(self, peak, total_steps, warmup_steps, shape="triangular"):
+        self.peak = float(peak)
+        self.total_steps = int(total_steps)
+        self.warmup_steps = int(warmup_steps)
+        self.shape = shape
+
+    def __call__(self, step):
+        step = tf.cast(step, tf.float32)
+        warm = step / max(self.warmup_steps, 1)
+        progress = tf.clip_by_value((step - self.warmup_steps)
+                                    / max(self.total_steps - self.warmup_steps, 1), 0.0, 1.0)
+        if self.shape == "triangular":
+            after = 1.0 - progress
+        elif self.shape == "cosine":
+            after = 0.5 * (1.0 + tf.cos(math.pi * progress))
+        else:
+            after = tf.ones_like(progress)
+        return self.peak * tf.where(step < self.warmup_steps, warm, after)
+
+    def get_config(self):
+        return {"peak": self.peak, "total_steps": self.total_steps,
+                "warmup_steps": self.warmup_steps, "shape": self.shape}
+
+
+def compile_model(model, config, steps_per_epoch, jit_compile=False):
+    """Optimizer, label-smoothed loss and accuracy for `config`.
+
+    jit_compile=False: on CPUs TensorFlow's oneDNN convolutions are faster
+    than XLA's (see benchmarks/RESULTS.md).
+    """
+    total = config.epochs * steps_per_epoch
+    schedule = WarmupSchedule(config.learning_rate, total,
+                              round(config.warmup_fraction * total), config.schedule)
+    if config.optimizer == "adam":
+        optimizer = keras.optimizers.Adam(schedule)
+    else:
+        optimizer = keras.optimizers.SGD(schedule, momentum=0.9, nesterov=True)
+    model.compile(optimizer=optimizer,
+                  loss=keras.losses.CategoricalCrossentropy(
+                      from_logits=True, label_smoothing=config.label_smoothing),
+                  metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
+                  jit_compile=jit_compile)
+    return model
+
+
+def augment(image, translate):
+    """Random horizontal flip and a random shift of up to `translate` pixels.
+
+    image: uint8 (32, 32, 3). The shift pads by reflection and crops back to
+    32 x 32, as the fast CIFAR-10 trainers do.
+    """
+    image = tf.image.random_flip_left_right(image)
+    if translate:
+        padded = tf.pad(image, [[translate, translate], [translate, translate], [0, 0]],
+                        mode="REFLECT")
+        image = tf.image.random_crop(padded, tf.shape(image))
+    return image
+
+
+def training_dataset(x, y, config, num_classes, seed, initial_epoch):
+    """Shuffled, augmented, repeated batches of (float32 images 0..255, one-hot labels).
+
+    The shuffle seed depends on the epoch a (resumed) run starts from, so a
+    resumed run does not replay the first epochs' order.
+    """
+    data = tf.data.Dataset.from_tensor_slices((x, y))
+    data = data.shuffle(len(x), seed=seed + 1000 * initial_epoch, reshuffle_each_iteration=True)
+    data = data.repeat()
+    if config.augment:
+        data = data.map(lambda image, label: (augment(image, config.translate), label),
+                        num_parallel_calls=tf.data.AUTOTUNE)
+    return _to_model_inputs(data.batch(config.batch_size, drop_remainder=True), num_classes)
+
+
+def evaluation_dataset(x, y, num_classes, batch_size=1000):
+    return _to_model_inputs(tf.data.Dataset.from_tensor_slices((x, y)).batch(batch_size),
+                            num_classes)
+
+
+def _to_model_inputs(batches, num_classes):
+    return batches.map(lambda images, labels: (tf.cast(images, tf.float32),
+                                               tf.one_hot(labels, num_classes)),
+                       num_parallel_calls=tf.data.AUTOTUNE).prefetch(2)
+
+
+def predict_probabilities(model, images, tta, batch_size=1000):
+    """Softmax probabilities [N, classes]; with `tta`, averaged with the mirror images'."""
+    images = np.asarray(images, np.float32)
+    probabilities = keras.ops.softmax(model.predict(images, batch_size=batch_size, verbose=0))
+    if tta:
+        mirrored = model.predict(images[:, :, ::-1], batch_size=batch_size, verbose=0)
+        probabilities = (probabilities + keras.ops.softmax(mirrored)) / 2
+    return keras.ops.convert_to_numpy(probabilities)
+
+
+class TrainingClock(keras.callbacks.Callback):
+    """Adds cumulative wall and CPU seconds to every epoch's logs (time-to-accuracy).
+
+    CPU seconds of this process divided by the core count is what the wall time
+    would have been on an otherwise idle machine; both are kept because the
+    reference machine is shared. A resumed run continues from the saved totals.
+    """
+
+    def __init__(self, history):
+        super().__init__()
+        last = history[-1] if history else {}
+        self.wall = last.get("elapsed_seconds", 0.0)
+        self.cpu = last.get("cpu_seconds", 0.0)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = (time.perf_counter(), time.process_time())
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.wall += time.perf_counter() - self._start[0]
+        self.cpu += time.process_time() - self._start[1]
+        if logs is not None:
+            logs.update(elapsed_seconds=self.wall, cpu_seconds=self.cpu)
