@@ -9,12 +9,13 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from PIL import Image
 
 from gan import dcgan
 from gan.adversarial import build_dcgan
 from gan.data import load_dataset, read_idx
 from gan.model import PRESETS, build_discriminator, build_generator
-from gan.sampling import generate_images
+from gan.sampling import generate_images, images_from_noise, interpolation_noise
 from tests.conftest import run_python
 
 TEST_CONFIG = dataclasses.replace(PRESETS["test"], epochs=1)
@@ -174,3 +175,23 @@ def test_idx_files_and_npz_load_alike(tmp_path):
              y_test=labels[:3])
     x_train, _, x_test, y_test = load_dataset("fashion_mnist", str(npz_dir))
     assert x_train.shape == (10, 28, 28, 1) and x_test.shape == (3, 28, 28, 1)
+
+
+def test_interpolation_runs_from_one_seed_to_the_other(trained_gan, tmp_path):
+    generator = trained_gan[1].generator
+    row = images_from_noise(generator, interpolation_noise(generator.input_shape[-1], 5, 9, 6))
+    assert row.shape == (6, 28, 28, 1)
+    np.testing.assert_array_equal(row[0], generate_images(generator, 1, 5)[0])
+    np.testing.assert_array_equal(row[-1], generate_images(generator, 1, 9)[0])
+    dcgan.main(["interpolate", "--run_dir", trained_gan[0], "--seed_a", "5", "--seed_b", "9",
+                "--steps", "6", "--out", str(tmp_path / "row.png"), "--scale", "1"])
+    assert Image.open(tmp_path / "row.png").size == (6 * 30 + 2, 32)  # 2-pixel padding
+
+
+def test_model_fc_gan_takes_the_course_settings():
+    args = dcgan.build_parser().parse_args(["train", "--model", "fc_gan"])
+    config = dcgan.config_for(args)
+    assert (config.model, config.batch_size, config.learning_rate) == ("fc_gan", 64, 1e-3)
+    generator = build_generator(config)
+    assert [w.shape for w in generator.trainable_weights] == [(100, 128), (128,), (128, 784),
+                                                              (784,)]
