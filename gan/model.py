@@ -51,7 +51,8 @@ PRESETS = {
     # PyTorch's DCGAN example: divisible by the stride, so transposed
     # convolutions overlap evenly (no checkerboard), and cheaper than 5x5.
     "default": GANConfig(generator_filters=24, discriminator_filters=24, kernel_size=4),
-    # The paper's widths, for a GPU.
+    # The widths of the usual TensorFlow DCGAN (64 base filters, 5x5; at 64x64
+    # G has 512-256-128-64 filters, the paper's LSUN G 1024-512-256-128), for a GPU.
     "paper": GANConfig(generator_filters=64, discriminator_filters=64),
     # The course's fully connected GAN (--model fc_gan picks these settings).
     "fc_gan": GANConfig(model="fc_gan", batch_size=64, learning_rate=1e-3, beta_1=0.9),
