@@ -15,16 +15,10 @@ rounds and the ratio tfcourse / pytorch (>= 1.0 means this project is faster).
 """
 
 import argparse
-import json
-import os
-import statistics
-import subprocess
-import sys
-import time
 
 import numpy as np
+from side_by_side import compare, keras_fit_speed, loop_speed, print_measurement
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 VOCAB, EMBEDDING, UNITS, LAYERS, SEQ, BATCH, CLIP, LR = 65, 64, 256, 2, 100, 64, 5.0, 2e-3
 
 
@@ -36,8 +30,6 @@ def random_batches(count, seed=0):
 
 def tfcourse_speed(cell, warmup, steps):
     """Characters/second of this project's training path (model.fit)."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    import keras
     import tensorflow as tf
 
     from week3_rnn.char_model import PRESETS, build_char_rnn
@@ -49,20 +41,7 @@ def tfcourse_speed(cell, warmup, steps):
     windows = random_batches(warmup + steps)
     data = tf.data.Dataset.from_tensor_slices(windows).map(
         lambda w: (w[:, :-1], w[:, 1:])).prefetch(2)
-
-    class StepClock(keras.callbacks.Callback):
-        def __init__(self):
-            super().__init__()
-            self.times = []
-
-        def on_train_batch_end(self, batch, logs=None):
-            self.times.append(time.perf_counter())
-
-    clock = StepClock()
-    model.fit(data, epochs=1, steps_per_epoch=warmup + steps, callbacks=[clock], verbose=0)
-    # Time from the end of the last warm-up step to the end of the last step.
-    seconds = clock.times[-1] - clock.times[warmup - 1]
-    return steps * BATCH * SEQ / seconds
+    return keras_fit_speed(model, data, warmup, steps, BATCH * SEQ)
 
 
 def pytorch_speed(warmup, steps):
@@ -86,8 +65,8 @@ def pytorch_speed(warmup, steps):
     optimizer = torch.optim.Adam(model.parameters(), lr=LR)
     windows = torch.from_numpy(random_batches(warmup + steps)).long()
 
-    def train_step(window):
-        inputs, targets = window[:, :-1], window[:, 1:]
+    def train_step(i):
+        inputs, targets = windows[i][:, :-1], windows[i][:, 1:]
         optimizer.zero_grad()
         logits = model(inputs)
         loss = nn.functional.cross_entropy(logits.reshape(-1, VOCAB), targets.reshape(-1))
@@ -95,22 +74,7 @@ def pytorch_speed(warmup, steps):
         nn.utils.clip_grad_norm_(model.parameters(), CLIP)
         optimizer.step()
 
-    for i in range(warmup):
-        train_step(windows[i])
-    start = time.perf_counter()
-    for i in range(warmup, warmup + steps):
-        train_step(windows[i])
-    return steps * BATCH * SEQ / (time.perf_counter() - start)
-
-
-def measure_in_subprocess(side, warmup, steps):
-    command = [sys.executable, os.path.abspath(__file__), "--measure", side,
-               "--warmup", str(warmup), "--steps", str(steps)]
-    env = dict(os.environ, PYTHONPATH=REPO_ROOT, TF_CPP_MIN_LOG_LEVEL="3")
-    result = subprocess.run(command, capture_output=True, text=True, env=env, cwd=REPO_ROOT)
-    if result.returncode != 0:
-        raise SystemExit(f"{side} failed:\n{result.stderr[-3000:]}")
-    return json.loads(result.stdout.strip().splitlines()[-1])["chars_per_second"]
+    return loop_speed(train_step, warmup, steps, BATCH * SEQ)
 
 
 def main():
@@ -126,26 +90,14 @@ def main():
     args = parser.parse_args()
 
     if args.measure:
-        speed = (pytorch_speed(args.warmup, args.steps) if args.measure == "pytorch"
-                 else tfcourse_speed(args.measure, args.warmup, args.steps))
-        print(json.dumps({"chars_per_second": speed}))
+        print_measurement(pytorch_speed(args.warmup, args.steps) if args.measure == "pytorch"
+                          else tfcourse_speed(args.measure, args.warmup, args.steps))
         return
-
-    sides = [*args.cells, "pytorch"]
-    speeds = {side: [] for side in sides}
-    for round_number in range(args.rounds):
-        for side in sides:
-            speeds[side].append(measure_in_subprocess(side, args.warmup, args.steps))
-            print(f"round {round_number + 1}: {side:>10} {speeds[side][-1]:9,.0f} chars/s",
-                  flush=True)
-    torch_median = statistics.median(speeds["pytorch"])
-    print(f"\nmodel: embedding {EMBEDDING}, {LAYERS} x {UNITS} LSTM, seq {SEQ}, batch {BATCH}; "
-          f"{args.steps} timed steps x {args.rounds} rounds; medians")
-    print(f"{'side':>22} {'chars/s':>10} {'ratio vs pytorch':>17}")
-    for side in sides:
-        median = statistics.median(speeds[side])
-        name = "pytorch nn.LSTM" if side == "pytorch" else f"tfcourse --cell {side}"
-        print(f"{name:>22} {median:10,.0f} {median / torch_median:17.2f}")
+    print(f"model: embedding {EMBEDDING}, {LAYERS} x {UNITS} LSTM, seq {SEQ}, batch {BATCH}")
+    names = {cell: f"tfcourse --cell {cell}" for cell in args.cells}
+    names["pytorch"] = "pytorch nn.LSTM"
+    compare(__file__, [*args.cells, "pytorch"], "pytorch", args.rounds, args.warmup,
+            args.steps, "chars", names)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,8 @@ from tests.conftest import run_python, shared_data
 from week3_rnn import ptb
 from week3_rnn.ptb_data import (batch_windows, encode_splits, epoch_dataset, read_splits,
                                 text_to_words)
-from week3_rnn.ptb_model import PRESETS, build_ptb_model, mean_cross_entropy, stream_log_probs
+from week3_rnn.ptb_model import (PRESETS, build_ptb_model, mean_cross_entropy,
+                                 softmax_cross_entropy_dense, stream_log_probs)
 
 # The tutorial's TestConfig, a little wider so that it learns something.
 CONFIG = dataclasses.replace(PRESETS["test"], hidden_size=16, batch_size=4, num_steps=5,
@@ -90,6 +91,46 @@ def test_batching_equals_a_simple_reference_reshaping():
         np.testing.assert_array_equal(batches[i][0]["ids"], ref_x)
         np.testing.assert_array_equal(batches[i][1], ref_y)
         assert batches[i][0]["reset"] == (i == 0)
+
+
+def test_fused_softmax_loss_equals_dense_then_cross_entropy_with_gradients():
+    rng = np.random.default_rng(0)
+    hidden = tf.constant(rng.normal(size=(12, 5)), tf.float32)
+    kernel = tf.constant(rng.normal(size=(5, 7)), tf.float32)
+    bias = tf.constant(rng.normal(size=(7,)), tf.float32)
+    labels = tf.constant(rng.integers(0, 7, size=12), tf.int32)
+    weights = tf.constant(rng.uniform(size=12), tf.float32)  # a non-uniform upstream gradient
+
+    def weighted_loss(loss_fn):
+        with tf.GradientTape() as tape:
+            tape.watch([hidden, kernel, bias])
+            loss = tf.reduce_sum(weights * loss_fn())
+        return loss, tape.gradient(loss, [hidden, kernel, bias])
+
+    fused = weighted_loss(lambda: softmax_cross_entropy_dense(hidden, kernel, bias, labels))
+    reference = weighted_loss(lambda: tf.nn.sparse_softmax_cross_entropy_with_logits(
+        labels, tf.matmul(hidden, kernel) + bias))
+    np.testing.assert_allclose(fused[0], reference[0], rtol=1e-6)
+    for got, want in zip(fused[1], reference[1]):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("tie_embeddings", [False, True])
+def test_train_step_gradient_equals_plain_model_gradient(tie_embeddings):
+    """The training step's fused head gives the same update as autodiff through call()."""
+    config = dataclasses.replace(CONFIG, tie_embeddings=tie_embeddings, grad_clip=0.0)
+    ids = np.random.default_rng(1).integers(0, 11, size=(config.batch_size, 6)).astype(np.int32)
+    inputs = {"ids": ids[:, :-1], "reset": tf.constant(True)}
+    fused, plain = (build_ptb_model(config, 11, seed=3) for _ in range(2))
+    plain.set_weights(fused.get_weights())
+    fused.train_step((inputs, ids[:, 1:]))
+    with tf.GradientTape() as tape:
+        loss = mean_cross_entropy(ids[:, 1:], plain(ids[:, :-1])) * (ids.shape[1] - 1)
+    gradients = tape.gradient(loss, plain.trainable_variables)
+    for variable, gradient, updated in zip(plain.trainable_variables, gradients,
+                                           fused.trainable_variables):
+        expected = variable.numpy() - config.learning_rate * tf.convert_to_tensor(gradient)
+        np.testing.assert_allclose(updated.numpy(), expected, rtol=1e-5, atol=1e-6)
 
 
 def test_state_carries_between_batches_in_training_and_evaluation(trained):

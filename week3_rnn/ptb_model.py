@@ -146,9 +146,8 @@ class PTBModel(keras.Model):
             tf.convert_to_tensor(layer.kernel), recurrent, tf.convert_to_tensor(layer.bias))
         return tf.transpose(outputs, [1, 0, 2]), h, c
 
-    def call(self, token_ids, states=None, training=False, return_state=False,
-             dropout_seed=None):
-        """Logits (batch, time, vocab) for ids (batch, time); `dropout_seed` (2,) fixes masks."""
+    def features(self, token_ids, states=None, training=False, dropout_seed=None):
+        """Top LSTM layer's outputs (batch, time, hidden) and [[h, c] per layer]."""
         x = self._dropout(self.embedding(token_ids), training, dropout_seed, 0)
         new_states = []
         for i, layer in enumerate(self.lstm_layers):
@@ -156,15 +155,24 @@ class PTBModel(keras.Model):
             x, h, c = self._lstm(layer, x, initial_state, training, dropout_seed, i)
             new_states.append([h, c])
             x = self._dropout(x, training, dropout_seed, i + 1)  # (batch, time, hidden)
+        return x, new_states
+
+    def softmax_weights(self):
+        """The softmax's kernel (hidden, vocab) and bias (vocab,)."""
         if self.tie_embeddings:
-            # One 2-D matmul: a broadcasting batch matmul would build a
-            # (batch, vocab, hidden) gradient for the embedding.
-            shape = tf.shape(x)
-            logits = tf.matmul(tf.reshape(x, [-1, self.hidden_size]), self.embedding.embeddings,
-                               transpose_b=True) + self.softmax_bias
-            logits = tf.reshape(logits, [shape[0], shape[1], self.vocab_size])
-        else:
-            logits = self.head(x)  # (batch, time, vocab)
+            return (tf.transpose(self.embedding.embeddings),
+                    tf.convert_to_tensor(self.softmax_bias))
+        return tf.convert_to_tensor(self.head.kernel), tf.convert_to_tensor(self.head.bias)
+
+    def call(self, token_ids, states=None, training=False, return_state=False,
+             dropout_seed=None):
+        """Logits (batch, time, vocab) for ids (batch, time); `dropout_seed` (2,) fixes masks."""
+        x, new_states = self.features(token_ids, states, training, dropout_seed)
+        kernel, bias = self.softmax_weights()
+        # One 2-D matmul over all (batch x time) rows.
+        shape = tf.shape(x)
+        logits = tf.matmul(tf.reshape(x, [-1, self.hidden_size]), kernel) + bias
+        logits = tf.reshape(logits, [shape[0], shape[1], self.vocab_size])
         return (logits, new_states) if return_state else logits
 
     def _start_states(self, reset):
@@ -182,9 +190,12 @@ class PTBModel(keras.Model):
         seed = tf.stack([tf.constant(self.seed, tf.int64),
                          tf.cast(self.optimizer.iterations, tf.int64)])
         with tf.GradientTape() as tape:
-            logits, new_states = self(inputs["ids"], states, training=True, return_state=True,
-                                      dropout_seed=seed)
-            loss = mean_cross_entropy(targets, logits)
+            x, new_states = self.features(inputs["ids"], states, training=True,
+                                          dropout_seed=seed)
+            kernel, bias = self.softmax_weights()
+            loss = tf.reduce_mean(softmax_cross_entropy_dense(
+                tf.reshape(x, [-1, self.hidden_size]), kernel, bias,
+                tf.reshape(tf.cast(targets, tf.int32), [-1])))
             # The tutorial minimises the cross-entropy summed over the num_steps
             # steps (averaged over the batch); lr 1.0 and the clip are tuned to it.
             objective = loss * tf.cast(tf.shape(targets)[1], loss.dtype)
@@ -217,6 +228,30 @@ def random_uniform(shape, seed, index):
         return tf.random.uniform(shape)
     return tf.random.stateless_uniform(
         shape, tf.random.experimental.stateless_fold_in(seed, index))
+
+
+@tf.custom_gradient
+def softmax_cross_entropy_dense(hidden, kernel, bias, labels):
+    """-log softmax(hidden @ kernel + bias)[labels]: (rows,) from hidden (rows, units).
+
+    The same numbers as a dense layer followed by sparse softmax cross-entropy,
+    with a hand-written gradient: TF's CPU MatMul is markedly slower when asked
+    to transpose an operand (the autodiff gradient of a matmul does that for
+    both dW = hidden^T d and dhidden = d kernel^T), so the two operands are
+    transposed explicitly first. With a 10,000-word softmax this head is most
+    of a PTB training step.
+    """
+    logits = tf.matmul(hidden, kernel) + bias  # (rows, vocab)
+    # The fused op also returns d loss / d logits = softmax - one_hot.
+    losses, dlogits = tf.raw_ops.SparseSoftmaxCrossEntropyWithLogits(
+        features=logits, labels=labels)
+
+    def gradient(upstream):  # upstream: (rows,)
+        d = dlogits * upstream[:, None]  # (rows, vocab)
+        return (tf.matmul(d, tf.transpose(kernel)), tf.matmul(tf.transpose(hidden), d),
+                tf.reduce_sum(d, axis=0), None)
+
+    return losses, gradient
 
 
 def mean_cross_entropy(targets, logits):

@@ -1,0 +1,78 @@
+"""What every "this project against a peer" speed benchmark shares.
+
+Each side runs in its own fresh process (so neither framework's thread pools
+disturb the other), in alternating rounds (ours, peer, ours, ...), so slow
+phases of this shared machine hit both sides. A process trains `warmup`
+untimed steps (tracing, allocation), then times `steps` steps, and prints
+one JSON line {"items_per_second": ...}. The report is the median per side
+and the ratio to the peer (>= 1.0 means this project is faster).
+"""
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def keras_fit_speed(model, data, warmup, steps, items_per_step):
+    """Items/second of `model.fit` over `warmup + steps` batches of `data`."""
+    import keras
+
+    class StepClock(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.times = []
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.times.append(time.perf_counter())
+
+    clock = StepClock()
+    model.fit(data, epochs=1, steps_per_epoch=warmup + steps, callbacks=[clock], verbose=0)
+    # From the end of the last warm-up step to the end of the last step.
+    return steps * items_per_step / (clock.times[-1] - clock.times[warmup - 1])
+
+
+def loop_speed(train_step, warmup, steps, items_per_step):
+    """Items/second of calling train_step(i) for i in range(warmup + steps)."""
+    for i in range(warmup):
+        train_step(i)
+    start = time.perf_counter()
+    for i in range(warmup, warmup + steps):
+        train_step(i)
+    return steps * items_per_step / (time.perf_counter() - start)
+
+
+def print_measurement(items_per_second):
+    """The last stdout line of a measuring process."""
+    print(json.dumps({"items_per_second": items_per_second}))
+
+
+def measure_in_subprocess(script, side, warmup, steps):
+    """Runs `script --measure side ...` in a fresh interpreter; returns its items/second."""
+    command = [sys.executable, os.path.abspath(script), "--measure", side,
+               "--warmup", str(warmup), "--steps", str(steps)]
+    env = dict(os.environ, PYTHONPATH=REPO_ROOT, TF_CPP_MIN_LOG_LEVEL="3")
+    result = subprocess.run(command, capture_output=True, text=True, env=env, cwd=REPO_ROOT)
+    if result.returncode != 0:
+        raise SystemExit(f"{side} failed:\n{result.stderr[-3000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])["items_per_second"]
+
+
+def compare(script, sides, peer, rounds, warmup, steps, unit, names):
+    """Alternating rounds over `sides` (the peer last); prints and returns the medians."""
+    speeds = {side: [] for side in sides}
+    for round_number in range(rounds):
+        for side in sides:
+            speeds[side].append(measure_in_subprocess(script, side, warmup, steps))
+            print(f"round {round_number + 1}: {names[side]:>28} {speeds[side][-1]:10,.0f} "
+                  f"{unit}/s", flush=True)
+    medians = {side: statistics.median(values) for side, values in speeds.items()}
+    print(f"\n{steps} timed steps x {rounds} rounds; medians")
+    print(f"{'side':>28} {unit + '/s':>12} {'ratio vs ' + names[peer]:>24}")
+    for side in sides:
+        print(f"{names[side]:>28} {medians[side]:12,.0f} {medians[side] / medians[peer]:24.2f}")
+    return medians
