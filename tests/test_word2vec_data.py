@@ -81,10 +81,14 @@ def test_dataset_epochs_have_fixed_steps_and_pairs_from_the_corpus():
     keep = np.ones(50, np.float32)
     data, steps = pairs.training_dataset(ids, keep, 2, "skipgram", 64, seed=0, first_epoch=0,
                                          epochs=2, chunk_words=700)
-    batches = list(data)
-    assert len(batches) == 2 * steps
+    batches = list(data.take(2 * steps + 1))
+    assert np.array_equal(batches[0][0], batches[-1][0])  # then it starts over
+    # Epoch 1 starts exactly `steps` batches in, where a resumed run starts it.
+    resumed, _ = pairs.training_dataset(ids, keep, 2, "skipgram", 64, seed=0, first_epoch=1,
+                                        epochs=2, chunk_words=700)
+    assert np.array_equal(next(iter(resumed))[1], batches[steps][1])
     # Every pair is at most 2 apart in the repeating 0..49 sequence.
-    for centers, contexts in batches:
+    for centers, contexts in batches[:2 * steps]:
         distance = np.abs(centers.numpy() - contexts.numpy())
         assert np.all((distance <= 2) | (distance >= 48))
     # About the expected number: 2000 words, window 2 -> ~ 2000 * 3 pairs per epoch.

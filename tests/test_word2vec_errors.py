@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from common.cli import run_cli
+from tests.test_char_rnn_errors import assert_one_line_error
 from word2vec import skipgram
 from word2vec.corpus import CountedVocab
 from word2vec.vectors import save_embeddings
@@ -16,13 +17,6 @@ def run_command(argv, capsys):
     with pytest.raises(SystemExit) as exit_info:
         run_cli(skipgram.main, argv)
     return exit_info.value.code, capsys.readouterr().err
-
-
-def assert_one_line_error(status, stderr, fragment):
-    assert status == 2
-    lines = stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), stderr
-    assert fragment in lines[0], lines[0]
 
 
 def train_args(corpus, out_dir, *extra):

@@ -154,10 +154,15 @@ def build_word2vec(config, unigram_counts, seed=0):
                     config.model, seed)
 
 
-def compile_for_training(model, config, total_steps, finished_steps=0):
-    """SGD with word2vec's linear decay over `total_steps`, resuming at `finished_steps`."""
+def compile_for_training(model, config, total_steps, finished_steps=0, steps_per_execution=20):
+    """SGD with word2vec's linear decay over `total_steps`, resuming at `finished_steps`.
+
+    `steps_per_execution` steps run inside one graph call: a step is only a few
+    milliseconds of work, and Keras's per-call overhead would otherwise be a
+    large part of it.
+    """
     optimizer = keras.optimizers.SGD(LinearDecay(config.learning_rate, total_steps))
-    model.compile(optimizer=optimizer)
+    model.compile(optimizer=optimizer, steps_per_execution=steps_per_execution)
     optimizer.build(model.trainable_variables)
     optimizer.iterations.assign(finished_steps)
     return model

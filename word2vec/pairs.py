@@ -143,6 +143,8 @@ def training_dataset(ids, keep_prob, window, model, batch_size, seed, first_epoc
         return tf.data.Dataset.range(num_chunks).flat_map(one_chunk)
 
     bounds_tensor, steps_tensor = tf.constant(bounds), tf.constant(steps, tf.int32)
-    data = (tf.data.Dataset.range(first_epoch, epochs).flat_map(epoch_chunks)
+    # Repeated so that Keras, which reads steps_per_execution batches at a time,
+    # never sees the end of the data (fit stops after steps_per_epoch * epochs).
+    data = (tf.data.Dataset.range(first_epoch, epochs).flat_map(epoch_chunks).repeat()
             .prefetch(tf.data.AUTOTUNE))
     return data, int(steps.sum())
