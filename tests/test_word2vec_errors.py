@@ -40,6 +40,7 @@ def tiny_run(tmp_path_factory):
     (b"\xff\xfe not utf-8", (), "not valid UTF-8"),
     (b"one two three one two three", ("--min_count", "3"), "--min_count 3"),
     (b"one one one one two", ("--min_count", "2"), "only 1 distinct word"),
+    ("a b c d e f " * 20, ("--max_vocab", "2"), "--max_vocab 2"),
     ("a b c d e f " * 20, ("--num_sampled", "6"), "--num_sampled 6 must be smaller"),
     ("a b c d e f " * 20, ("--num_sampled", "9"), "vocabulary (6 words)"),
 ])

@@ -80,14 +80,13 @@ def prepare(config, tokens):
     vocab = CountedVocab.from_tokens(tokens, config.min_count, config.max_vocab or None)
     words = len(vocab) - 1  # <unk> is never a training word
     if words < 2:
-        raise UsageError(f"only {words} distinct word occurs at least --min_count "
-                         f"{config.min_count} times; word2vec needs at least 2: use a larger "
-                         "corpus or a lower --min_count")
+        limit = f" and --max_vocab {config.max_vocab}" if config.max_vocab else ""
+        raise UsageError(f"only {words} distinct word is left by --min_count "
+                         f"{config.min_count}{limit}; word2vec needs at least 2: use a larger "
+                         "corpus or lower limits")
     if config.num_sampled >= words:
         raise UsageError(f"--num_sampled {config.num_sampled} must be smaller than the "
                          f"vocabulary ({words:,} words); lower --num_sampled")
-    if config.max_vocab == 1:
-        raise UsageError("--max_vocab 1 leaves only <unk>; use 0 (no limit) or at least 3")
     return vocab, vocab.training_ids(tokens)
 
 
