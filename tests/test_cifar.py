@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from common.cli import UsageError, run_cli
 from week2_cnn import cifar10
 from week2_cnn.cifar_data import CLASS_NAMES, Cifar
 from week2_cnn.cifar_models import PRESETS
@@ -132,3 +133,43 @@ def test_saved_model_serves_alone_with_equal_outputs(trained, tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip().endswith("airplane")
     np.testing.assert_allclose(np.load(tmp_path / "served.npy"), expected, atol=1e-5)
+
+
+def run_command(argv, capsys):
+    """The CLI in-process: (exit status 2, the one-line error)."""
+    with pytest.raises(SystemExit) as exit_info:
+        run_cli(cifar10.main, argv)
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert exit_info.value.code == 2 and len(lines) == 1 and lines[0].startswith("error: ")
+    return lines[0]
+
+
+def test_bad_inputs_get_one_line_and_lose_nothing(trained, tmp_path, capsys):
+    run_dir = trained[0]
+    before = open(os.path.join(run_dir, "state.json")).read()
+    (tmp_path / "odd").mkdir()
+    (tmp_path / "odd" / "readme.txt").write_text("no CIFAR here")
+    train = ["train", "--model", "test", "--verbose", "0"]
+    assert "matches no known CIFAR-10 layout" in run_command(
+        train + ["--data_dir", str(tmp_path / "odd"), "--out_dir", str(tmp_path / "r")], capsys)
+    assert not (tmp_path / "r").exists()
+    assert "image file not found" in run_command(
+        ["predict", "--run_dir", run_dir, str(tmp_path / "missing.jpg")], capsys)
+    (tmp_path / "notes.jpg").write_text("not an image")
+    assert "none of the 1 files is a readable image" in run_command(
+        ["predict", "--run_dir", run_dir, str(tmp_path / "notes.jpg")], capsys)
+    assert "not a run directory" in run_command(
+        ["evaluate", "--run_dir", str(tmp_path)], capsys)
+    (tmp_path / "export").mkdir()
+    assert "already exists" in run_command(
+        ["export", "--run_dir", run_dir, "--export_dir", str(tmp_path / "export")], capsys)
+    assert open(os.path.join(run_dir, "state.json")).read() == before
+
+
+def test_existing_run_and_changed_resume_are_refused(trained, capsys):
+    run_dir, data, _ = trained
+    with pytest.raises(UsageError, match="already holds a run"):
+        cifar10.train(PRESETS["test"], run_dir, data, verbose=0)
+    changed = dataclasses.replace(PRESETS["test"], epochs=4, width=8)
+    with pytest.raises(UsageError, match="width: 4 -> 8"):
+        cifar10.train(changed, run_dir, data, resume=True, verbose=0)

@@ -1,0 +1,102 @@
+"""Offline proof that transfer learning works: CIFAR-10 classes 0-4 -> classes 5-9.
+
+    python -m benchmarks.transfer_split_cifar --data_dir ../cifar10_jpg --out_dir runs/split
+
+1. Pretrain the `fast` CIFAR-10 net on all 25,000 training images of classes 0-4
+   (airplane, automobile, bird, cat, deer).
+2. Transfer: freeze it, and train only a new softmax head on its features of
+   100 training images per class of classes 5-9 (dog, frog, horse, ship, truck).
+3. Scratch: the same architecture trained from random weights on those same
+   500 images, with the same augmentation.
+Both are scored on all 5,000 test images of classes 5-9. Results: RESULTS.md.
+"""
+
+import argparse
+import dataclasses
+import json
+import os
+
+from common.cli import quiet_tensorflow
+
+quiet_tensorflow()
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+from common.runs import RunDir, read_json  # noqa: E402
+from week2_cnn import cifar10  # noqa: E402
+from week2_cnn.cifar_data import Cifar, load_cifar10  # noqa: E402
+from week2_cnn.cifar_models import PRESETS  # noqa: E402
+from week2_cnn.transfer_model import TransferConfig, build_head, load_base  # noqa: E402
+
+
+def subset(data, classes, per_class=None, seed=0):
+    """The images of `classes` relabelled 0..k-1; optionally `per_class` training images."""
+    rng = np.random.default_rng(seed)
+    train_rows = []
+    for c in classes:
+        rows = np.flatnonzero(data.y_train == c)
+        train_rows.append(rng.choice(rows, per_class, replace=False) if per_class else rows)
+    train_rows = np.sort(np.concatenate(train_rows))
+    test_rows = np.flatnonzero(np.isin(data.y_test, classes))
+    relabel = {c: i for i, c in enumerate(classes)}
+    return Cifar(data.x_train[train_rows], np.vectorize(relabel.get)(data.y_train[train_rows]),
+                 data.x_test[test_rows], np.vectorize(relabel.get)(data.y_test[test_rows]),
+                 [data.class_names[c] for c in classes], data.source)
+
+
+def head_accuracy(base_path, target, epochs, seed):
+    """Trains a softmax head on the frozen base's features; test accuracy."""
+    keras.utils.set_random_seed(seed)
+    base = load_base(base_path)
+    features = [base.features.predict(x.astype(np.float32), batch_size=500, verbose=0)
+                for x in (target.x_train, target.x_test)]
+    # Features of the mirror images too: the head sees the same augmentation as scratch.
+    mirrored = base.features.predict(target.x_train[:, :, ::-1].astype(np.float32),
+                                     batch_size=500, verbose=0)
+    head = build_head(features[0].shape[1], len(target.class_names), TransferConfig())
+    head.compile(keras.optimizers.Adam(1e-3),
+                 keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                 metrics=["accuracy"])
+    head.fit(np.concatenate([features[0], mirrored]), np.tile(target.y_train, 2),
+             batch_size=50, epochs=epochs, verbose=0)
+    return float(head.evaluate(features[1], target.y_test, verbose=0)[1])
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data_dir", default=None, help="local CIFAR-10 (default: tfds)")
+    parser.add_argument("--out_dir", default="runs/transfer_split", help="run directories")
+    parser.add_argument("--width", type=int, default=32, help="width of the fast net")
+    parser.add_argument("--pretrain_epochs", type=int, default=8, help="epochs on classes 0-4")
+    parser.add_argument("--scratch_epochs", type=int, default=40,
+                        help="epochs on the 500 images for the from-scratch baseline")
+    parser.add_argument("--per_class", type=int, default=100, help="target images per class")
+    parser.add_argument("--seed", type=int, default=0, help="random seed")
+    args = parser.parse_args()
+    data = load_cifar10(args.data_dir)
+    source, target = subset(data, range(5)), subset(data, range(5, 10), args.per_class,
+                                                    args.seed)
+    fast = dataclasses.replace(PRESETS["fast"], width=args.width)
+    pretrain_dir = os.path.join(args.out_dir, "pretrain")
+    if not os.path.exists(os.path.join(pretrain_dir, "results.json")):
+        cifar10.train(dataclasses.replace(fast, epochs=args.pretrain_epochs), pretrain_dir,
+                      source, seed=args.seed, verbose=2,
+                      resume=os.path.exists(os.path.join(pretrain_dir, "config.json")))
+    base_path = RunDir(pretrain_dir).checkpoint_path()
+    transferred = head_accuracy(base_path, target, epochs=100, seed=args.seed)
+    scratch = dataclasses.replace(fast, epochs=args.scratch_epochs, batch_size=100)
+    _, report = cifar10.train(scratch, os.path.join(args.out_dir, f"scratch-{args.seed}"),
+                              target, seed=args.seed, verbose=0)
+    results = {"transfer_accuracy": transferred, "scratch_accuracy": report["test_accuracy"],
+               "gain_points": 100 * (transferred - report["test_accuracy"]),
+               "pretrain_test_accuracy_classes_0_4": read_json(
+                   os.path.join(pretrain_dir, "results.json"))["test_accuracy"],
+               **vars(args)}
+    print(json.dumps(results, indent=2))
+    with open(os.path.join(args.out_dir, "results.json"), "w") as f:
+        json.dump(results, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()
