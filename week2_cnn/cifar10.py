@@ -26,15 +26,14 @@ from common.cli import (UsageError, add_config_flags, add_training_flags, config
 quiet_tensorflow()
 
 import keras  # noqa: E402
-import numpy as np  # noqa: E402
 
 from common.export import check_export_dir, save_servable  # noqa: E402
-from common.images import load_images  # noqa: E402
 from common.runs import RunDir, atomic_write_json, read_json  # noqa: E402
 from common.training import fit_run, get_strategy, set_seed  # noqa: E402
 from week2_cnn.cifar_data import DEFAULT_CACHE_DIR, load_cifar10  # noqa: E402
 from week2_cnn.cifar_evaluation import (ClassifierServable, accuracy_report,  # noqa: E402
-                                        format_report, save_report)
+                                        format_report, load_query_images, save_report,
+                                        top_classes)
 from week2_cnn.cifar_models import ARCHITECTURES, PRESETS, build_model, init_whitening  # noqa
 from week2_cnn.cifar_training import (compile_model, evaluation_dataset,  # noqa: E402
                                       predict_probabilities, training_dataset, TrainingClock)
@@ -124,19 +123,10 @@ def evaluate(run_dirs, data, checkpoint="last", out_dir=None):
 
 def predict(run_dir, paths, top=3, checkpoint="last"):
     """[(path, [(class name, probability), ...top])] for image files of any size."""
-    missing = [p for p in paths if not os.path.isfile(p)]
-    if missing:
-        raise UsageError(f"image file not found: {missing[0]}")
     model, config, class_names = load_run(run_dir, checkpoint)
-    images, kept, skipped = load_images(paths, 32, 3, progress=False)
-    if not len(images):
-        raise UsageError(f"none of the {len(paths)} files is a readable image")
+    images, kept = load_query_images(paths, 32)
     probabilities = predict_probabilities(model, images, config["tta"])
-    results = []
-    for index, row in zip(kept, probabilities):
-        best = np.argsort(row)[::-1][:top]
-        results.append((paths[index], [(class_names[i], float(row[i])) for i in best]))
-    return results
+    return top_classes(paths, kept, probabilities, class_names, top)
 
 
 def export(run_dir, export_dir, overwrite=False, checkpoint="last"):

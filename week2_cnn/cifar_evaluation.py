@@ -1,10 +1,31 @@
 """Scoring a classifier: accuracy, per-class accuracy, confusion matrix, and its servable."""
 
+import os
+
 import numpy as np
 import tensorflow as tf
 
+from common.cli import UsageError
+from common.images import load_images
 from common.plots import plt
 from common.runs import atomic_write_json
+
+
+def load_query_images(paths, size):
+    """(uint8 [n, size, size, 3], kept indices) of the files to predict; missing: error."""
+    missing = [p for p in paths if not os.path.isfile(p)]
+    if missing:
+        raise UsageError(f"image file not found: {missing[0]}")
+    images, kept, _ = load_images(paths, size, 3, progress=False)
+    if not len(images):
+        raise UsageError(f"none of the {len(paths)} files is a readable image")
+    return images, kept
+
+
+def top_classes(paths, kept, probabilities, class_names, top):
+    """[(path, [(class name, probability), ... `top` best])] for each kept file."""
+    return [(paths[i], [(class_names[k], float(row[k])) for k in np.argsort(row)[::-1][:top]])
+            for i, row in zip(kept, probabilities)]
 
 
 def accuracy_report(probabilities, labels, class_names):

@@ -34,7 +34,8 @@ from common.export import check_export_dir, save_servable  # noqa: E402
 from common.images import load_images  # noqa: E402
 from common.runs import RunDir, atomic_save_model, atomic_write_json, read_json  # noqa: E402
 from common.training import fit_run, set_seed  # noqa: E402
-from week2_cnn.cifar_evaluation import accuracy_report, format_report, save_report  # noqa: E402
+from week2_cnn.cifar_evaluation import (accuracy_report, format_report,  # noqa: E402
+                                        load_query_images, save_report, top_classes)
 from week2_cnn.transfer_data import (DEFAULT_BOTTLENECK_DIR, BottleneckCache,  # noqa: E402
                                      find_split_images)
 from week2_cnn.transfer_model import (PRESETS, build_classifier, build_head,  # noqa: E402
@@ -156,17 +157,11 @@ def evaluate(run_dir_path, print_misclassified=False):
 
 
 def predict(run_dir_path, paths, top=5):
-    missing = [p for p in paths if not os.path.isfile(p)]
-    if missing:
-        raise UsageError(f"image file not found: {missing[0]}")
     model, _, class_names = load_run(run_dir_path)
-    images, kept, _ = load_images(paths, model.inputs[0].shape[1], 3, progress=False)
-    if not len(images):
-        raise UsageError(f"none of the {len(paths)} files is a readable image")
+    images, kept = load_query_images(paths, model.inputs[0].shape[1])
     probabilities = keras.ops.convert_to_numpy(keras.ops.softmax(
         model.predict(images.astype(np.float32), verbose=0)))
-    return [(paths[i], [(class_names[k], float(row[k])) for k in np.argsort(row)[::-1][:top]])
-            for i, row in zip(kept, probabilities)]
+    return top_classes(paths, kept, probabilities, class_names, top)
 
 
 def export(run_dir_path, export_dir, overwrite=False):
