@@ -14,10 +14,8 @@ rounds and the ratio tfcourse / pytorch (>= 1.0 means this project is faster).
     python benchmarks/char_rnn_vs_pytorch.py --cells lstm keras_lstm --rounds 3
 """
 
-import argparse
-
 import numpy as np
-from side_by_side import compare, keras_fit_speed, loop_speed, print_measurement
+from side_by_side import compare, keras_fit_speed, loop_speed, make_parser, print_measurement
 
 VOCAB, EMBEDDING, UNITS, LAYERS, SEQ, BATCH, CLIP, LR = 65, 64, 256, 2, 100, 64, 5.0, 2e-3
 
@@ -78,15 +76,10 @@ def pytorch_speed(warmup, steps):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = make_parser(__doc__, warmup=5, steps=30)
     parser.add_argument("--cells", nargs="+", default=["lstm", "keras_lstm"],
                         help="this project's cells to time (lstm: FastLSTM, the default; "
                              "keras_lstm: stock keras.layers.LSTM)")
-    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds per side")
-    parser.add_argument("--warmup", type=int, default=5, help="untimed steps per process")
-    parser.add_argument("--steps", type=int, default=30, help="timed steps per process")
-    parser.add_argument("--measure", help=argparse.SUPPRESS)  # internal: one side, one process
     args = parser.parse_args()
 
     if args.measure:

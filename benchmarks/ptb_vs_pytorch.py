@@ -12,10 +12,8 @@ the ratio tfcourse / pytorch.
     python benchmarks/ptb_vs_pytorch.py --rounds 3
 """
 
-import argparse
-
 import numpy as np
-from side_by_side import compare, keras_fit_speed, loop_speed, print_measurement
+from side_by_side import compare, keras_fit_speed, loop_speed, make_parser, print_measurement
 
 VOCAB, HIDDEN, LAYERS, STEPS, BATCH, CLIP, LR, INIT = 10000, 200, 2, 20, 20, 5.0, 1.0, 0.1
 
@@ -81,12 +79,7 @@ def pytorch_speed(warmup, steps):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds per side")
-    parser.add_argument("--warmup", type=int, default=10, help="untimed steps per process")
-    parser.add_argument("--steps", type=int, default=200, help="timed steps per process")
-    parser.add_argument("--measure", help=argparse.SUPPRESS)  # internal: one side, one process
+    parser = make_parser(__doc__, warmup=10, steps=200)
     args = parser.parse_args()
 
     if args.measure:

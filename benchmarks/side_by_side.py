@@ -8,6 +8,7 @@ one JSON line {"items_per_second": ...}. The report is the median per side
 and the ratio to the peer (>= 1.0 means this project is faster).
 """
 
+import argparse
 import json
 import os
 import statistics
@@ -16,6 +17,17 @@ import sys
 import time
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def make_parser(doc, warmup, steps):
+    """argparse with --rounds/--warmup/--steps (and the internal --measure) set up."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds per side")
+    parser.add_argument("--warmup", type=int, default=warmup, help="untimed steps per process")
+    parser.add_argument("--steps", type=int, default=steps, help="timed steps per process")
+    parser.add_argument("--measure", help=argparse.SUPPRESS)  # internal: one side, one process
+    return parser
 
 
 def keras_fit_speed(model, data, warmup, steps, items_per_step):
