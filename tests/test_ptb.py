@@ -185,6 +185,18 @@ def test_perplexity_is_exp_of_mean_cross_entropy_computed_by_hand(trained):
                             "words_per_second", "epochs", "seconds"}
 
 
+@pytest.mark.parametrize("variational", [True, False])
+def test_variational_dropout_drops_the_same_units_at_every_step(variational):
+    config = dataclasses.replace(CONFIG, dropout_rate=0.5, variational_dropout=variational)
+    model = build_ptb_model(config, 11)
+    dropped = model._dropout(tf.ones([3, 50, 8]), True, tf.constant([1, 2], tf.int64), 0)
+    kept = dropped.numpy() != 0  # (batch, time, features)
+    np.testing.assert_allclose(dropped.numpy()[kept], 2.0)  # inverted dropout scaling
+    assert 0.3 < kept.mean() < 0.7
+    same_mask_at_every_step = (kept == kept[:, :1]).all()
+    assert same_mask_at_every_step == variational
+
+
 def test_resume_equals_uninterrupted_training(tmp_path, ptb_dir):
     # Dropout everywhere: a resumed run must draw the same masks.
     config = dataclasses.replace(CONFIG, dropout_rate=0.3, variational_dropout=True,
