@@ -47,8 +47,9 @@ class WarmupSchedule(keras.optimizers.schedules.LearningRateSchedule):
 def compile_model(model, config, steps_per_epoch, jit_compile=False):
     """Optimizer, label-smoothed loss and accuracy for `config`.
 
-    jit_compile=False: on CPUs TensorFlow's oneDNN convolutions are faster
-    than XLA's (see benchmarks/RESULTS.md).
+    jit_compile=False: on the reference CPU XLA trained the fast model no
+    faster (310 vs 317 images per second of 2-core CPU time; benchmarks/RESULTS.md)
+    and costs a compile at start.
     """
     total = config.epochs * steps_per_epoch
     schedule = WarmupSchedule(config.learning_rate, total,
