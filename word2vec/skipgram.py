@@ -13,8 +13,17 @@
 A run directory holds config.json, vocab.json (words and counts),
 embeddings.npy, vectors.tsv + metadata.tsv (TensorBoard Embedding
 Projector), tsne.png (the 500 most frequent words), checkpoints/, history.csv,
-loss.png and TensorBoard logs; `evaluate` adds results.json. Measured results
-are in benchmarks/RESULTS.md (word2vec section).
+loss.png and TensorBoard logs; `evaluate` adds results.json.
+
+Expected results, skip-gram, --preset small (gensim's defaults: dim 100,
+window 5, min_count 5, sample 1e-3, 5 epochs), against gensim's skip-gram with
+negative sampling in the same run (benchmarks/word2vec_vs_gensim.py; details
+in benchmarks/RESULTS.md):
+
+    corpus                         analogies        WordSim-353      words/s
+                                   ours / gensim    ours / gensim    ratio to gensim
+    enwiki_sample (453k words)     2.49% / 1.83%    0.385 / 0.252    0.35
+    enwiki_sample + PTB train      5.46% / 4.94%    0.348 / 0.323    0.35
 """
 
 import dataclasses
