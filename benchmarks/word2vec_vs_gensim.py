@@ -19,6 +19,7 @@ excluded on both sides). Prints one table per corpus with the ratios.
 
 import argparse
 import dataclasses
+import json
 import os
 import sys
 import tempfile
@@ -69,7 +70,6 @@ def run_tfcourse(tokens, args):
     with tempfile.TemporaryDirectory() as run_dir:
         model, vocab = skipgram.train(config, os.path.join(run_dir, "run"), tokens,
                                       seed=args.seed, verbose=0)
-        import json
         history = json.load(open(os.path.join(run_dir, "run", "state.json")))["history"]
     seconds = sum(row["seconds"] for row in history)
     vectors = model.embeddings.numpy()[:-1]  # <unk> (never trained) left out
