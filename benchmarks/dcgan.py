@@ -39,12 +39,14 @@ from gan.sampling import generate_images  # noqa: E402
 
 def train_or_resume(name, config, out_dir, images, verbose):
     """A finished (or resumed to the end) run of `config`; returns (generator, minutes)."""
-    run_dir = os.path.join(out_dir, name)
+    run_dir = os.path.join(out_dir, f"{name}-{config.epochs}epochs")
     resume = RunDir(run_dir).has_run()
     model, state = dcgan.train(config, run_dir, images, "mnist", seed=0, resume=resume,
                                verbose=verbose)
-    minutes = sum(row["seconds"] for row in state["history"]) / 60
-    return model.generator, minutes
+    seconds = [row["seconds"] for row in state["history"]]
+    print(f"{name}: {len(seconds)} epochs, median {np.median(seconds):.0f} s/epoch, "
+          f"fastest {min(seconds):.0f} s")
+    return model.generator, sum(seconds) / 60
 
 
 def main():
