@@ -7,9 +7,11 @@ logit; N(0, 0.02) weights; Adam(2e-4, beta_1 0.5); batch 128; per step one D
 update on real + fake images, then one G update with fresh noise (the
 non-saturating loss). Random images, same on both sides.
 
-Alternating rounds, each side in its own process (see side_by_side.py).
-Prints images/second per side, the ratio (>= 1.0: this project is faster)
-and the seconds per MNIST epoch (468 steps) this implies.
+Alternating rounds, each side in its own process (see side_by_side.py);
+PyTorch runs twice, with its default threads and with one thread (faster on
+a busy 2-core machine, where its OpenMP threads stall at every kernel).
+Prints images/second per side, the ratio to PyTorch with default threads
+(>= 1.0: this project is faster) and the seconds per MNIST epoch (468 steps).
 
     python benchmarks/dcgan_vs_pytorch.py     # needs: pip install -r benchmarks/requirements.txt
 """
@@ -25,6 +27,12 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from side_by_side import compare, keras_fit_speed, loop_speed, print_measurement  # noqa: E402
 
 BATCH, SIZE, STEPS_PER_EPOCH = 128, 28, 60000 // 128
+# The `default` preset's settings, spelled out so that the PyTorch process never
+# imports Keras: TensorFlow loaded beside PyTorch makes PyTorch's CPU kernels
+# about 5-10x slower here (measured: 197 vs 1,973 images/s), an unfair peer.
+# tfcourse_speed checks that they still equal gan.model.PRESETS["default"].
+SETTINGS = dict(latent_dim=100, generator_filters=24, discriminator_filters=24, kernel_size=4,
+                batch_size=BATCH, learning_rate=2e-4, beta_1=0.5)
 
 
 def random_images(count, seed=0):
@@ -34,9 +42,8 @@ def random_images(count, seed=0):
 
 
 def default_config():
-    from gan.model import PRESETS
-
-    return PRESETS["default"]
+    """The settings as an object with attributes (no Keras import)."""
+    return argparse.Namespace(**SETTINGS)
 
 
 def tfcourse_speed(warmup, steps):
@@ -45,8 +52,12 @@ def tfcourse_speed(warmup, steps):
     import tensorflow as tf
 
     from gan.adversarial import build_dcgan
+    from gan.model import PRESETS
 
-    model = build_dcgan(default_config())
+    config = PRESETS["default"]
+    if any(getattr(config, key) != value for key, value in SETTINGS.items()):
+        raise SystemExit(f"update SETTINGS to the default preset: {config}")
+    model = build_dcgan(config)
     data = (tf.data.Dataset.from_tensor_slices(random_images(16 * BATCH))
             .batch(BATCH).repeat().prefetch(2))
     return keras_fit_speed(model, data, warmup, steps, BATCH)
@@ -79,11 +90,13 @@ def torch_networks(config):
     return generator, discriminator
 
 
-def pytorch_speed(warmup, steps):
-    """Images/second of the same DCGAN step in plain PyTorch."""
+def pytorch_speed(warmup, steps, threads=None):
+    """Images/second of the same DCGAN step in plain PyTorch (threads: None = its default)."""
     import torch
     from torch import nn
 
+    if threads:
+        torch.set_num_threads(threads)
     torch.manual_seed(0)
     config = default_config()
     generator, discriminator = torch_networks(config)
@@ -121,15 +134,19 @@ def main():
     args = parser.parse_args()
 
     if args.measure:
-        print_measurement(pytorch_speed(args.warmup, args.steps) if args.measure == "pytorch"
-                          else tfcourse_speed(args.warmup, args.steps))
+        print_measurement(tfcourse_speed(args.warmup, args.steps) if args.measure == "tfcourse"
+                          else pytorch_speed(args.warmup, args.steps,
+                                             threads=1 if args.measure == "pytorch_1" else None))
         return
     config = default_config()
     print(f"DCGAN default preset, 28x28x1, G filters {config.generator_filters}, D filters "
           f"{config.discriminator_filters}, kernel {config.kernel_size}, batch {BATCH}")
-    medians = compare(__file__, ["tfcourse", "pytorch"], "pytorch", args.rounds, args.warmup,
-                      args.steps, "images", {"tfcourse": "tfcourse DCGAN.fit",
-                                             "pytorch": "pytorch nn.Sequential"})
+    # PyTorch also with one thread: on a busy 2-core machine its OpenMP
+    # threads wait for each other at every kernel, and one thread can be faster.
+    medians = compare(__file__, ["tfcourse", "pytorch_1", "pytorch"], "pytorch", args.rounds,
+                      args.warmup, args.steps, "images",
+                      {"tfcourse": "tfcourse DCGAN.fit", "pytorch": "pytorch nn.Sequential",
+                       "pytorch_1": "pytorch, 1 thread"})
     for side, speed in medians.items():
         print(f"{side}: {STEPS_PER_EPOCH * BATCH / speed:.1f} s per MNIST epoch")
 
