@@ -13,8 +13,11 @@
 Expected results on MNIST after 20 epochs (2 CPU cores; commands and details
 in benchmarks/RESULTS.md, measured by benchmarks/dcgan.py):
 
-    see the DCGAN section of benchmarks/RESULTS.md (inception score, FID-MNIST,
-    minutes per run, PyTorch speed ratio)
+                           inception score   FID-MNIST (vs real test)
+    real test images            9.66              0
+    real train vs test          9.67              0.68
+    DCGAN --preset default      6.55              33.38    71-93 s/epoch with the CPU free
+    fc_gan (the course's)       2.69             189.67
 """
 
 import dataclasses
