@@ -24,7 +24,8 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from side_by_side import compare, keras_fit_speed, loop_speed, print_measurement  # noqa: E402
+from side_by_side import (compare, keras_fit_speed, loop_speed, make_parser,  # noqa: E402
+                          print_measurement)
 
 BATCH, SIZE, STEPS_PER_EPOCH = 128, 28, 60000 // 128
 # The `default` preset's settings, spelled out so that the PyTorch process never
@@ -125,12 +126,7 @@ def pytorch_speed(warmup, steps, threads=None):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds per side")
-    parser.add_argument("--warmup", type=int, default=10, help="untimed steps per process")
-    parser.add_argument("--steps", type=int, default=100, help="timed steps per process")
-    parser.add_argument("--measure", help=argparse.SUPPRESS)  # internal: one side, one process
+    parser = make_parser(__doc__, warmup=3, steps=10)
     args = parser.parse_args()
 
     if args.measure:
