@@ -82,7 +82,7 @@ def main():
         rows.append((f"{name}, {args.epochs} epochs, {args.samples:,} samples",
                      scorer.score(images), minutes))
 
-    print(f"\n| images | inception score | FID-MNIST (vs test) | training minutes |")
+    print("\n| images | inception score | FID-MNIST (vs test) | training minutes |")
     print("|---|---|---|---|")
     for label, score, minutes in rows:
         time = "" if minutes is None else f"{minutes:.1f}"

@@ -54,7 +54,8 @@ def train(config, out_dir, images, source="images", seed=0, resume=False, verbos
     samples/, loss.png (D and G losses), history.csv, TensorBoard logs, a
     checkpoint of both networks and both optimizers, and progress.gif at the end.
     """
-    if images.ndim != 4 or images.shape[1] != images.shape[2] or images.shape[1] not in IMAGE_SIZES:
+    square = images.ndim == 4 and images.shape[1] == images.shape[2]
+    if not square or images.shape[1] not in IMAGE_SIZES:
         raise UsageError(f"images must be square, {IMAGE_SIZES} pixels; got {images.shape[1:]}")
     _, image_size, _, channels = images.shape
     run_dir = RunDir(out_dir)

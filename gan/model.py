@@ -47,9 +47,9 @@ PRESETS = {
     "test": GANConfig(generator_filters=8, discriminator_filters=8, kernel_size=3,
                       batch_size=16, epochs=2),
     # The paper's structure at widths sized for 2 CPU cores: 71-93 s per MNIST
-    # epoch with the CPU free, 20 epochs in 24-30 minutes (benchmarks/RESULTS.md). 4x4 kernels, as in
-    # PyTorch's DCGAN example: divisible by the stride, so transposed
-    # convolutions overlap evenly (no checkerboard), and cheaper than 5x5.
+    # epoch with the CPU free, 20 epochs in 24-30 minutes (benchmarks/RESULTS.md).
+    # 4x4 kernels, as in PyTorch's DCGAN example: divisible by the stride, so
+    # transposed convolutions overlap evenly (no checkerboard), cheaper than 5x5.
     "default": GANConfig(generator_filters=24, discriminator_filters=24, kernel_size=4),
     # The widths of the usual TensorFlow DCGAN (64 base filters, 5x5; at 64x64
     # G has 512-256-128-64 filters, the paper's LSUN G 1024-512-256-128), for a GPU.
