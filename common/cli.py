@@ -117,6 +117,13 @@ def add_training_flags(parser, default_out_dir, strategy=True):
                         help="Keras fit verbosity: 0 silent, 1 progress bar, 2 one line per epoch")
 
 
+def add_export_flags(parser):
+    """--export_dir and --overwrite, the same for every command's `export`."""
+    parser.add_argument("--export_dir", required=True, help="where to write the SavedModel")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace an existing export_dir (otherwise it is an error)")
+
+
 def add_config_flags(parser, config_flags, presets, choices=None):
     """One flag per config field; its help lists every preset's value.
 

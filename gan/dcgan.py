@@ -23,8 +23,9 @@ in benchmarks/RESULTS.md, measured by benchmarks/dcgan.py):
 import dataclasses
 import sys
 
-from common.cli import (UsageError, add_config_flags, add_training_flags, config_from_args,
-                        make_parser, positive_float, positive_int, quiet_tensorflow, run_cli)
+from common.cli import (UsageError, add_config_flags, add_export_flags, add_training_flags,
+                        config_from_args, make_parser, positive_float, positive_int,
+                        quiet_tensorflow, run_cli)
 
 quiet_tensorflow()
 
@@ -159,8 +160,7 @@ def build_parser():
     p = commands.add_parser("export", help="a SavedModel with generate(count, seed) -> uint8 "
                                            "images", formatter_class=formatter)
     p.add_argument("--run_dir", required=True, help="run directory written by train")
-    p.add_argument("--export_dir", required=True, help="where to write the SavedModel")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing export_dir")
+    add_export_flags(p)
     return parser
 
 

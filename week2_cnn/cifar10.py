@@ -19,9 +19,9 @@ import dataclasses
 import os
 import sys
 
-from common.cli import (UsageError, add_config_flags, add_training_flags, config_from_args,
-                        fraction, make_parser, non_negative_float, non_negative_int,
-                        positive_float, positive_int, quiet_tensorflow, run_cli)
+from common.cli import (UsageError, add_config_flags, add_export_flags, add_training_flags,
+                        config_from_args, fraction, make_parser, non_negative_float,
+                        non_negative_int, positive_float, positive_int, quiet_tensorflow, run_cli)
 
 quiet_tensorflow()
 
@@ -208,8 +208,7 @@ def build_parser():
     p = commands.add_parser("export", help="SavedModel: uint8 [N, 32, 32, 3] -> probabilities",
                             formatter_class=formatter)
     p.add_argument("--run_dir", required=True, help="run directory written by train")
-    p.add_argument("--export_dir", required=True, help="where to write the SavedModel")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing export_dir")
+    add_export_flags(p)
     p.add_argument("--checkpoint", choices=["last", "best"], default="last", help=checkpoint_help)
     return parser
 

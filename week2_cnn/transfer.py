@@ -22,8 +22,8 @@ import dataclasses
 import os
 import sys
 
-from common.cli import (UsageError, add_config_flags, config_from_args, fraction, make_parser,
-                        positive_float, positive_int, quiet_tensorflow, run_cli)
+from common.cli import (UsageError, add_config_flags, add_export_flags, config_from_args, fraction,
+                        make_parser, positive_float, positive_int, quiet_tensorflow, run_cli)
 
 quiet_tensorflow()
 
@@ -215,8 +215,7 @@ def build_parser():
     p = commands.add_parser("export", help="SavedModel: encoded image bytes -> labels, scores",
                             formatter_class=formatter)
     p.add_argument("--run_dir", required=True, help="run directory written by train")
-    p.add_argument("--export_dir", required=True, help="where to write the SavedModel")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing export_dir")
+    add_export_flags(p)
     return parser
 
 

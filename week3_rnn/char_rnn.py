@@ -21,9 +21,9 @@ import math
 import os
 import sys
 
-from common.cli import (UsageError, add_config_flags, add_training_flags, config_from_args,
-                        fraction, make_parser, non_negative_float, non_negative_int, positive_float,
-                        positive_int, quiet_tensorflow, run_cli)
+from common.cli import (UsageError, add_config_flags, add_export_flags, add_training_flags,
+                        config_from_args, fraction, make_parser, non_negative_float,
+                        non_negative_int, positive_float, positive_int, quiet_tensorflow, run_cli)
 
 quiet_tensorflow()
 
@@ -173,8 +173,7 @@ def build_parser():
     p = commands.add_parser("export", help="write a SavedModel that generates text alone",
                             formatter_class=parser.formatter_class)
     p.add_argument("--run_dir", required=True, help="run directory written by train")
-    p.add_argument("--export_dir", required=True, help="where to write the SavedModel")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing export_dir")
+    add_export_flags(p)
     p.add_argument("--checkpoint", choices=["best", "last"], default="best",
                    help="best validation loss, or the last finished epoch")
     return parser

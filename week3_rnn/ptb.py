@@ -14,9 +14,9 @@ perplexity and words/second; the end, the test perplexity (batch 1, state
 carried) and results.json. Test perplexity to expect (this project's runs are
 in benchmarks/RESULTS.md):
 
-    preset   model                           epochs  tutorial  published        this project
-    small    2 x 200, no dropout             13      115.91    -                115.58 after 5 epochs
-                                                                                (25 min, 2 CPU cores)
+    preset   model                           epochs  tutorial  published
+    small    2 x 200, no dropout             13      115.91    -
+             (this project: 115.58 after 5 epochs, 25 minutes on 2 CPU cores)
     medium   2 x 650, dropout 0.5            39      82.07     82.7 (Zaremba et al.)
     large    2 x 1500, dropout 0.65          55      78.29     78.4 (Zaremba et al.)
     tied     2 x 650, tied, variational      39      -         77.7 (Press & Wolf)
@@ -28,9 +28,9 @@ import os
 import sys
 import time
 
-from common.cli import (UsageError, add_config_flags, add_training_flags, config_from_args,
-                        fraction, make_parser, non_negative_float, non_negative_int, positive_float,
-                        positive_int, quiet_tensorflow, run_cli)
+from common.cli import (UsageError, add_config_flags, add_export_flags, add_training_flags,
+                        config_from_args, fraction, make_parser, non_negative_float,
+                        non_negative_int, positive_float, positive_int, quiet_tensorflow, run_cli)
 
 quiet_tensorflow()
 
@@ -196,8 +196,7 @@ def build_parser():
             p.add_argument("--seed", type=non_negative_int, default=0,
                            help="random seed; the same seed gives the same sentences")
         else:
-            p.add_argument("--export_dir", required=True, help="where to write the SavedModel")
-            p.add_argument("--overwrite", action="store_true", help="replace an existing export")
+            add_export_flags(p)
     return parser
 
 

@@ -30,9 +30,9 @@ import dataclasses
 import os
 import sys
 
-from common.cli import (UsageError, add_config_flags, add_training_flags, config_from_args,
-                        make_parser, non_negative_float, non_negative_int, positive_float,
-                        positive_int, quiet_tensorflow, run_cli)
+from common.cli import (UsageError, add_config_flags, add_export_flags, add_training_flags,
+                        config_from_args, make_parser, non_negative_float, non_negative_int,
+                        positive_float, positive_int, quiet_tensorflow, run_cli)
 
 quiet_tensorflow()
 
@@ -249,8 +249,7 @@ def build_parser():
                            default=evaluation.RESTRICT_VOCAB,
                            help="only the most frequent words take part, as in gensim")
         else:
-            p.add_argument("--export_dir", required=True, help="where to write the SavedModel")
-            p.add_argument("--overwrite", action="store_true", help="replace an existing export")
+            add_export_flags(p)
     return parser
 
 
