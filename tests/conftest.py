@@ -50,6 +50,31 @@ def trained_run(tmp_path_factory, corpus, test_config):
     return run_dir, model, vocab
 
 
+def call_cli(main, argv, capsys):
+    """Runs a command module's `main` in-process as the CLI does: (exit status, stdout, stderr)."""
+    from common.cli import run_cli
+
+    with pytest.raises(SystemExit) as exit_info:
+        run_cli(main, argv)
+    captured = capsys.readouterr()
+    return exit_info.value.code, captured.out, captured.err
+
+
+def assert_one_line_error(status, stderr, fragment=""):
+    """Exit status 2 and exactly one `error: ...` line on stderr, containing `fragment`."""
+    assert status == 2
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), stderr
+    assert fragment in lines[0], lines[0]
+
+
+def cli_error_line(main, argv, capsys):
+    """The one `error:` line of a CLI call that must fail with status 2."""
+    status, _, stderr = call_cli(main, argv, capsys)
+    assert_one_line_error(status, stderr)
+    return stderr.strip()
+
+
 def shared_data(*parts):
     """Path into ../shared/data, or skip the test when it is not there."""
     path = os.path.join(SHARED_DATA, *parts)

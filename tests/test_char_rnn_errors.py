@@ -11,21 +11,13 @@ import pytest
 
 from common.cli import run_cli
 from week3_rnn import char_rnn
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, assert_one_line_error, call_cli
 
 
 def run_command(argv, capsys):
     """Runs the CLI in-process; returns (exit status, stderr)."""
-    with pytest.raises(SystemExit) as exit_info:
-        run_cli(char_rnn.main, argv)
-    return exit_info.value.code, capsys.readouterr().err
-
-
-def assert_one_line_error(status, stderr, fragment):
-    assert status == 2
-    lines = stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), stderr
-    assert fragment in lines[0], lines[0]
+    status, _, stderr = call_cli(char_rnn.main, argv, capsys)
+    return status, stderr
 
 
 def train_args(text, out_dir, *extra):

@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from common.cli import UsageError, run_cli
+from common.cli import UsageError
 from week2_cnn import cifar10
 from week2_cnn.cifar_data import CLASS_NAMES, Cifar
 from week2_cnn.cifar_models import PRESETS
 from week2_cnn.cifar_training import predict_probabilities
-from tests.conftest import run_python
+from tests.conftest import cli_error_line, run_python
 
 # Each class has its own colour, so even the test preset learns it in two epochs.
 COLOURS = np.random.default_rng(42).integers(0, 256, (10, 3))
@@ -136,12 +136,7 @@ def test_saved_model_serves_alone_with_equal_outputs(trained, tmp_path):
 
 
 def run_command(argv, capsys):
-    """The CLI in-process: (exit status 2, the one-line error)."""
-    with pytest.raises(SystemExit) as exit_info:
-        run_cli(cifar10.main, argv)
-    lines = capsys.readouterr().err.strip().splitlines()
-    assert exit_info.value.code == 2 and len(lines) == 1 and lines[0].startswith("error: ")
-    return lines[0]
+    return cli_error_line(cifar10.main, argv, capsys)
 
 
 def test_bad_inputs_get_one_line_and_lose_nothing(trained, tmp_path, capsys):

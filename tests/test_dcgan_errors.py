@@ -8,22 +8,13 @@ from PIL import Image
 
 from common.cli import run_cli
 from gan import dcgan
+from tests.conftest import assert_one_line_error, call_cli
 from tests.test_dcgan import make_images, trained_gan  # noqa: F401  (fixture)
 
 
 def run_command(argv, capsys):
     """Runs the CLI in-process; returns (exit status, stdout, stderr)."""
-    with pytest.raises(SystemExit) as exit_info:
-        run_cli(dcgan.main, argv)
-    captured = capsys.readouterr()
-    return exit_info.value.code, captured.out, captured.err
-
-
-def assert_one_line_error(status, stderr, fragment):
-    assert status == 2
-    lines = stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), stderr
-    assert fragment in lines[0], lines[0]
+    return call_cli(dcgan.main, argv, capsys)
 
 
 def write_pngs(folder, count, size=40, mode="RGB"):

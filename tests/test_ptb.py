@@ -12,7 +12,7 @@ import tensorflow as tf
 
 from common.cli import run_cli
 from common.text import WordVocab
-from tests.conftest import run_python, shared_data
+from tests.conftest import cli_error_line, run_python, shared_data
 from week3_rnn import ptb
 from week3_rnn.ptb_data import (batch_windows, encode_splits, epoch_dataset, read_splits,
                                 text_to_words)
@@ -57,13 +57,7 @@ def trained(tmp_path_factory, ptb_dir):
 
 
 def run_command(argv, capsys):
-    with pytest.raises(SystemExit) as exit_info:
-        run_cli(ptb.main, argv)
-    stderr = capsys.readouterr().err
-    assert exit_info.value.code == 2
-    lines = stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), stderr
-    return lines[0]
+    return cli_error_line(ptb.main, argv, capsys)
 
 
 def test_reader_appends_eos_and_vocabulary_is_ordered_by_count():

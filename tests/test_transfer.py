@@ -8,12 +8,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from common.cli import run_cli
 from week2_cnn import transfer
 from week2_cnn.cifar_models import PRESETS as CIFAR_PRESETS, build_model
 from week2_cnn.transfer_data import find_split_images, split_of
 from week2_cnn.transfer_model import PRESETS
-from tests.conftest import run_python
+from tests.conftest import cli_error_line, run_python
 
 COLOURS = {"red": (220, 30, 30), "green": (30, 200, 40), "blue": (20, 40, 230)}
 
@@ -142,11 +141,7 @@ def test_inception_v3_builds_at_its_real_input_size():
 
 
 def run_command(argv, capsys):
-    with pytest.raises(SystemExit) as exit_info:
-        run_cli(transfer.main, argv)
-    lines = capsys.readouterr().err.strip().splitlines()
-    assert exit_info.value.code == 2 and len(lines) == 1 and lines[0].startswith("error: ")
-    return lines[0]
+    return cli_error_line(transfer.main, argv, capsys)
 
 
 def test_bad_inputs(tmp_path, capsys, trained, cifar_base):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from common.cli import run_cli
-from tests.test_char_rnn_errors import assert_one_line_error
+from tests.conftest import assert_one_line_error, call_cli
 from word2vec import skipgram
 from word2vec.corpus import CountedVocab
 from word2vec.vectors import save_embeddings
@@ -14,9 +14,8 @@ from word2vec.vectors import save_embeddings
 
 def run_command(argv, capsys):
     """Runs the CLI in-process; returns (exit status, stderr)."""
-    with pytest.raises(SystemExit) as exit_info:
-        run_cli(skipgram.main, argv)
-    return exit_info.value.code, capsys.readouterr().err
+    status, _, stderr = call_cli(skipgram.main, argv, capsys)
+    return status, stderr
 
 
 def train_args(corpus, out_dir, *extra):
