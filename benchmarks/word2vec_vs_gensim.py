@@ -31,7 +31,6 @@ from common.cli import quiet_tensorflow  # noqa: E402
 
 quiet_tensorflow()
 
-import numpy as np  # noqa: E402
 from gensim.models import KeyedVectors, Word2Vec  # noqa: E402
 
 from word2vec import skipgram  # noqa: E402
