@@ -84,8 +84,9 @@ def frechet_distance(features_a, features_b):
     matrix is symmetric, so two symmetric eigendecompositions suffice (no scipy).
     """
     mean_a, mean_b = features_a.mean(axis=0), features_b.mean(axis=0)
-    cov_a = np.cov(features_a, rowvar=False)
-    cov_b = np.cov(features_b, rowvar=False)
+    # atleast_2d: np.cov gives a 0-d array for one feature.
+    cov_a = np.atleast_2d(np.cov(features_a, rowvar=False))
+    cov_b = np.atleast_2d(np.cov(features_b, rowvar=False))
     root_a = _sqrt_psd(cov_a)
     middle = root_a @ cov_b @ root_a
     trace_cross = np.sqrt(np.clip(np.linalg.eigvalsh((middle + middle.T) / 2), 0.0, None)).sum()
@@ -106,6 +107,11 @@ class QualityScorer:
     def __init__(self, classifier, reference_images):
         self.classifier = classifier
         self.reference_features, _ = features_and_probabilities(classifier, reference_images)
+
+    def predicted_classes(self, images):
+        """The classifier's most likely class of each uint8 image (N,)."""
+        _, probabilities = features_and_probabilities(self.classifier, images)
+        return probabilities.argmax(axis=1)
 
     def score(self, images):
         """{"inception_score": ..., "fid": ...} of uint8 images (N, H, W, C)."""
