@@ -22,6 +22,8 @@ import dataclasses
 import keras
 from keras import layers
 
+from common.layers import FusedBatchNormalization
+
 MODELS = ("dcgan", "fc_gan")
 IMAGE_SIZES = (28, 32, 64)
 
@@ -86,13 +88,13 @@ def build_generator(config, image_size=28, channels=1):
     x = layers.Dense(start * start * filters, use_bias=False, kernel_initializer=_init(),
                      name="project")(noise)
     x = layers.Reshape((start, start, filters))(x)  # (batch, start, start, filters)
-    x = layers.ReLU()(layers.BatchNormalization(name="project_bn")(x))
+    x = layers.ReLU()(FusedBatchNormalization(name="project_bn")(x))
     for i in range(steps - 1):
         filters //= 2
         x = layers.Conv2DTranspose(filters, config.kernel_size, strides=2, padding="same",
                                    use_bias=False, kernel_initializer=_init(),
                                    name=f"deconv_{i}")(x)  # resolution doubles
-        x = layers.ReLU()(layers.BatchNormalization(name=f"deconv_{i}_bn")(x))
+        x = layers.ReLU()(FusedBatchNormalization(name=f"deconv_{i}_bn")(x))
     images = layers.Conv2DTranspose(channels, config.kernel_size, strides=2, padding="same",
                                     activation="tanh", kernel_initializer=_init(),
                                     name="images")(x)  # (batch, size, size, channels)
@@ -114,7 +116,7 @@ def build_discriminator(config, image_size=28, channels=1):
                           use_bias=i == 0, kernel_initializer=_init(),
                           name=f"conv_{i}")(x)  # resolution halves
         if i > 0:  # no batch norm on D's input layer
-            x = layers.BatchNormalization(name=f"conv_{i}_bn")(x)
+            x = FusedBatchNormalization(name=f"conv_{i}_bn")(x)
         x = layers.LeakyReLU(0.2)(x)
         filters *= 2
     x = layers.Flatten()(x)
