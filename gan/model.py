@@ -48,8 +48,8 @@ PRESETS = {
     # Trains in seconds; for tests and for trying the commands out.
     "test": GANConfig(generator_filters=8, discriminator_filters=8, kernel_size=3,
                       batch_size=16, epochs=2),
-    # The paper's structure at widths sized for 2 CPU cores: 71-93 s per MNIST
-    # epoch with the CPU free, 20 epochs in 24-30 minutes (benchmarks/RESULTS.md).
+    # The paper's structure at widths sized for 2 CPU cores: about 25-35 s per
+    # MNIST epoch with the CPU free, 20 epochs in about 10 minutes (benchmarks/RESULTS.md).
     # 4x4 kernels, as in PyTorch's DCGAN example: divisible by the stride, so
     # transposed convolutions overlap evenly (no checkerboard), cheaper than 5x5.
     "default": GANConfig(generator_filters=24, discriminator_filters=24, kernel_size=4),
