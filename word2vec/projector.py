@@ -52,10 +52,17 @@ def conditional_probabilities(distances, perplexity, tolerance=1e-5, max_steps=1
     return probabilities
 
 
-def tsne(points, perplexity=30.0, iterations=1000, learning_rate=200.0, seed=0):
-    """(n, 2) t-SNE map of points (n, features)."""
+def tsne(points, perplexity=30.0, iterations=1000, learning_rate="auto", seed=0):
+    """(n, 2) t-SNE map of points (n, features).
+
+    learning_rate "auto" is max(n / 12 / 4, 50) (Belkina et al. 2019, scikit-learn's
+    default): the classic fixed 200 overshoots on small sets, where the joint
+    probabilities are large, and can throw single points into the wrong cluster.
+    """
     points = np.asarray(points, dtype=np.float64)
     n = len(points)
+    if learning_rate == "auto":
+        learning_rate = max(n / 12.0 / 4.0, 50.0)
     perplexity = min(perplexity, (n - 1) / 3)
     squared = np.sum(points ** 2, axis=1)
     distances = np.maximum(squared[:, None] + squared[None, :] - 2 * points @ points.T, 0)
