@@ -17,6 +17,7 @@ in benchmarks/RESULTS.md, measured by benchmarks/dcgan.py):
     real test images            9.66              0
     real train vs test          9.67              0.68
     DCGAN --preset default      6.55              33.38    25-35 s/epoch with the CPU free
+    DCGAN --preset paper        7.63              12.56    about 90 s/epoch
     fc_gan (the course's)       2.69             189.67
 """
 
