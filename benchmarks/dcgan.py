@@ -82,13 +82,10 @@ def main():
         run_name = name if preset in ("default", "fc_gan") else f"{name}-{preset}"
         generator, minutes = train_or_resume(run_name, config, args.out_dir, x_train,
                                              args.verbose)
-        images = generate_images(generator, args.samples, seed=12345)
+        score = scorer.score(generate_images(generator, args.samples, seed=12345))
         rows.append((f"{name} ({preset}), {args.epochs} epochs, {args.samples:,} samples",
-                     scorer.score(images), minutes))
-        # Which digit the scoring classifier sees in each sample: a GAN that drops
-        # or favours some digits shows it here (and loses inception score for it).
-        counts = np.bincount(scorer.predicted_classes(images), minlength=10)
-        print(f"{name} samples per predicted digit 0-9: {counts.tolist()}")
+                     score, minutes))
+        print(f"{name} samples per predicted digit 0-9: {score['class_counts']}")
 
     print("\n| images | inception score | FID-MNIST (vs test) | training minutes |")
     print("|---|---|---|---|")

@@ -108,13 +108,12 @@ class QualityScorer:
         self.classifier = classifier
         self.reference_features, _ = features_and_probabilities(classifier, reference_images)
 
-    def predicted_classes(self, images):
-        """The classifier's most likely class of each uint8 image (N,)."""
-        _, probabilities = features_and_probabilities(self.classifier, images)
-        return probabilities.argmax(axis=1)
-
     def score(self, images):
-        """{"inception_score": ..., "fid": ...} of uint8 images (N, H, W, C)."""
+        """Scores of uint8 images (N, H, W, C): inception_score, fid, and class_counts
+        (how many images the classifier puts in each class: dropped or favoured
+        classes show there, and cost inception score)."""
         features, probabilities = features_and_probabilities(self.classifier, images)
         return {"inception_score": inception_score(probabilities),
-                "fid": frechet_distance(features, self.reference_features)}
+                "fid": frechet_distance(features, self.reference_features),
+                "class_counts": np.bincount(probabilities.argmax(axis=1),
+                                            minlength=probabilities.shape[1]).tolist()}
