@@ -2,15 +2,21 @@
 
 Every command module has `main(argv=None)`; `run_cli(main)` wraps it so that
 mistakes a user can fix (a missing file, a bad flag value, an incompatible run
-directory) print one line, `error: ...`, and exit with status 2 instead of a
-traceback. Anything else is a bug and keeps its traceback.
+directory, an unwritable folder, Ctrl-C during start-up) print one line,
+`error: ...`, and exit with status 2 (130 for Ctrl-C) instead of a traceback.
+TensorFlow is imported (quietly) by `run_cli`, before `main` runs, so that no
+TensorFlow log line can appear before that one line.
 """
 
 import argparse
-import dataclasses
 import math
 import os
 import sys
+import warnings
+
+# The seeds a user may pass: TensorFlow's stateless ops and the exported
+# signatures take int32 seeds, and a seed is never folded into a smaller range.
+SEED_MAX = 2 ** 31 - 1
 
 
 class UsageError(ValueError):
@@ -18,12 +24,32 @@ class UsageError(ValueError):
 
 
 def run_cli(main, argv=None):
-    """Runs `main(argv)` and turns UsageError into `error: ...` plus exit 2."""
+    """Runs `main(argv)`: one `error: ...` line and exit 2 for every problem a user causes."""
     try:
+        quiet_tensorflow()
         return main(argv)
     except UsageError as error:
-        print(f"error: {error}", file=sys.stderr)
-        sys.exit(2)
+        fail(str(error))
+    except KeyboardInterrupt:
+        print("error: interrupted (Ctrl-C); finished epochs and earlier files are kept",
+              file=sys.stderr)
+        sys.exit(130)
+    except MemoryError:
+        fail("out of memory; use smaller sizes (--batch_size, --num, --length)")
+    except OSError as error:
+        # Unwritable, read-only or full folders, a path that is not a directory.
+        where = f": {error.filename}" if error.filename else ""
+        fail(f"{error.strerror or error}{where}")
+
+
+def fail(message):
+    print(f"error: {' '.join(str(message).split())}", file=sys.stderr)
+    sys.exit(2)
+
+
+def deprecated(old, new):
+    """Prints the one line that says a spelling still works but has a new name."""
+    print(f"note: {old} is deprecated; use {new} (same meaning)", file=sys.stderr)
 
 
 def quiet_tensorflow():
@@ -33,8 +59,10 @@ def quiet_tensorflow():
     wheel logs through absl before that setting is read, so the import runs
     with the process's stderr (file descriptor 2) pointed at /dev/null.
     Python exceptions are unaffected: they are printed after it is restored.
+    Called by `run_cli`, never at import.
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    warnings.filterwarnings("ignore", module="keras")
     if "tensorflow" in sys.modules:
         return
     sys.stderr.flush()
@@ -71,6 +99,17 @@ non_negative_int = _number_type(int, lambda v: v >= 0, "zero or more")
 positive_float = _number_type(float, lambda v: math.isfinite(v) and v > 0, "a positive number")
 non_negative_float = _number_type(float, lambda v: math.isfinite(v) and v >= 0, "zero or more")
 fraction = _number_type(float, lambda v: 0.0 <= v < 1.0, "in [0, 1)")
+seed_int = _number_type(int, lambda v: 0 <= v <= SEED_MAX, f"a seed in 0..{SEED_MAX}")
+
+
+def count(maximum):
+    """A positive whole number of at most `maximum` (a typo such as 10**9 is an error)."""
+    return _number_type(int, lambda v: 0 < v <= maximum, f"in 1..{maximum:,}")
+
+
+def percentage(text):
+    """A percentage in [0, 100] (NaN and infinities refused)."""
+    return _number_type(float, lambda v: 0.0 <= v <= 100.0, "in [0, 100]")(text)
 
 
 class ErrorExitParser(argparse.ArgumentParser):
@@ -93,43 +132,68 @@ def make_parser(description, **kwargs):
     return ErrorExitParser(description=description, formatter_class=HelpFormatter, **kwargs)
 
 
-def add_training_flags(parser, default_out_dir, strategy=True):
-    """Flags every training command shares, spelled the same everywhere.
+STRATEGIES = ("default", "mirrored", "multi_worker")
 
-    `strategy=False` leaves out --strategy, for models that only train on one
-    device (for example one that carries its RNN state between batches).
+
+def add_training_flags(parser, default_out_dir, presets, default_preset, strategy=True):
+    """Flags every `train` shares, spelled the same everywhere.
+
+    `strategy=False` still offers --strategy but only `default`, for models
+    that train on one device only (one that carries its RNN state between
+    batches, say), so the grammar stays the same.
     """
+    parser.add_argument("--preset", choices=list(presets), default=default_preset,
+                        help="model and training sizes; the flags below override single values")
     parser.add_argument("--out_dir", default=default_out_dir,
                         help="run directory: config.json, checkpoints, history.csv, plots, "
                              "TensorBoard logs")
     parser.add_argument("--resume", action="store_true",
                         help="continue the run in --out_dir from its last finished epoch")
-    parser.add_argument("--epochs", type=positive_int, default=None,
-                        help="total number of epochs (default: the preset's)")
-    parser.add_argument("--seed", type=int, default=0,
+    parser.add_argument("--epochs", type=count(100_000), default=None,
+                        help="total number of epochs (default: the preset's); may be raised "
+                             "on --resume")
+    parser.add_argument("--seed", type=seed_int, default=0,
                         help="random seed for weights, data order and dropout")
-    if strategy:
-        parser.add_argument("--strategy", choices=["default", "mirrored", "multi_worker"],
-                            default="default",
-                            help="tf.distribute strategy: one device, all local devices "
-                                 "(MirroredStrategy), or several machines set up by TF_CONFIG")
+    parser.add_argument("--strategy", choices=STRATEGIES if strategy else ("default",),
+                        default="default",
+                        help="tf.distribute strategy: one device, all local devices "
+                             "(MirroredStrategy), or several machines set up by TF_CONFIG"
+                             if strategy else "this trainer runs on one device only")
     parser.add_argument("--verbose", type=int, choices=[0, 1, 2], default=1,
                         help="Keras fit verbosity: 0 silent, 1 progress bar, 2 one line per epoch")
 
 
-def add_export_flags(parser):
-    """--export_dir and --overwrite, the same for every command's `export`."""
-    parser.add_argument("--export_dir", required=True, help="where to write the SavedModel")
+def add_run_flags(parser, checkpoint=True):
+    """--run_dir and --checkpoint best|last, the same on every reading verb."""
+    parser.add_argument("--run_dir", required=True, help="run directory written by train")
+    if checkpoint:
+        parser.add_argument("--checkpoint", choices=["best", "last"], default="best",
+                            help="best: lowest validation loss (never chosen on test data); "
+                                 "last: the last finished epoch")
+
+
+def add_export_flags(parser, formats=("saved_model", "litert")):
+    """--export_dir, --overwrite and --format, the same for every command's `export`."""
+    parser.add_argument("--export_dir", required=True,
+                        help="folder to write the export into (must not exist, or be an "
+                             "earlier export of this project with --overwrite)")
     parser.add_argument("--overwrite", action="store_true",
-                        help="replace an existing export_dir (otherwise it is an error)")
+                        help="replace --export_dir if it holds an earlier export of this "
+                             "project (never anything else)")
+    parser.add_argument("--format", choices=formats, default="saved_model",
+                        help="saved_model: a TensorFlow SavedModel; litert: .tflite files "
+                             "for LiteRT (TensorFlow Lite)")
+
+
+def add_input_limit_flag(parser):
+    from common.files import DEFAULT_MAX_BYTES
+
+    parser.add_argument("--max_bytes", type=positive_int, default=DEFAULT_MAX_BYTES,
+                        help="refuse input files larger than this many bytes")
 
 
 def add_config_flags(parser, config_flags, presets, choices=None):
-    """One flag per config field; its help lists every preset's value.
-
-    config_flags: {field: (type, help)}; a field of type bool becomes
-    --field / --no-field. choices: {field: allowed values}.
-    """
+    """Legacy: one flag per entry of a {field: (type, help)} table (see common.configs)."""
     choices = choices or {}
     for flag, (kind, text) in config_flags.items():
         values = ", ".join(f"{name} {getattr(preset, flag)}" for name, preset in presets.items())
@@ -143,8 +207,7 @@ def add_config_flags(parser, config_flags, presets, choices=None):
 
 
 def config_from_args(args, presets):
-    """The preset named by --preset, with every config flag the user gave laid over it."""
-    preset = presets[args.preset]
-    overrides = {field.name: getattr(args, field.name) for field in dataclasses.fields(preset)
-                 if getattr(args, field.name, None) is not None}
-    return dataclasses.replace(preset, **overrides)
+    """Legacy: see common.configs.config_from_args."""
+    from common.configs import config_from_args as from_args
+
+    return from_args(args, presets)

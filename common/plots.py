@@ -1,9 +1,33 @@
-"""PNG plots of training curves (matplotlib, no display needed)."""
+"""PNG plots of training curves.
 
-import matplotlib
+Figures are made with `matplotlib.figure.Figure` directly rather than pyplot,
+so no display and no backend choice are needed (and nothing has to run at
+import time to pick one).
+"""
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import os
+
+from matplotlib.figure import Figure
+
+from common.files import staging_path
+
+
+def new_figure(width, height, dpi=100):
+    """(figure, axes) of one plot, without pyplot."""
+    figure = Figure(figsize=(width, height), dpi=dpi)
+    return figure, figure.subplots()
+
+
+def save_figure(figure, path):
+    """Saves a PNG atomically (staging file, then rename)."""
+    tmp = staging_path(path)
+    try:
+        figure.savefig(tmp, format="png")
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
 
 
 def plot_history(history, path, keys, ylabel, title=None, log_y=False):
@@ -13,7 +37,7 @@ def plot_history(history, path, keys, ylabel, title=None, log_y=False):
       history: list of per-epoch dicts (as in state.json), with "epoch".
       keys: metric names, e.g. ["loss", "val_loss"].
     """
-    fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=100)
+    fig, ax = new_figure(6.4, 4.0)
     epochs = [row["epoch"] for row in history]
     for key in keys:
         values = [row.get(key) for row in history]
@@ -28,5 +52,4 @@ def plot_history(history, path, keys, ylabel, title=None, log_y=False):
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    save_figure(fig, path)

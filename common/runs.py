@@ -1,62 +1,36 @@
 """Run directories: where a training run keeps everything it produces.
 
     out_dir/
-      config.json        the resolved configuration, with "kind" (which model)
-      vocab.json         model-specific metadata (for example the vocabulary)
+      config.json        the resolved configuration, "kind" (which command) and provenance
+      vocab.json ...     metadata of the kind (a vocabulary, class names)
       state.json         finished epochs, history, best score, current checkpoint
       checkpoints/       epoch-NNNN.keras (latest finished epoch), interrupted.keras
       best.keras         the checkpoint with the lowest validation loss
       history.csv        one row per finished epoch
       *.png              plots
       logs/              TensorBoard
+      .lock              held by the process training into it
 
-Every file is written to a temporary name and renamed into place, so a
-process killed at any moment (even with SIGKILL) leaves the previous
-checkpoint and state intact.
+Nothing here is lost: files are replaced atomically (common.files); a
+resume never starts over when checkpoints exist; a path read from state.json
+must resolve inside the directory; two processes cannot train into one
+directory at once; and the only files ever removed are this project's own
+staging files and superseded checkpoints, recognised by their names.
 """
 
+import contextlib
 import json
 import os
-import tempfile
+import re
+import socket
 
 from common.cli import UsageError
+from common.files import (atomic_write_json, contains, inside, process_alive, read_json_file,
+                          remove_if_exists, remove_own_staging_files)
 
-
-def atomic_write_text(path, text):
-    atomic_write_bytes(path, text.encode("utf-8"))
-
-
-def atomic_write_bytes(path, data):
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=os.path.basename(path))
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
-def atomic_write_json(path, data):
-    atomic_write_text(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
-
-
-def atomic_save_model(model, path):
-    """model.save() to a temporary file, then rename over `path`."""
-    directory = os.path.dirname(os.path.abspath(path))
-    tmp = os.path.join(directory, f".tmp-{os.getpid()}-{os.path.basename(path)}")
-    try:
-        model.save(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+EPOCH_CHECKPOINT = re.compile(r"epoch-\d{4,}\.keras")
+INTERRUPTED = "interrupted.keras"
+LOCK_NAME = ".lock"
 
 
 def new_state():
@@ -65,21 +39,24 @@ def new_state():
 
 
 def read_json(path):
-    with open(path, encoding="utf-8") as f:
-        return json.load(f)
+    """A JSON file (UsageError naming it when it is missing, not a file or corrupt)."""
+    return read_json_file(path)
 
 
 class RunDir:
     """Paths and metadata of one run directory."""
 
     def __init__(self, path):
-        self.path = path
-        self.config_path = os.path.join(path, "config.json")
-        self.state_path = os.path.join(path, "state.json")
-        self.checkpoint_dir = os.path.join(path, "checkpoints")
-        self.best_path = os.path.join(path, "best.keras")
-        self.history_path = os.path.join(path, "history.csv")
-        self.log_dir = os.path.join(path, "logs")
+        if not path or not str(path).strip():
+            raise UsageError("the run directory path is empty")
+        self.path = str(path)
+        self.config_path = os.path.join(self.path, "config.json")
+        self.state_path = os.path.join(self.path, "state.json")
+        self.checkpoint_dir = os.path.join(self.path, "checkpoints")
+        self.best_path = os.path.join(self.path, "best.keras")
+        self.history_path = os.path.join(self.path, "history.csv")
+        self.log_dir = os.path.join(self.path, "logs")
+        self.lock_path = os.path.join(self.path, LOCK_NAME)
 
     def file(self, name):
         return os.path.join(self.path, name)
@@ -88,74 +65,177 @@ class RunDir:
         return os.path.exists(self.config_path)
 
     def read_config(self, kind):
-        """The saved config; UsageError if missing or written by another model."""
+        """The saved config dict; UsageError if missing, corrupt or of another command."""
+        if os.path.exists(self.path) and not os.path.isdir(self.path):
+            raise UsageError(f"{self.path} is a file, not a run directory")
         if not self.has_run():
             raise UsageError(f"{self.path} is not a run directory (no config.json)")
         config = read_json(self.config_path)
+        if not isinstance(config, dict):
+            raise UsageError(f"{self.config_path} is not a config written by this project")
         if config.get("kind") != kind:
             raise UsageError(
-                f"{self.path} holds a {config.get('kind', 'unknown')!r} run, not a {kind!r} run")
+                f"{self.path} holds a {config.get('kind', 'unknown')!r} run, not a {kind!r} "
+                "run; use the command that trained it")
         return config
 
-    def read_state(self):
-        """{'epoch': finished epochs, 'checkpoint': file, 'history': [...], ...} or None."""
-        if not os.path.exists(self.state_path):
-            return None
-        return read_json(self.state_path)
+    def checkpoints_present(self):
+        """The checkpoint files in this directory (relative paths)."""
+        found = ["best.keras"] if os.path.exists(self.best_path) else []
+        if os.path.isdir(self.checkpoint_dir):
+            found += sorted(f"checkpoints/{name}" for name in os.listdir(self.checkpoint_dir)
+                            if name.endswith(".keras"))
+        return found
 
-    def checkpoint_path(self, state=None):
-        """The checkpoint to resume or sample from (latest, else best)."""
+    def read_state(self):
+        """The state of this run; a fresh one if it never finished an epoch.
+
+        A missing or unreadable state.json beside existing checkpoints is an
+        error, never a fresh start: a fresh start would overwrite best.keras
+        with a worse model and cut history.csv.
+        """
+        checkpoints = self.checkpoints_present()
+        problem = None
+        if not os.path.exists(self.state_path):
+            problem = "has no state.json"
+        else:
+            try:
+                state = read_json(self.state_path)
+                if isinstance(state, dict) and isinstance(state.get("epoch"), int):
+                    state.setdefault("history", [])
+                    state.setdefault("checkpoint", None)
+                    return state
+                problem = "has a state.json this project did not write"
+            except UsageError:
+                problem = "has a corrupt state.json"
+        if not checkpoints:
+            return new_state()
+        raise UsageError(f"{self.path} {problem} but holds checkpoints "
+                         f"({', '.join(checkpoints)}); it cannot be resumed safely. Copy the "
+                         "checkpoints elsewhere and start a new --out_dir")
+
+    def resolve(self, relative, what="checkpoint"):
+        """A path stored in this run's files, confined to the run directory."""
+        return inside(self.path, relative, what)
+
+    def checkpoint_path(self, state=None, which="last"):
+        """The checkpoint to resume or read: last finished epoch, or the best one."""
         state = self.read_state() if state is None else state
-        if state and state.get("checkpoint"):
-            path = os.path.join(self.path, state["checkpoint"])
+        if which == "best" and os.path.exists(self.best_path):
+            return self.best_path
+        if state.get("checkpoint"):
+            path = self.resolve(state["checkpoint"])
             if os.path.exists(path):
                 return path
         if os.path.exists(self.best_path):
             return self.best_path
         raise UsageError(f"{self.path} has no checkpoint yet; train at least one epoch first")
 
-    def load_model(self, kind, checkpoint="best"):
+    def resume_path(self, state):
+        """Where --resume continues from: the Ctrl-C weights if newer, else the last epoch."""
+        interrupted = state.get("interrupted")
+        if interrupted and interrupted.get("after_epoch") == state["epoch"]:
+            path = self.resolve(interrupted["path"])
+            if os.path.exists(path):
+                return path
+        return self.checkpoint_path(state) if state["epoch"] else None
+
+    def load_model(self, kind, checkpoint="best", compile=False):
         """The model of a `kind` run: its best checkpoint ("best") or its latest ("last")."""
-        import keras  # here, so that reading run metadata needs no TensorFlow
-
         self.read_config(kind)
-        if checkpoint == "best" and os.path.exists(self.best_path):
-            path = self.best_path
-        else:
-            path = self.checkpoint_path()
-        return keras.saving.load_model(path, compile=False)
+        return load_keras_file(self.checkpoint_path(which=checkpoint), compile=compile)
 
-    def begin(self, config, resume, may_change=("epochs",)):
-        """start(), then the state to continue from (a fresh one for a new run)."""
-        self.start(config, resume, may_change)
-        state = (self.read_state() if resume else None) or new_state()
-        if state["epoch"] >= config["epochs"]:
-            print(f"{self.path} has already trained {state['epoch']} of "
-                  f"{config['epochs']} epochs")
-        return state
-
-    def start(self, config, resume, may_change=("epochs",)):
-        """Creates a new run or checks that `resume` may continue this one.
-
-        Never touches an existing run unless asked to resume it.
-        """
-        kind = config["kind"]
-        if resume:
-            saved = self.read_config(kind)
-            # Everything that shapes the model or the data must match; only
-            # `may_change` (for example the number of epochs) may differ.
-            changed = sorted(k for k in config
-                             if k not in may_change and saved.get(k) != config[k])
-            if changed:
-                details = ", ".join(f"{k}: {saved.get(k)!r} -> {config[k]!r}" for k in changed)
-                raise UsageError(
-                    f"--resume: {self.path} was trained with different settings ({details}); "
-                    "drop those flags or use a new --out_dir")
-            atomic_write_json(self.config_path, config)  # records e.g. a larger --epochs
-            return
-        if self.has_run():
-            raise UsageError(
-                f"{self.path} already holds a run; pass --resume to continue it "
-                "or choose another --out_dir")
-        os.makedirs(self.checkpoint_dir, exist_ok=True)
+    def write_config(self, config):
         atomic_write_json(self.config_path, config)
+
+    def write_state(self, state):
+        atomic_write_json(self.state_path, state)
+
+    @contextlib.contextmanager
+    def lock(self):
+        """Exclusive ownership of this run directory while training into it."""
+        os.makedirs(self.path, exist_ok=True)
+        take_lock(self.lock_path)
+        try:
+            yield self
+        finally:
+            release_lock(self.lock_path)
+
+    def remove_superseded(self, state):
+        """Removes this project's own leftovers: staging files and old checkpoints.
+
+        Only files whose names this project gives them, and only those the
+        state no longer refers to.
+        """
+        remove_own_staging_files(self.path)
+        remove_own_staging_files(self.checkpoint_dir)
+        if not os.path.isdir(self.checkpoint_dir):
+            return
+        keep = {state.get("checkpoint"), (state.get("interrupted") or {}).get("path")}
+        for name in os.listdir(self.checkpoint_dir):
+            relative = f"checkpoints/{name}"
+            ours = EPOCH_CHECKPOINT.fullmatch(name) or name == INTERRUPTED
+            if ours and relative not in keep and state.get("epoch"):
+                remove_if_exists(os.path.join(self.checkpoint_dir, name))
+
+
+def load_keras_file(path, compile=False):
+    """keras.saving.load_model, with one clear error for a truncated or corrupt file."""
+    import keras  # here, so that reading run metadata needs no TensorFlow
+
+    try:
+        return keras.saving.load_model(path, compile=compile)
+    except (OSError, ValueError, KeyError, TypeError, EOFError) as error:
+        import zipfile
+
+        if isinstance(error, zipfile.BadZipFile) or not zipfile.is_zipfile(path):
+            raise UsageError(f"{path} is truncated or corrupt (not a .keras archive); "
+                             "use another --checkpoint or retrain") from None
+        raise UsageError(f"{path} cannot be loaded as this project's model: "
+                         f"{' '.join(str(error).split())[:200]}") from None
+
+
+def take_lock(lock_path):
+    """Creates `lock_path` exclusively, with this process's pid; breaks a stale lock."""
+    owner = {"pid": os.getpid(), "host": socket.gethostname()}
+    for _ in range(2):
+        try:
+            fd = os.open(lock_path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            holder = _lock_holder(lock_path)
+            stale = (holder is not None and holder.get("host") == owner["host"]
+                     and isinstance(holder.get("pid"), int) and not process_alive(holder["pid"]))
+            if stale:
+                remove_if_exists(lock_path)
+                continue
+            who = (f"process {holder.get('pid')} on {holder.get('host')}" if holder
+                   else "another process")
+            raise UsageError(f"{os.path.dirname(lock_path)} is in use by {who} (it holds "
+                             f"{lock_path}); wait for it to finish, or delete that file if "
+                             "no such process is running") from None
+        with os.fdopen(fd, "w") as f:
+            json.dump(owner, f)
+        return
+    raise UsageError(f"could not take the lock {lock_path}")
+
+
+def release_lock(lock_path):
+    holder = _lock_holder(lock_path)
+    if holder and holder.get("pid") == os.getpid():
+        remove_if_exists(lock_path)
+
+
+def _lock_holder(lock_path):
+    try:
+        with open(lock_path, encoding="utf-8") as f:
+            holder = json.load(f)
+        return holder if isinstance(holder, dict) else None
+    except (OSError, ValueError):
+        return None
+
+
+def check_outside_run(path, run_dir, what="--export_dir"):
+    """Reading verbs write nothing into a run directory (nor over one)."""
+    if contains(run_dir, path) or contains(path, run_dir):
+        raise UsageError(f"{what} {path} is or contains the run directory {run_dir}, or lies "
+                         "inside it; choose a folder outside the run directory")

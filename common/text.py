@@ -1,21 +1,18 @@
 """Reading user text safely and the JSON character and word vocabularies."""
 
 import collections
-import json
-import os
 
 from common.cli import UsageError
+from common.files import DEFAULT_MAX_BYTES, atomic_write_json, read_bytes, read_json_file
 
 
-def read_text_file(path):
-    """Returns the UTF-8 text of `path`, or raises UsageError saying what is wrong."""
-    if not os.path.exists(path):
-        raise UsageError(f"text file not found: {path}")
-    if os.path.isdir(path):
-        raise UsageError(f"expected a text file, got a directory: {path}")
-    with open(path, "rb") as f:
-        data = f.read()
-    return decode_text(data, path)
+def read_text_file(path, max_bytes=DEFAULT_MAX_BYTES):
+    """Returns the UTF-8 text of `path`, or raises UsageError saying what is wrong.
+
+    Anything but a regular file (a folder, a FIFO, a device) is refused before
+    it is opened, and files over `max_bytes` are refused unread.
+    """
+    return decode_text(read_bytes(path, "text file", max_bytes), path)
 
 
 def decode_text(data, source):
@@ -73,14 +70,19 @@ class CharVocab:
     def decode(self, ids):
         return "".join(self.chars[int(i)] for i in ids)
 
+    def to_json(self):
+        return {"chars": self.chars}
+
     def save(self, path):
-        with open(path, "w", encoding="utf-8") as f:
-            json.dump({"chars": self.chars}, f, ensure_ascii=False, indent=0)
+        atomic_write_json(path, self.to_json())
 
     @classmethod
     def load(cls, path):
-        with open(path, encoding="utf-8") as f:
-            return cls(json.load(f)["chars"])
+        data = read_json_file(path)
+        try:
+            return cls(data["chars"])
+        except (KeyError, TypeError, ValueError):
+            raise UsageError(f"{path} is not a character vocabulary of this project") from None
 
 
 class WordVocab:
@@ -135,13 +137,16 @@ class WordVocab:
     def decode(self, ids):
         return [self.words[int(i)] for i in ids]
 
+    def to_json(self):
+        return {"words": self.words, "unknown": self.unknown}
+
     def save(self, path):
-        with open(path, "w", encoding="utf-8") as f:
-            json.dump({"words": self.words, "unknown": self.unknown}, f,
-                      ensure_ascii=False, indent=0)
+        atomic_write_json(path, self.to_json())
 
     @classmethod
     def load(cls, path):
-        with open(path, encoding="utf-8") as f:
-            data = json.load(f)
-        return cls(data["words"], data["unknown"])
+        data = read_json_file(path)
+        try:
+            return cls(data["words"], data["unknown"])
+        except (KeyError, TypeError, ValueError):
+            raise UsageError(f"{path} is not a word vocabulary of this project") from None

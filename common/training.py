@@ -1,13 +1,21 @@
-"""Training-loop helpers: seeding, tf.distribute, and the checkpoint callbacks.
+"""Training-loop helpers: seeding, tf.distribute, and the run-directory callbacks.
 
 `fit_run` wraps `model.fit` so that every assignment gets the same behaviour:
 a checkpoint after every epoch (and the best one by validation loss), a
 history CSV and plot, TensorBoard logs, a clear error if the loss becomes
-NaN, and on Ctrl-C a saved checkpoint before exiting.
+NaN, and on Ctrl-C a saved checkpoint before exiting. Keras's own
+`TerminateOnNaN`, `ModelCheckpoint`, `CSVLogger` and `BackupAndRestore` are
+not used for these because they lack guarantees the project promises: their
+files are not written atomically (a kill mid-write corrupts them), CSVLogger
+appends (a resumed run repeats rows), BackupAndRestore deletes its backup when
+`fit` ends (so `--epochs` cannot be raised later), and none records which epoch
+the NaN came from or keeps the best model by validation loss across resumes.
+`TensorBoard` and `LearningRateScheduler` are Keras's own.
 """
 
 import csv
 import io
+import json
 import math
 import os
 import sys
@@ -17,13 +25,34 @@ import keras
 import tensorflow as tf
 
 from common.cli import UsageError
+from common.files import atomic_save_model, atomic_write_text
 from common.plots import plot_history
-from common.runs import atomic_save_model, atomic_write_json, atomic_write_text
+from common.runs import INTERRUPTED
 
 
 def set_seed(seed):
     """Seeds Python, NumPy and TensorFlow (weights, dropout, shuffles)."""
     keras.utils.set_random_seed(seed)
+
+
+def check_tf_config():
+    """The parsed TF_CONFIG of a multi-worker run; UsageError when missing or malformed."""
+    text = os.environ.get("TF_CONFIG")
+    if not text:
+        raise UsageError("--strategy multi_worker needs the TF_CONFIG environment variable "
+                         "(the cluster's workers and this worker's index); see README.md")
+    try:
+        config = json.loads(text)
+        workers = config["cluster"]["worker"]
+        task = config["task"]
+        ok = (isinstance(workers, list) and workers and task.get("type") in ("worker", "chief")
+              and isinstance(task.get("index"), int) and 0 <= task["index"] < len(workers))
+    except (ValueError, KeyError, TypeError, AttributeError):
+        ok = False
+    if not ok:
+        raise UsageError("TF_CONFIG is malformed: expected {\"cluster\": {\"worker\": "
+                         "[\"host:port\", ...]}, \"task\": {\"type\": \"worker\", \"index\": i}}")
+    return config
 
 
 def get_strategy(name):
@@ -42,7 +71,13 @@ def get_strategy(name):
         devices = [d.name for d in (gpus or tf.config.list_logical_devices("CPU"))]
         return tf.distribute.MirroredStrategy(devices)
     if name == "multi_worker":
-        return tf.distribute.MultiWorkerMirroredStrategy()
+        check_tf_config()
+        # Keras 3's fit cannot run under MultiWorkerMirroredStrategy
+        # (keras-team/keras#20585); the lifecycle's own distributed loop is
+        # the multi-worker issue's work. Until then: refuse, clearly.
+        raise UsageError("--strategy multi_worker is not supported by this trainer yet "
+                         "(Keras 3's fit fails under MultiWorkerMirroredStrategy, "
+                         "keras-team/keras#20585); use default or mirrored")
     raise UsageError(f"unknown --strategy {name!r}; choose default, mirrored or multi_worker")
 
 
@@ -64,6 +99,8 @@ def epoch_decay_callback(base, decay, decay_after):
 class StopOnNaN(keras.callbacks.Callback):
     """Stops training at the first non-finite loss and remembers where.
 
+    Keras's TerminateOnNaN stops too, but does not say in which epoch and
+    batch, and the checkpoint callback must know not to save NaN weights.
     `keys` names the losses to watch (a GAN has "d_loss" and "g_loss").
     """
 
@@ -84,31 +121,41 @@ class StopOnNaN(keras.callbacks.Callback):
                 self.model.stop_training = True
 
 
-class EpochCheckpoint(keras.callbacks.Callback):
-    """After every epoch: checkpoint, best model, state.json, history.csv, plot.
+class Progress:
+    """What a job reports per epoch: throughput unit, derived numbers, plot.
 
-    `derived_metrics(logs) -> dict` adds numbers computed from Keras's logs
-    (bits per character, perplexity). `items_per_step` converts steps/second
-    into the throughput unit of the task (characters or words per second).
+    `derived_metrics(row) -> dict` adds numbers computed from Keras's logs
+    (bits per character, perplexity). `items_per_step` converts steps per
+    second into the task's unit (characters, words, images per second).
     """
 
-    def __init__(self, run_dir, state, items_per_step, unit, nan_guard,
-                 derived_metrics=None, plot_keys=("loss", "val_loss"), plot_ylabel="loss"):
-        super().__init__()
-        self.run_dir = run_dir
-        self.state = state
+    def __init__(self, items_per_step, unit, derived_metrics=None,
+                 plot_keys=("loss", "val_loss"), plot_ylabel="loss", loss_keys=("loss",),
+                 best_key=None):
         self.items_per_step = items_per_step
         self.unit = unit
-        self.nan_guard = nan_guard
-        self.derived_metrics = derived_metrics or (lambda logs: {})
+        self.derived_metrics = derived_metrics or (lambda row: {})
         self.plot_keys = list(plot_keys)
         self.plot_ylabel = plot_ylabel
-        self._epoch_start = None
-        self._steps = 0
+        self.loss_keys = loss_keys
+        self.best_key = best_key  # lower is better; default val_loss, else loss
+
+
+class EpochCheckpoint(keras.callbacks.Callback):
+    """After every epoch: the checkpoint, the best model and state.json, atomically.
+
+    The epoch's row then goes to history.csv and loss.png (`EpochReport`).
+    Nothing is saved once the loss has turned NaN.
+    """
+
+    def __init__(self, run_dir, state, progress, nan_guard):
+        super().__init__()
+        self.run_dir, self.state, self.progress, self.nan_guard = (run_dir, state, progress,
+                                                                   nan_guard)
+        self._epoch_start, self._steps = None, 0
 
     def on_epoch_begin(self, epoch, logs=None):
-        self._epoch_start = time.perf_counter()
-        self._steps = 0
+        self._epoch_start, self._steps = time.perf_counter(), 0
 
     def on_train_batch_end(self, batch, logs=None):
         self._steps = batch + 1
@@ -117,40 +164,50 @@ class EpochCheckpoint(keras.callbacks.Callback):
         if self.nan_guard.diverged_at is not None:
             return  # never overwrite good checkpoints with NaN weights
         seconds = time.perf_counter() - self._epoch_start
-        row = {"epoch": epoch + 1}
-        row.update({k: float(v) for k, v in (logs or {}).items()})
-        row.update(self.derived_metrics(row))
-        row[f"{self.unit}_per_second"] = self._steps * self.items_per_step / seconds
+        row = {"epoch": epoch + 1, **{k: float(v) for k, v in (logs or {}).items()}}
+        row.update(self.progress.derived_metrics(row))
+        row[f"{self.progress.unit}_per_second"] = (self._steps * self.progress.items_per_step
+                                                   / seconds)
         row["seconds"] = seconds
-        self.save(row)
+        is_best = self.save_epoch(row)
+        report_epoch(self.run_dir, self.state, self.progress, row, is_best)
 
-    def save(self, row, interrupted=False):
-        os.makedirs(self.run_dir.checkpoint_dir, exist_ok=True)
-        name = "interrupted.keras" if interrupted else f"epoch-{row['epoch']:04d}.keras"
-        path = os.path.join(self.run_dir.checkpoint_dir, name)
+    def save_epoch(self, row):
+        """Checkpoint, best model, state; then the superseded checkpoint goes. True if best."""
+        state, run_dir = self.state, self.run_dir
+        path = os.path.join(run_dir.checkpoint_dir, f"epoch-{row['epoch']:04d}.keras")
+        os.makedirs(run_dir.checkpoint_dir, exist_ok=True)
         atomic_save_model(self.model, path)
-        state = self.state
-        is_best = False
-        if not interrupted:
-            state["history"].append(row)
-            state["epoch"] = row["epoch"]
-            score = row.get("val_loss", row.get("loss"))
-            if score is not None and score < state.get("best_score", math.inf):
-                state["best_score"], state["best_epoch"] = score, row["epoch"]
-                atomic_save_model(self.model, self.run_dir.best_path)
-                is_best = True
-        previous = state.get("checkpoint")
-        state["checkpoint"] = os.path.relpath(path, self.run_dir.path)
-        atomic_write_json(self.run_dir.state_path, state)
-        if previous and previous != state["checkpoint"]:
-            stale = os.path.join(self.run_dir.path, previous)
-            if os.path.exists(stale):
-                os.remove(stale)
-        if not interrupted:
-            write_history_csv(state["history"], self.run_dir.history_path)
-            plot_history(state["history"], self.run_dir.file("loss.png"),
-                         self.plot_keys, self.plot_ylabel)
-            print(format_epoch(row, self.unit) + (" (best)" if is_best else ""), flush=True)
+        state["history"].append(row)
+        state["epoch"] = row["epoch"]
+        key = self.progress.best_key or ("val_loss" if "val_loss" in row else "loss")
+        score = row.get(key)
+        is_best = score is not None and score < state.get("best_score", math.inf)
+        if is_best:
+            atomic_save_model(self.model, run_dir.best_path)
+            state["best_score"], state["best_epoch"], state["best_key"] = (score, row["epoch"],
+                                                                           key)
+        state["checkpoint"] = f"checkpoints/{os.path.basename(path)}"
+        state.pop("interrupted", None)
+        run_dir.write_state(state)
+        run_dir.remove_superseded(state)
+        return is_best
+
+    def save_interrupted(self):
+        """Ctrl-C: the partial epoch's weights beside (never instead of) the last epoch's."""
+        os.makedirs(self.run_dir.checkpoint_dir, exist_ok=True)
+        atomic_save_model(self.model, os.path.join(self.run_dir.checkpoint_dir, INTERRUPTED))
+        self.state["interrupted"] = {"path": f"checkpoints/{INTERRUPTED}",
+                                     "after_epoch": self.state["epoch"]}
+        self.run_dir.write_state(self.state)
+
+
+def report_epoch(run_dir, state, progress, row, is_best):
+    """history.csv, loss.png and one printed line for a finished epoch."""
+    write_history_csv(state["history"], run_dir.history_path)
+    plot_history(state["history"], run_dir.file("loss.png"), progress.plot_keys,
+                 progress.plot_ylabel)
+    print(format_epoch(row, progress.unit) + (" (best)" if is_best else ""), flush=True)
 
 
 def format_epoch(row, unit):
@@ -175,31 +232,30 @@ def write_history_csv(history, path):
     atomic_write_text(path, buffer.getvalue())
 
 
-def fit_run(model, run_dir, state, train_data, steps_per_epoch, epochs, items_per_step,
-            unit, validation_data=None, derived_metrics=None, plot_keys=("loss", "val_loss"),
-            plot_ylabel="loss", verbose=1, extra_callbacks=(), loss_keys=("loss",)):
+def fit_run(model, run_dir, state, train_data, steps_per_epoch, epochs, progress,
+            validation_data=None, verbose=1, extra_callbacks=()):
     """model.fit from state["epoch"] to `epochs` with the run-directory callbacks.
 
-    Returns the updated state. Raises UsageError if a loss in `loss_keys`
-    becomes NaN.
+    Returns the updated state. Raises UsageError if a loss in
+    `progress.loss_keys` becomes NaN. Ctrl-C saves the partial epoch's weights
+    (checkpoints/interrupted.keras, which --resume continues from) and keeps
+    the last finished epoch's checkpoint.
     """
-    nan_guard = StopOnNaN(loss_keys)
-    checkpoint = EpochCheckpoint(run_dir, state, items_per_step, unit, nan_guard,
-                                 derived_metrics, plot_keys, plot_ylabel)
+    nan_guard = StopOnNaN(progress.loss_keys)
+    checkpoint = EpochCheckpoint(run_dir, state, progress, nan_guard)
     # Extra callbacks (a learning-rate schedule, say) run before the checkpoint
     # so that what they add to the epoch's logs is recorded in the history.
     callbacks = [nan_guard, *extra_callbacks, checkpoint,
                  keras.callbacks.TensorBoard(run_dir.log_dir, write_graph=False)]
-    initial_epoch = state["epoch"]
     try:
-        model.fit(train_data, epochs=epochs, initial_epoch=initial_epoch,
+        model.fit(train_data, epochs=epochs, initial_epoch=state["epoch"],
                   steps_per_epoch=steps_per_epoch, validation_data=validation_data,
                   callbacks=callbacks, verbose=verbose, shuffle=False)
     except KeyboardInterrupt:
-        # Keep the partial epoch's weights; --resume redoes that epoch from them.
-        checkpoint.save({"epoch": state["epoch"] + 1}, interrupted=True)
-        print(f"\ninterrupted during epoch {state['epoch'] + 1}; weights saved to "
-              f"{state['checkpoint']}; continue with --resume", file=sys.stderr)
+        checkpoint.save_interrupted()
+        print(f"\ninterrupted during epoch {state['epoch'] + 1}; its weights so far are in "
+              f"{run_dir.file('checkpoints/' + INTERRUPTED)} and the last finished epoch's "
+              f"checkpoint is kept; continue with --resume", file=sys.stderr)
         sys.exit(130)
     if nan_guard.diverged_at is not None:
         epoch, batch = nan_guard.diverged_at

@@ -9,7 +9,7 @@ import keras
 import numpy as np
 from PIL import Image
 
-from common.runs import atomic_write_bytes
+from common.files import atomic_write_bytes
 
 
 def make_grid(images, columns=None, padding=2):

@@ -20,7 +20,7 @@ import keras
 import numpy as np
 from keras import layers
 
-from common.runs import atomic_save_model
+from common.files import atomic_save_model
 from gan.data import to_unit_range
 
 FEATURE_LAYER = "features"

@@ -1,14 +1,14 @@
 """Shared fixtures: small generated corpora and one trained char-RNN run."""
 
+import dataclasses
 import os
+import subprocess
+import sys
 
+import pytest
+
+# Set before any test imports TensorFlow (conftest itself imports none).
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-
-import dataclasses  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-
-import pytest  # noqa: E402
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED_DATA = os.path.join(REPO_ROOT, "..", "shared", "data")

@@ -8,7 +8,7 @@ import tensorflow as tf
 from common.cli import UsageError
 from common.images import load_images
 from common.plots import plt
-from common.runs import atomic_write_json
+from common.files import atomic_write_json
 
 
 def load_query_images(paths, size):

@@ -17,7 +17,7 @@ import os
 import numpy as np
 
 from common.cli import UsageError
-from common.runs import atomic_write_json
+from common.files import atomic_write_json
 from common.text import WordVocab, read_text_file
 
 UNK = "<unk>"

@@ -16,7 +16,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib import font_manager  # noqa: E402
 
-from common.runs import atomic_write_text  # noqa: E402
+from common.files import atomic_write_text  # noqa: E402
 
 
 def write_projector_files(vectors, words, vectors_path, metadata_path):

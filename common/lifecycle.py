@@ -1,0 +1,171 @@
+"""The one run lifecycle every `train` goes through.
+
+    job = TrainJob(kind="char_rnn", config=config, out_dir=..., build_model=...,
+                   train_data=lambda first_epoch: ..., steps_per_epoch=...,
+                   progress=Progress(...), metadata={"vocab.json": vocab.to_json()})
+    model, state = lifecycle.train(job)
+
+`train` does, in this order and nowhere else:
+ 1. checks the run directory: a new run never lands on an existing one; a
+    resumed run must have been made by the same command with the same
+    settings (only `may_change`, such as --epochs, may differ; a field added to
+    the config since takes its default) and the same metadata (vocabulary,
+    class names);
+ 2. takes the directory's lock, so a second process gets a clear error;
+ 3. writes config.json (with provenance) and the metadata files, atomically;
+ 4. seeds, enters the tf.distribute strategy, and builds the model or loads
+    the checkpoint to continue from;
+ 5. runs `fit` with the run-directory callbacks (common.training.fit_run).
+A new run that fails before its first finished epoch (bad data found late, a
+NaN in epoch 1) removes the files it made, so no half-made run is left.
+"""
+
+import dataclasses
+import json
+import os
+import shutil
+from typing import Any, Callable
+
+from common.cli import UsageError
+from common.configs import changed_settings, config_to_dict, field_defaults, upgrade_keys
+from common.files import atomic_write_json, read_json_file, remove_if_exists
+from common.provenance import provenance
+from common.runs import LOCK_NAME, RunDir, load_keras_file
+from common.training import Progress, fit_run, get_strategy, set_seed
+
+
+@dataclasses.dataclass
+class TrainJob:
+    """Everything a week hands the lifecycle: its config, model builder and data."""
+
+    kind: str                                # the command: "char_rnn", "cifar10", ...
+    config: Any                              # the week's frozen dataclass
+    out_dir: str
+    build_model: Callable[[], Any]           # a new compiled keras.Model (in the strategy scope)
+    train_data: Callable[[int], Any]         # first epoch -> the training dataset
+    steps_per_epoch: int
+    progress: Progress
+    seed: int = 0
+    resume: bool = False
+    strategy: str = "default"
+    settings: dict = dataclasses.field(default_factory=dict)   # saved beside the config
+    may_change: tuple = ("epochs", "source")  # what --resume may change
+    renamed: dict = dataclasses.field(default_factory=dict)    # old config key -> new
+    metadata: dict = dataclasses.field(default_factory=dict)   # file name -> JSON value
+    validation_data: Any = None
+    callbacks: Callable[[dict], list] = lambda state: []       # state -> extra callbacks
+    describe: Callable[[Any], str] = lambda model: f"{model.count_params():,} parameters"
+    verbose: int = 1
+
+    @property
+    def epochs(self):
+        return self.config.epochs
+
+
+def run_config(job):
+    """The dict saved as config.json."""
+    return {"kind": job.kind, **config_to_dict(job.config), "seed": job.seed,
+            **json.loads(json.dumps(job.settings))}
+
+
+def check_new_or_resumable(run_dir, job, config):
+    """UsageError if this job may not start (or resume) in `run_dir`; writes nothing."""
+    if os.path.exists(run_dir.path) and not os.path.isdir(run_dir.path):
+        raise UsageError(f"--out_dir {run_dir.path} is a file, not a directory")
+    if not job.resume:
+        if run_dir.has_run():
+            raise UsageError(f"{run_dir.path} already holds a run; pass --resume to continue "
+                             "it or choose another --out_dir")
+        leftovers = run_dir.checkpoints_present()
+        if leftovers or os.path.exists(run_dir.state_path):
+            raise UsageError(f"{run_dir.path} holds checkpoints or state.json but no "
+                             "config.json; refusing to start a new run over them")
+        return
+    saved = upgrade_keys(run_dir.read_config(job.kind), job.renamed)
+    defaults = {**field_defaults(type(job.config)), "seed": 0}
+    changed = changed_settings(saved, config, defaults, (*job.may_change, "provenance"))
+    if changed:
+        details = ", ".join(f"{k}: {old!r} -> {new!r}" for k, old, new in changed)
+        raise UsageError(f"--resume: {run_dir.path} was trained with different settings "
+                         f"({details}); drop those flags or use a new --out_dir")
+    for name, value in job.metadata.items():
+        path = run_dir.file(name)
+        if os.path.exists(path) and read_json_file(path) != json.loads(json.dumps(value)):
+            raise UsageError(f"--resume: the {name} of this data differs from the one "
+                             f"{run_dir.path} was trained with; use the same data or a new "
+                             "--out_dir")
+    run_dir.read_state()  # a corrupt state beside checkpoints fails here
+
+
+def train(job):
+    """Trains (or resumes) `job`; returns (model, state). See the module docstring."""
+    run_dir = RunDir(job.out_dir)
+    config = run_config(job)
+    check_new_or_resumable(run_dir, job, config)
+    strategy = get_strategy(job.strategy)  # a bad TF_CONFIG fails before anything is written
+    created = _NewRunFiles(run_dir, job) if not job.resume else None
+    with run_dir.lock():
+        state = None
+        try:
+            run_dir.write_config({**config, "provenance": provenance()})
+            for name, value in job.metadata.items():
+                atomic_write_json(run_dir.file(name), value)
+            state = run_dir.read_state()
+            run_dir.remove_superseded(state)
+            if state["epoch"] >= job.epochs:
+                print(f"{run_dir.path} has already trained {state['epoch']} of {job.epochs} "
+                      "epochs; raise --epochs to train more")
+            set_seed(job.seed)
+            with strategy.scope():
+                resume_from = run_dir.resume_path(state)
+                model = (load_keras_file(resume_from, compile=True) if resume_from
+                         else job.build_model())
+            print(f"{job.describe(model)}; run directory {run_dir.path}", flush=True)
+            fit_run(model, run_dir, state, job.train_data(state["epoch"]),
+                    job.steps_per_epoch, job.epochs, job.progress,
+                    validation_data=job.validation_data, verbose=job.verbose,
+                    extra_callbacks=job.callbacks(state))
+        except (Exception, KeyboardInterrupt):
+            if created is not None and (state is None or state["epoch"] == 0):
+                created.discard()
+            raise
+    return model, state
+
+
+class _NewRunFiles:
+    """What a new run creates, so that a failure before its first epoch removes just that."""
+
+    def __init__(self, run_dir, job):
+        self.run_dir = run_dir
+        self.dir_existed = os.path.isdir(run_dir.path)
+        names = ["config.json", "state.json", "history.csv", "loss.png", "best.keras",
+                 *job.metadata]
+        self.files = [run_dir.file(n) for n in names if not os.path.exists(run_dir.file(n))]
+        self.folders = [p for p in (run_dir.log_dir, run_dir.checkpoint_dir)
+                        if not os.path.exists(p)]
+
+    def discard(self):
+        for path in self.files:
+            remove_if_exists(path)
+        for folder in self.folders:
+            if os.path.isdir(folder) and not os.path.exists(
+                    os.path.join(folder, "interrupted.keras")):
+                shutil.rmtree(folder, ignore_errors=True)
+        if not self.dir_existed:
+            leftover = set(os.listdir(self.run_dir.path)) - {LOCK_NAME}
+            if not leftover:
+                remove_if_exists(self.run_dir.lock_path)
+                os.rmdir(self.run_dir.path)
+
+
+def write_results(path, results):
+    """results.json (with provenance), atomically; returns its path."""
+    atomic_write_json(path, {**results, "provenance": provenance()})
+    return path
+
+
+def print_next_steps(run_dir_path, commands):
+    """The last thing `train` prints: where the run is and what to run next."""
+    print(f"\nrun directory: {run_dir_path}\nnext:")
+    for command in commands:
+        print(f"  {command}")
