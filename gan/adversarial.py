@@ -3,6 +3,11 @@
 Saved as a `.keras` file, a DCGAN keeps both networks and both optimizers
 (their moments and step counts; Keras saves every optimizer held in an
 attribute), so `--resume` continues exactly where an epoch ended.
+
+Under `--strategy mirrored` each replica trains on its slice of the batch
+with its own noise; Keras's losses already divide by the number of replicas
+(so the summed gradients are those of the global batch), and the logged
+losses are multiplied back, so they read the same as on one device.
 """
 
 import dataclasses
@@ -10,7 +15,8 @@ import dataclasses
 import keras
 import tensorflow as tf
 
-from gan.model import GANConfig, build_discriminator, build_generator
+from common.configs import config_from_dict
+from gan.model import RENAMED, GANConfig, build_discriminator, build_generator
 
 
 @keras.saving.register_keras_serializable(package="tfcourse")
@@ -25,11 +31,12 @@ class DCGAN(keras.Model):
 
     def __init__(self, gan_config, image_size=28, channels=1, seed=0, **kwargs):
         super().__init__(**kwargs)
-        self.gan_config = dict(gan_config)
+        # Checkpoints made before a field was renamed or added still load.
+        config = config_from_dict(GANConfig, gan_config, RENAMED)
+        self.gan_config = dataclasses.asdict(config)
         self.image_size = image_size
         self.channels = channels
         self.seed = seed
-        config = GANConfig(**self.gan_config)
         self.latent_dim = config.latent_dim
         self.generator = build_generator(config, image_size, channels)
         self.discriminator = build_discriminator(config, image_size, channels)
@@ -56,13 +63,19 @@ class DCGAN(keras.Model):
         return self.generator(noise, training=training)
 
     def sample_noise(self, batch_size, draw):
-        """(batch, latent_dim) noise, a function of (seed, step, draw).
+        """(batch, latent_dim) noise, a function of (seed, step, draw, replica).
 
         Keyed on D's optimizer step count, which checkpoints keep, so a
-        resumed run draws the noise an uninterrupted run would have.
+        resumed run draws the noise an uninterrupted run would have. Each
+        replica of a mirrored run draws its own (on one device: replica 0 of 1,
+        the same noise as before replicas were counted).
         """
         step = tf.cast(self.d_optimizer.iterations, tf.int32)
-        seed = tf.stack([tf.constant(self.seed, tf.int32), step * 2 + draw])
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        replica = tf.cast(tf.distribute.get_replica_context().replica_id_in_sync_group,
+                          tf.int32)
+        seed = tf.stack([tf.constant(self.seed, tf.int32),
+                         (step * 2 + draw) * replicas + replica])
         return tf.random.stateless_normal(tf.stack([batch_size, self.latent_dim]), seed=seed)
 
     def train_step(self, real_images):
@@ -84,7 +97,9 @@ class DCGAN(keras.Model):
             g_loss = self.cross_entropy(tf.ones_like(fake_logits), fake_logits)
         grads = tape.gradient(g_loss, self.generator.trainable_variables)
         self.g_optimizer.apply_gradients(zip(grads, self.generator.trainable_variables))
-        values = {"d_loss": d_loss, "g_loss": g_loss,
+        # Keras divided each loss by the replica count; the logs show the whole loss.
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        values = {"d_loss": d_loss * replicas, "g_loss": g_loss * replicas,
                   "d_real": tf.reduce_mean(tf.sigmoid(real_logits)),
                   "d_fake": tf.reduce_mean(tf.sigmoid(fake_logits))}
         for name, value in values.items():

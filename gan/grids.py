@@ -1,4 +1,9 @@
-"""Image grids, PNGs and the progress GIF (Pillow, which matplotlib depends on)."""
+"""Image grids, PNGs and the progress GIF (Pillow, which matplotlib depends on).
+
+Every PNG written here carries a tEXt chunk `Software: tfcourse`. That mark
+is how `--out` knows a file is this project's: an existing file is replaced
+only when it is a PNG with the mark, never anything else.
+"""
 
 import glob
 import io
@@ -7,9 +12,13 @@ import os
 
 import keras
 import numpy as np
-from PIL import Image
+from PIL import Image, PngImagePlugin
 
-from common.files import atomic_write_bytes
+from common.cli import UsageError
+from common.files import atomic_write_bytes, check_regular_file
+from common.runs import check_outside_run
+
+SOFTWARE = "tfcourse"
 
 
 def make_grid(images, columns=None, padding=2):
@@ -32,13 +41,40 @@ def to_pil(picture):
 
 
 def save_png(picture, path, scale=1):
-    """Writes uint8 (H, W, C) as a PNG (atomically), enlarged `scale` times."""
+    """Writes uint8 (H, W, C) as a marked PNG (atomically), enlarged `scale` times."""
     image = to_pil(picture)
     if scale > 1:
         image = image.resize((image.width * scale, image.height * scale), Image.NEAREST)
+    mark = PngImagePlugin.PngInfo()
+    mark.add_text("Software", SOFTWARE)  # written before the pixels, read without them
     buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
+    image.save(buffer, format="PNG", pnginfo=mark)
     atomic_write_bytes(path, buffer.getvalue())
+
+
+def is_own_png(path):
+    """Whether `path` is a PNG this project wrote (it carries the Software mark)."""
+    try:
+        with Image.open(path) as image:  # reads the header and early chunks only
+            return image.format == "PNG" and image.info.get("Software") == SOFTWARE
+    except Exception:  # not an image, truncated, a decompression bomb: not ours
+        return False
+
+
+def check_out_file(path, run_dir=None):
+    """UsageError unless `--out` may be written: new, or a PNG this project wrote.
+
+    Never inside (or over) the run directory: reading verbs write nothing there.
+    """
+    if not path or not str(path).strip():
+        raise UsageError("--out is empty; name the PNG file to write")
+    if run_dir:
+        check_outside_run(path, run_dir, "--out")
+    if os.path.lexists(path):
+        check_regular_file(path, "--out file")
+        if not is_own_png(path):
+            raise UsageError(f"--out {path} exists and is not a PNG written by this project; "
+                             "refusing to replace it (choose another --out or move it)")
 
 
 def write_gif(png_paths, path, seconds_per_frame=0.4):
@@ -68,6 +104,9 @@ class SampleGrid(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         from gan.sampling import images_from_noise
+
+        if not all(math.isfinite(float(value)) for value in (logs or {}).values()):
+            return  # a diverged epoch is not checkpointed; its grid is not kept either
 
         images = images_from_noise(self.model.generator, self.noise)
         save_png(make_grid(images), os.path.join(self.sample_dir, f"epoch-{epoch + 1:04d}.png"),

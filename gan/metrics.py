@@ -20,10 +20,13 @@ import keras
 import numpy as np
 from keras import layers
 
+from common.cli import UsageError
 from common.files import atomic_save_model
-from gan.data import to_unit_range
+from common.runs import load_keras_file
+from gan.data import resize_images, to_unit_range
 
 FEATURE_LAYER = "features"
+MAX_CLASSES = 1_000  # MNIST and Fashion-MNIST have 10
 
 
 def build_classifier(image_size=28, channels=1, num_classes=10):
@@ -47,10 +50,21 @@ def classifier_for(x_train, y_train, x_test, y_test, cache_path=None, epochs=3, 
                    verbose=1):
     """(classifier, test accuracy): loaded from cache_path if there, else trained and saved."""
     if cache_path and os.path.exists(cache_path):
-        model = keras.saving.load_model(cache_path)
+        model = load_keras_file(cache_path)
+        expected = (None, *x_train.shape[1:])
+        if (not isinstance(model, keras.Model) or tuple(model.input_shape) != expected
+                or FEATURE_LAYER not in [layer.name for layer in model.layers]):
+            raise UsageError(f"{cache_path} is not a scoring classifier for "
+                             f"{'x'.join(map(str, x_train.shape[1:]))} images")
+        model.compile(loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                      metrics=["accuracy"])
     else:
+        if cache_path and not cache_path.endswith(".keras"):
+            raise UsageError(f"the classifier file {cache_path} must end in .keras")
         keras.utils.set_random_seed(seed)
         num_classes = int(max(y_train.max(), y_test.max())) + 1
+        if min(y_train.min(), y_test.min()) < 0 or num_classes > MAX_CLASSES:
+            raise UsageError(f"labels must be class numbers 0..{MAX_CLASSES - 1}")
         model = build_classifier(x_train.shape[1], x_train.shape[3], num_classes)
         model.fit(to_unit_range(x_train), y_train.astype(np.int64), batch_size=128,
                   epochs=epochs, verbose=verbose)
@@ -117,3 +131,37 @@ class QualityScorer:
                 "fid": frechet_distance(features, self.reference_features),
                 "class_counts": np.bincount(probabilities.argmax(axis=1),
                                             minlength=probabilities.shape[1]).tolist()}
+
+
+def score_generator(generator, data, num, seed, classifier_path=None, classifier_epochs=3,
+                    verbose=0):
+    """QualityScorer's scores of `num` images from `generator` (noise seed `seed`).
+
+    `data` is (x_train, y_train, x_test, y_test) uint8 grayscale: the
+    classifier learns the training split, the Fréchet distance is taken to
+    the test split (both resized to the generator's image size). The scores
+    come with "reference": what they were measured against.
+    """
+    from gan.sampling import generate_images
+
+    x_train, y_train, x_test, y_test = data
+    if any(part is None for part in data):
+        raise UsageError("scoring needs the training and test images and labels (the IDX "
+                         "files train-* and t10k-*, or an .npz with x_/y_train and x_/y_test)")
+    size, channels = generator.output_shape[1], generator.output_shape[3]
+    if channels != 1:
+        raise UsageError(f"this run makes {channels}-channel images; FID-MNIST scores "
+                         "grayscale runs only")
+    if num < 2 or len(x_test) < 2 or len(x_train) < 2:
+        raise UsageError("scoring needs at least 2 generated, 2 training and 2 test images "
+                         "(a covariance)")
+    x_train, x_test = resize_images(x_train, size), resize_images(x_test, size)
+    classifier, accuracy = classifier_for(x_train, y_train, x_test, y_test, classifier_path,
+                                          classifier_epochs, verbose=verbose)
+    score = QualityScorer(classifier, x_test).score(generate_images(generator, num, seed))
+    score["reference"] = {
+        "reference_images": f"test split, {len(x_test):,} images",
+        "classifier": classifier_path or (f"trained for this evaluation on {len(x_train):,} "
+                                          f"images, {classifier_epochs} epochs, seed 0"),
+        "classifier_test_accuracy": accuracy}
+    return score

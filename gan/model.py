@@ -22,26 +22,35 @@ import dataclasses
 import keras
 from keras import layers
 
+from common.cli import count, fraction, positive_float
+from common.configs import setting
 from common.layers import FusedBatchNormalization
 
-MODELS = ("dcgan", "fc_gan")
+ARCHS = ("dcgan", "fc_gan")
 IMAGE_SIZES = (28, 32, 64)
+# Config keys renamed since older runs were made: old -> new.
+RENAMED = {"model": "arch"}
 
 
 @dataclasses.dataclass(frozen=True)
 class GANConfig:
-    model: str = "dcgan"
-    latent_dim: int = 100
+    arch: str = setting("dcgan", "dcgan (Radford et al.) or fc_gan (the course's fully "
+                        "connected GAN; --preset fc_gan gives its training settings too)",
+                        choices=ARCHS)
+    latent_dim: int = setting(100, "size of the noise vector z", count(4096))
     # Filters of G's last hidden layer and of D's first layer; each step
     # towards the small end doubles them (the paper's 64 at 64x64 images).
-    generator_filters: int = 64
-    discriminator_filters: int = 64
-    kernel_size: int = 5
-    hidden_units: int = 128  # fc_gan only
-    batch_size: int = 128
+    generator_filters: int = setting(64, "filters of G's last hidden layer (doubled towards "
+                                     "the small end)", count(1024))
+    discriminator_filters: int = setting(64, "filters of D's first layer (doubled per layer)",
+                                         count(1024))
+    kernel_size: int = setting(5, "convolution kernel size", count(15))
+    hidden_units: int = setting(128, "fc_gan: hidden units of G and D", count(65_536))
+    batch_size: int = setting(128, "images per batch", count(65_536))
     epochs: int = 20
-    learning_rate: float = 2e-4
-    beta_1: float = 0.5
+    learning_rate: float = setting(2e-4, "Adam learning rate (both networks)", positive_float)
+    beta_1: float = setting(0.5, "Adam beta_1 in [0, 1) (the paper lowers it to 0.5 for "
+                            "stability)", fraction)
 
 
 PRESETS = {
@@ -56,8 +65,8 @@ PRESETS = {
     # The widths of the usual TensorFlow DCGAN (64 base filters, 5x5; at 64x64
     # G has 512-256-128-64 filters, the paper's LSUN G 1024-512-256-128), for a GPU.
     "paper": GANConfig(generator_filters=64, discriminator_filters=64),
-    # The course's fully connected GAN (--model fc_gan picks these settings).
-    "fc_gan": GANConfig(model="fc_gan", batch_size=64, learning_rate=1e-3, beta_1=0.9),
+    # The course's fully connected GAN (the old --model fc_gan picks these settings).
+    "fc_gan": GANConfig(arch="fc_gan", batch_size=64, learning_rate=1e-3, beta_1=0.9),
 }
 
 
@@ -75,7 +84,7 @@ def _init():
 def build_generator(config, image_size=28, channels=1):
     """noise (batch, latent_dim) -> images (batch, size, size, channels) in [-1, 1]."""
     noise = keras.Input((config.latent_dim,), name="noise")
-    if config.model == "fc_gan":
+    if config.arch == "fc_gan":
         x = layers.Dense(config.hidden_units, activation="relu", name="hidden")(noise)
         x = layers.Dense(image_size * image_size * channels, activation="tanh",
                          name="pixels")(x)
@@ -104,7 +113,7 @@ def build_generator(config, image_size=28, channels=1):
 def build_discriminator(config, image_size=28, channels=1):
     """images (batch, size, size, channels) -> real-vs-fake logits (batch, 1)."""
     images = keras.Input((image_size, image_size, channels), name="images")
-    if config.model == "fc_gan":
+    if config.arch == "fc_gan":
         x = layers.Flatten()(images)
         x = layers.Dense(config.hidden_units, name="hidden")(x)
         x = layers.LeakyReLU(0.2)(x)

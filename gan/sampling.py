@@ -1,4 +1,4 @@
-"""Sampling from a trained generator: seeded noise, grids, interpolation, export.
+"""Sampling from a trained generator: seeded noise, grids, interpolation, the servable.
 
 The noise for a seed comes from a stateless generator, so `generate --seed S`,
 the exported SavedModel's `generate(count, seed=S)` and every epoch's fixed
@@ -9,6 +9,9 @@ import numpy as np
 import tensorflow as tf
 
 from gan.data import to_uint8
+
+# The most images one call of the exported generate(count, seed) makes.
+MAX_EXPORT_COUNT = 10_000
 
 
 def noise_for_seed(count, latent_dim, seed):
@@ -43,20 +46,35 @@ def interpolation_noise(latent_dim, seed_a, seed_b, steps):
 
 
 class GeneratorServable(tf.Module):
-    """A generator with its noise sampling and pixel conversion, for serving alone."""
+    """A generator with its noise sampling and pixel conversion, for serving alone.
+
+    generate(count, seed)  int32 scalars -> uint8 images [count, H, W, C]; the
+                           same seed gives the same images (stateless noise)
+    decode(z)              float32 latent points [N, latent_dim] -> uint8 images
+                           [N, H, W, C] (no random ops, so it converts to LiteRT)
+    """
 
     def __init__(self, generator):
         super().__init__()
         self.generator = generator
         self.latent_dim = int(generator.input_shape[-1])
+        self.decode = tf.function(
+            self._decode,
+            input_signature=[tf.TensorSpec([None, self.latent_dim], tf.float32, name="z")])
 
     @tf.function(input_signature=[tf.TensorSpec([], tf.int32, name="count"),
                                   tf.TensorSpec([], tf.int32, name="seed")])
     def generate(self, count, seed):
         """uint8 images [count, H, W, C] for `count` latent points drawn with `seed`."""
         tf.debugging.assert_non_negative(count, message="count must be zero or more")
+        tf.debugging.assert_less_equal(count, MAX_EXPORT_COUNT,
+                                       message=f"count must be at most {MAX_EXPORT_COUNT}")
         noise = noise_for_seed(count, self.latent_dim, seed)
         return {"images": to_uint8(self.generator(noise, training=False))}
 
+    def _decode(self, z):
+        return {"images": to_uint8(self.generator(z, training=False))}
+
     def signatures(self):
-        return {"generate": self.generate, "serving_default": self.generate}
+        return {"generate": self.generate, "serving_default": self.generate,
+                "decode": self.decode}

@@ -191,7 +191,7 @@ def test_interpolation_runs_from_one_seed_to_the_other(trained_gan, tmp_path):
 def test_model_fc_gan_takes_the_course_settings():
     args = dcgan.build_parser().parse_args(["train", "--model", "fc_gan"])
     config = dcgan.config_for(args)
-    assert (config.model, config.batch_size, config.learning_rate) == ("fc_gan", 64, 1e-3)
+    assert (config.arch, config.batch_size, config.learning_rate) == ("fc_gan", 64, 1e-3)
     generator = build_generator(config)
     assert [w.shape for w in generator.trainable_weights] == [(100, 128), (128,), (128, 784),
                                                               (784,)]

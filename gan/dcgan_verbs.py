@@ -1,0 +1,279 @@
+"""What `python -m gan.dcgan` does: train, evaluate, generate, interpolate, export.
+
+The command line and docstring live in gan/dcgan.py, which imports this
+module only once TensorFlow has been imported quietly.
+
+A GAN has no validation loss, so no epoch can be called "best" on held-out
+data: `--checkpoint best` and `--checkpoint last` both read the last finished
+epoch (the flag is there so that every command reads runs the same way).
+"""
+
+import math
+import shlex
+
+from common import lifecycle
+from common.cli import (UsageError, add_export_flags, add_input_limit_flag, add_run_flags,
+                        add_training_flags, count, deprecated, make_parser, seed_int)
+from common.configs import add_config_flags, config_from_args
+from common.export import check_export_dir, save_litert, save_servable
+from common.runs import RunDir, check_outside_run
+from common.training import Progress
+from gan.adversarial import build_dcgan
+from gan.data import (DATASETS, load_dataset, load_image_folder, resize_images,
+                      training_batches)
+from gan.grids import SampleGrid, check_out_file, make_grid, save_png
+from gan.metrics import score_generator
+from gan.model import ARCHS, IMAGE_SIZES, PRESETS, RENAMED, GANConfig
+from gan.sampling import (MAX_EXPORT_COUNT, GeneratorServable, generate_images,
+                          images_from_noise, interpolation_noise, noise_for_seed)
+
+KIND = "dcgan"
+GRID_SIZE = 64  # images in each epoch's sample grid
+MAX_NUM = 1_024  # images in one generated grid
+MAX_SCALE = 4  # PNG enlargement (1,024 64x64 images at 4x: 8,456 pixels square)
+MAX_STEPS = 100  # images in one interpolation row
+MAX_EVALUATE_NUM = 50_000  # generated images scored by evaluate
+
+
+def train(config, out_dir, images, source="images", seed=0, resume=False, verbose=1,
+          strategy="default"):
+    """Trains (or resumes) a GAN on uint8 images (N, size, size, channels).
+
+    Returns (model, state). The run directory gets a sample grid per epoch in
+    samples/, loss.png (D and G losses), history.csv, TensorBoard logs, a
+    checkpoint of both networks and both optimizers, and progress.gif at the end.
+    """
+    square = images.ndim == 4 and images.shape[1] == images.shape[2]
+    if not square or images.shape[1] not in IMAGE_SIZES:
+        raise UsageError(f"images must be square, {IMAGE_SIZES} pixels; got {images.shape[1:]}")
+    _, size, _, channels = images.shape
+    # Checked before the run directory is touched: too few images is a usage error.
+    training_batches(images, config.batch_size, seed, 0, 1)
+    run_dir = RunDir(out_dir)
+    grid_noise = noise_for_seed(GRID_SIZE, config.latent_dim, seed)
+    job = lifecycle.TrainJob(
+        kind=KIND, config=config, out_dir=out_dir, seed=seed, resume=resume,
+        strategy=strategy, verbose=verbose, renamed=RENAMED,
+        settings={"image_size": int(size), "channels": int(channels), "source": source},
+        build_model=lambda: build_dcgan(config, size, channels, seed),
+        train_data=lambda first_epoch: training_batches(images, config.batch_size, seed,
+                                                        first_epoch, config.epochs),
+        steps_per_epoch=len(images) // config.batch_size,
+        progress=Progress(config.batch_size, "images", plot_keys=("d_loss", "g_loss"),
+                          plot_ylabel="cross-entropy", loss_keys=("d_loss", "g_loss")),
+        callbacks=lambda state: [SampleGrid(run_dir.file("samples"),
+                                            run_dir.file("progress.gif"), grid_noise)],
+        describe=lambda model: (f"{len(images):,} training images {size}x{size}x{channels}; "
+                                f"G {model.generator.count_params():,} and D "
+                                f"{model.discriminator.count_params():,} parameters"))
+    return lifecycle.train(job)
+
+
+def load_generator(run_dir_path, checkpoint="best"):
+    """The generator of a run's last finished epoch (best == last for a GAN; see above)."""
+    if checkpoint not in ("best", "last"):
+        raise UsageError(f"--checkpoint {checkpoint!r}: choose best or last")
+    return RunDir(run_dir_path).load_model(KIND, "last").generator
+
+
+def load_training_images(args):
+    """uint8 (N, size, size, channels) and a source label, from the train flags."""
+    if args.image_dir:
+        size = args.image_size or 64
+        return load_image_folder(args.image_dir, size, args.channels), f"folder {args.image_dir}"
+    images = load_dataset(args.dataset, args.data_dir, args.max_bytes)[0]
+    return resize_images(images, args.image_size or 28), args.dataset
+
+
+def evaluate(run_dir_path, data, dataset, num=10_000, seed=0, checkpoint="best",
+             classifier_path=None, classifier_epochs=3, verbose=0):
+    """FID-MNIST and the classifier inception score of `num` generated images.
+
+    `data` is (x_train, y_train, x_test, y_test) of `dataset`: the scoring
+    classifier learns the training split; the Fréchet distance is measured
+    against the test split. Writes results.json into the run directory.
+    """
+    run_dir = RunDir(run_dir_path)
+    run_dir.read_config(KIND)
+    if classifier_path:
+        check_outside_run(classifier_path, run_dir.path, "--classifier")
+    generator = load_generator(run_dir_path, checkpoint)
+    score = score_generator(generator, data, num, seed, classifier_path, classifier_epochs,
+                            verbose)
+    results = {"fid": score["fid"], "inception_score": score["inception_score"],
+               "class_counts": score["class_counts"], "num": num, "seed": seed,
+               "checkpoint": "last", "dataset": dataset, **score["reference"]}
+    if not all(math.isfinite(results[k]) for k in ("fid", "inception_score")):
+        raise UsageError(f"the scores are not finite ({results['fid']}, "
+                         f"{results['inception_score']}); the generator's output is unusable")
+    path = lifecycle.write_results(run_dir.file("results.json"), results)
+    print(f"FID-{dataset} {results['fid']:.2f}, inception score "
+          f"{results['inception_score']:.2f} ({num:,} images, seed {seed}); wrote {path}")
+    return results
+
+
+def export(generator, export_dir, overwrite=False, run_dir=None, fmt="saved_model",
+           config=None):
+    """A SavedModel with generate(count, seed) and decode(z), or decode.tflite for LiteRT."""
+    servable = GeneratorServable(generator)
+    info = {"config": config or {}, "image_shape": list(generator.output_shape[1:]),
+            "latent_dim": servable.latent_dim, "max_count": MAX_EXPORT_COUNT,
+            "pixels": "uint8, 0 (black) to 255"}
+    if fmt == "litert":
+        return save_litert({"decode": servable.decode.get_concrete_function()}, export_dir,
+                           overwrite, run_dir, KIND, info)
+    return save_servable(servable, export_dir, servable.signatures(), overwrite, run_dir,
+                         KIND, info)
+
+
+def add_reading_flags(parser):
+    """--run_dir and --checkpoint, spelled as in every command, with what they mean here."""
+    add_run_flags(parser, checkpoint=False)
+    parser.add_argument("--checkpoint", choices=["best", "last"], default="best",
+                        help="a GAN has no validation loss to choose a best epoch by, so "
+                             "best and last both read the last finished epoch")
+
+
+def build_parser():
+    from gan.dcgan import __doc__ as doc
+
+    parser = make_parser(doc.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    formatter = parser.formatter_class
+
+    p = commands.add_parser("train", help="train (or --resume) a GAN", formatter_class=formatter)
+    add_data_flags(p)
+    p.add_argument("--image_dir", help="train on every image under this folder instead")
+    p.add_argument("--image_size", type=int, choices=IMAGE_SIZES,
+                   help="image side in pixels (default: 28 for MNIST-like data sets, 64 for "
+                        "--image_dir)")
+    p.add_argument("--channels", type=int, choices=(1, 3), default=3,
+                   help="--image_dir only: 1 grayscale, 3 RGB")
+    add_config_flags(p, GANConfig, PRESETS)
+    p.add_argument("--model", choices=ARCHS,
+                   help="deprecated spelling of --arch; fc_gan without --preset also takes "
+                        "the fc_gan preset, as it always did")
+    add_training_flags(p, "runs/dcgan", PRESETS, "default")
+
+    p = commands.add_parser("evaluate", formatter_class=formatter,
+                            help="FID-MNIST and inception score of generated images; "
+                                 "results.json")
+    add_reading_flags(p)
+    add_data_flags(p, dataset_default=None)
+    p.add_argument("--num", type=count(MAX_EVALUATE_NUM), default=10_000,
+                   help="generated images to score (at least 2)")
+    p.add_argument("--seed", type=seed_int, default=0, help="noise seed of the scored images")
+    p.add_argument("--classifier", help="a .keras scoring classifier: read if it exists, else "
+                                        "trained and saved there (default: trained each time)")
+    p.add_argument("--classifier_epochs", type=count(100), default=3,
+                   help="epochs to train the scoring classifier on the training split")
+
+    p = commands.add_parser("generate", help="a grid of generated images as a PNG",
+                            formatter_class=formatter)
+    add_reading_flags(p)
+    p.add_argument("--num", type=count(MAX_NUM), default=64, help="number of images")
+    p.add_argument("--out", default="generated.png",
+                   help="PNG file to write (an existing file only if this project wrote it)")
+    p.add_argument("--seed", type=seed_int, default=0,
+                   help="noise seed; the same seed gives the same images")
+    p.add_argument("--scale", type=count(MAX_SCALE), default=2, help="enlarge the PNG this much")
+
+    p = commands.add_parser("interpolate", help="a row of images between two latent points",
+                            formatter_class=formatter)
+    add_reading_flags(p)
+    p.add_argument("--seed_a", type=seed_int, default=1, help="noise seed of the first point")
+    p.add_argument("--seed_b", type=seed_int, default=2, help="noise seed of the last point")
+    p.add_argument("--steps", type=count(MAX_STEPS), default=10, help="images in the row")
+    p.add_argument("--out", default="interpolation.png",
+                   help="PNG file to write (an existing file only if this project wrote it)")
+    p.add_argument("--scale", type=count(MAX_SCALE), default=2, help="enlarge the PNG this much")
+
+    p = commands.add_parser("export", formatter_class=formatter,
+                            help="a SavedModel with generate(count, seed) and decode(z) -> "
+                                 "uint8 images (litert: decode.tflite)")
+    add_reading_flags(p)
+    add_export_flags(p)
+    return parser
+
+
+def add_data_flags(parser, dataset_default="mnist"):
+    parser.add_argument("--dataset", choices=DATASETS, default=dataset_default,
+                        help="built-in data set, used when no --image_dir is given"
+                        if dataset_default else "the run's data set (default: the one it "
+                        "was trained on)")
+    parser.add_argument("--data_dir", help="folder with the official IDX files (.gz or not) or "
+                                           "an .npz with x_train; default: Keras's download")
+    add_input_limit_flag(parser)
+
+
+def config_for(args):
+    """The preset (fc_gan's when the old --model fc_gan comes without --preset) plus flags."""
+    if getattr(args, "model", None):
+        deprecated("--model", "--arch (with --preset fc_gan for the course's settings)")
+        if args.arch and args.arch != args.model:
+            raise UsageError(f"--model {args.model} and --arch {args.arch} disagree; "
+                             "pass only --arch")
+        if args.model == "fc_gan" and args.preset == "default":
+            args.preset = "fc_gan"
+        args.arch = args.model
+    return config_from_args(args, PRESETS)
+
+
+def next_steps(args):
+    run = shlex.quote(args.out_dir)
+    name = shlex.quote(args.out_dir.rstrip("/").split("/")[-1] or "dcgan")
+    steps = []
+    if not args.image_dir:
+        data = f" --data_dir {shlex.quote(args.data_dir)}" if args.data_dir else ""
+        steps.append(f"python -m gan.dcgan evaluate --run_dir {run}{data} --num 10000")
+    return steps + [
+        f"python -m gan.dcgan generate --run_dir {run} --num 64 --out {name}.png --seed 1",
+        f"python -m gan.dcgan export --run_dir {run} --export_dir exports/{name}"]
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    if args.command == "train":
+        config = config_for(args)
+        images, source = load_training_images(args)
+        train(config, args.out_dir, images, source, seed=args.seed, resume=args.resume,
+              verbose=args.verbose, strategy=args.strategy)
+        lifecycle.print_next_steps(args.out_dir, next_steps(args))
+    elif args.command == "evaluate":
+        source = RunDir(args.run_dir).read_config(KIND).get("source")
+        dataset = args.dataset or source
+        if dataset not in DATASETS:
+            raise UsageError(f"{args.run_dir} was trained on {source}, not on a built-in data "
+                             f"set; pass --dataset ({', '.join(DATASETS)}) to score it anyway")
+        data = load_dataset(dataset, args.data_dir, args.max_bytes)
+        evaluate(args.run_dir, data, dataset, args.num, args.seed, args.checkpoint,
+                 args.classifier, args.classifier_epochs)
+    elif args.command == "generate":
+        RunDir(args.run_dir).read_config(KIND)
+        check_out_file(args.out, args.run_dir)
+        images = generate_images(load_generator(args.run_dir, args.checkpoint), args.num,
+                                 args.seed)
+        save_png(make_grid(images), args.out, args.scale)
+        print(f"wrote {args.out} ({args.num} images, seed {args.seed})")
+    elif args.command == "interpolate":
+        RunDir(args.run_dir).read_config(KIND)
+        check_out_file(args.out, args.run_dir)
+        generator = load_generator(args.run_dir, args.checkpoint)
+        noise = interpolation_noise(generator.input_shape[-1], args.seed_a, args.seed_b,
+                                    args.steps)
+        save_png(make_grid(images_from_noise(generator, noise), columns=args.steps), args.out,
+                 args.scale)
+        print(f"wrote {args.out} ({args.steps} images from seed {args.seed_a} to "
+              f"{args.seed_b})")
+    elif args.command == "export":
+        check_export_dir(args.export_dir, args.overwrite, args.run_dir)
+        config = RunDir(args.run_dir).read_config(KIND)
+        path = export(load_generator(args.run_dir, args.checkpoint), args.export_dir,
+                      args.overwrite, args.run_dir, args.format, config)
+        if args.format == "litert":
+            print(f"wrote {path}/decode.tflite: float32 z [N, {config['latent_dim']}] -> "
+                  "uint8 images (resize the input tensor to N rows)")
+        else:
+            print(f"wrote {path}; try:\n  python -c \"import tensorflow as tf; "
+                  f"g = tf.saved_model.load('{path}').signatures['generate']; "
+                  f"print(g(count=tf.constant(4), seed=tf.constant(0))['images'].shape)\"")
