@@ -33,8 +33,8 @@ def preset_config(**changes):
     return dataclasses.replace(PRESETS["test"], **changes)
 
 
-def train_planted(run_dir, model="skipgram", epochs=4):
-    return skipgram.train(preset_config(model=model, epochs=epochs), str(run_dir),
+def train_planted(run_dir, arch="skipgram", epochs=4):
+    return skipgram.train(preset_config(arch=arch, epochs=epochs), str(run_dir),
                           planted_tokens(), seed=1, verbose=0)
 
 
@@ -62,9 +62,9 @@ def test_loss_falls(planted_run):
     history = json.load(open(os.path.join(run_dir, "state.json")))["history"]
     assert len(history) == 4 and history[-1]["loss"] < history[0]["loss"]
     # The same batches score far better than before training.
-    config = preset_config(model=model.model_kind)
+    config = preset_config(arch=model.arch)
     data, _ = training_dataset(vocab.training_ids(planted_tokens()), np.ones(len(vocab)),
-                               config.window, config.model, 256, seed=5, first_epoch=0, epochs=1)
+                               config.window, config.arch, 256, seed=5, first_epoch=0, epochs=1)
     batches = list(data.take(10))
     untrained = build_word2vec(config, vocab.counts, seed=1)
     assert mean_loss(model, batches) < 0.7 * mean_loss(untrained, batches)
@@ -75,7 +75,7 @@ def test_planted_neighbours_come_first(planted_run):
 
 
 def test_cbow_finds_the_planted_neighbours_too(tmp_path):
-    train_planted(tmp_path / "cbow", model="cbow")
+    train_planted(tmp_path / "cbow", arch="cbow")
     assert_topics_are_neighbours(tmp_path / "cbow")
 
 

@@ -19,7 +19,7 @@ def run_command(argv, capsys):
 
 
 def train_args(corpus, out_dir, *extra):
-    return ["train", "--corpus", str(corpus), "--preset", "test", "--out_dir", str(out_dir),
+    return ["train", "--text", str(corpus), "--preset", "test", "--out_dir", str(out_dir),
             "--verbose", "0", *extra]
 
 

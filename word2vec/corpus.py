@@ -11,14 +11,15 @@ sampled), so lookups of unknown words return something.
 """
 
 import collections
-import json
+import hashlib
 import os
+import zipfile
 
 import numpy as np
 
 from common.cli import UsageError
-from common.files import atomic_write_json
-from common.text import WordVocab, read_text_file
+from common.files import DEFAULT_MAX_BYTES, read_json_file
+from common.text import WordVocab, decode_text, read_text_file
 
 UNK = "<unk>"
 
@@ -53,15 +54,19 @@ class CountedVocab(WordVocab):
         ids = np.asarray(self.encode(tokens), dtype=np.int32)
         return ids[ids != self.unknown_id]
 
-    def save(self, path):
-        atomic_write_json(path, {"words": self.words, "unknown": self.unknown,
-                                 "counts": self.counts.tolist()})
+    def to_json(self):
+        return {"words": self.words, "unknown": self.unknown, "counts": self.counts.tolist()}
 
     @classmethod
     def load(cls, path):
-        with open(path, encoding="utf-8") as f:
-            data = json.load(f)
-        return cls(data["words"], data["counts"], data["unknown"])
+        """The vocab.json of a run; UsageError naming the file if it is not one of ours."""
+        data = read_json_file(path)
+        try:
+            return cls(data["words"], data["counts"], data["unknown"])
+        except (KeyError, TypeError, ValueError):
+            raise UsageError(f"{path} is not a word2vec vocabulary of this project (it needs "
+                             "distinct \"words\", one count each and \"unknown\"); restore "
+                             "it or retrain") from None
 
 
 def keep_probabilities(counts, sample):
@@ -80,31 +85,53 @@ def keep_probabilities(counts, sample):
     return np.where(counts > 0, np.minimum(keep, 1.0), 1.0).astype(np.float32)
 
 
-def read_corpus(path):
+def read_corpus(path, max_bytes=DEFAULT_MAX_BYTES):
     """The whitespace-separated tokens of a UTF-8 text file (UsageError if unusable)."""
-    tokens = read_text_file(path).split()
+    return split_words(read_text_file(path, max_bytes), path)
+
+
+def split_words(text, source):
+    tokens = text.split()
     if not tokens:
-        raise UsageError(f"{path} holds no words, only whitespace")
+        raise UsageError(f"{source} holds no words, only whitespace")
     return tokens
 
 
-TEXT8_URL = "http://mattmahoney.net/dc/text8.zip"
+TEXT8_URL = "https://mattmahoney.net/dc/text8.zip"
+# The digest gluon-nlp checks (dmlc/gluon-nlp, src/gluonnlp/data/corpora/
+# large_text_compression_benchmark.py, Text8.archive_file) and the size TF's
+# word2vec_basic.py checks. Keras's get_file verifies only MD5 or SHA-256, and
+# no published SHA-256 of text8.zip was found, so the SHA-1 is checked here.
+TEXT8_SHA1 = "6c70299b93b7e1f927b42cd8f6ac1a31547c7a2e"
+TEXT8_BYTES = 31_344_016
 
 
-def text8_tokens():
+def text8_tokens(max_bytes=DEFAULT_MAX_BYTES):
     """The text8 corpus (17M words of Wikipedia), downloaded once into the Keras cache."""
     import keras
 
     try:
-        path = keras.utils.get_file("text8.zip", TEXT8_URL, extract=True)
+        path = keras.utils.get_file("text8.zip", TEXT8_URL)
     except Exception as error:  # no network, a proxy, a half-written file
         reason = " ".join(str(error).split())[:160] or type(error).__name__
         raise UsageError(f"could not download text8 from {TEXT8_URL} ({reason}); "
-                         "pass --corpus with a local text file instead") from None
-    # Keras returns the archive or the folder it was unpacked into, by version.
-    root = path if os.path.isdir(path) else os.path.dirname(path)
-    for folder, _, files in os.walk(root):
-        if "text8" in files:
-            return read_corpus(os.path.join(folder, "text8"))
-    raise UsageError(f"the downloaded archive under {root} has no text8 file; "
-                     "pass --corpus with the unpacked file")
+                         "pass --text with a local text file instead") from None
+    check_download(path, TEXT8_BYTES, TEXT8_SHA1)
+    with zipfile.ZipFile(path) as archive:
+        member = archive.getinfo("text8")
+        if member.file_size > max_bytes:
+            raise UsageError(f"text8 is {member.file_size:,} bytes, more than --max_bytes "
+                             f"{max_bytes:,}")
+        data = archive.read(member)
+    return split_words(decode_text(data, "text8"), "text8")
+
+
+def check_download(path, size, sha1):
+    """UsageError unless the file at `path` has this size and SHA-1 digest."""
+    digest = hashlib.sha1()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    if os.path.getsize(path) != size or digest.hexdigest() != sha1:
+        raise UsageError(f"{path} is not the published text8.zip ({size:,} bytes, SHA-1 "
+                         f"{sha1}): a truncated or altered download; delete it and run again")

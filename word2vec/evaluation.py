@@ -9,9 +9,12 @@ An analogy "a b c d" is right when d is the nearest word by cosine to
 b - a + c (unit vectors), a, b and c themselves excluded.
 """
 
+import math
+
 import numpy as np
 
 from common.cli import UsageError
+from common.files import DEFAULT_MAX_BYTES
 from common.text import read_text_file
 
 RESTRICT_VOCAB = 30_000
@@ -33,10 +36,10 @@ def case_insensitive_index(words, restrict_vocab=RESTRICT_VOCAB, skip=()):
     return index
 
 
-def read_analogies(path):
+def read_analogies(path, max_bytes=DEFAULT_MAX_BYTES):
     """[(section, [(a, b, c, d), ...]), ...] from a questions-words.txt-style file."""
     sections = []
-    for number, line in enumerate(read_text_file(path).splitlines(), 1):
+    for number, line in enumerate(read_text_file(path, max_bytes).splitlines(), 1):
         line = line.strip()
         if not line:
             continue
@@ -95,10 +98,14 @@ def evaluate_analogies(vectors, words, sections, restrict_vocab=RESTRICT_VOCAB, 
             "accuracy": correct / total if total else 0.0}
 
 
-def read_word_pairs(path):
-    """[(word1, word2, score)] from a tab/space separated file; '#' lines are comments."""
+def read_word_pairs(path, max_bytes=DEFAULT_MAX_BYTES):
+    """[(word1, word2, score)] from a tab/space separated file; '#' lines are comments.
+
+    A score that is NaN or infinite is refused: it would make the Spearman
+    correlation meaningless (NaN), not a result.
+    """
     pairs = []
-    for number, line in enumerate(read_text_file(path).splitlines(), 1):
+    for number, line in enumerate(read_text_file(path, max_bytes).splitlines(), 1):
         if not line.strip() or line.lstrip().startswith("#"):
             continue
         fields = line.split("\t") if "\t" in line else line.split()
@@ -107,6 +114,9 @@ def read_word_pairs(path):
         except (IndexError, ValueError):
             raise UsageError(f"{path}, line {number}: {line[:60]!r} is not 'word1 word2 "
                              "score' (the wordsim353.tsv format)") from None
+        if not math.isfinite(pairs[-1][2]):
+            raise UsageError(f"{path}, line {number}: the score {fields[2].strip()!r} is not a "
+                             "finite number")
     if not pairs:
         raise UsageError(f"{path} holds no word pairs")
     return pairs
@@ -143,6 +153,10 @@ def evaluate_word_pairs(vectors, words, pairs, restrict_vocab=RESTRICT_VOCAB, sk
             human.append(score)
     if len(model) < 2:
         raise UsageError("fewer than 2 word pairs have both words in the vocabulary")
+    if len(set(human)) < 2 or len(set(model)) < 2:
+        raise UsageError(f"the {len(model)} scored pairs all have the same "
+                         f"{'human score' if len(set(human)) < 2 else 'cosine'}; Spearman's "
+                         "correlation is undefined (NaN), so there is no result")
     return {"spearman": spearman(model, human), "pairs": len(model),
             "skipped": len(pairs) - len(model)}
 
@@ -156,3 +170,41 @@ def nearest(unit_vectors, query, k, excluded=()):
     top = np.argpartition(-cosines, k - 1)[:k] if k > 0 else np.array([], dtype=np.int64)
     top = top[np.argsort(-cosines[top], kind="stable")]
     return [(int(i), float(cosines[i])) for i in top]
+
+
+def evaluate(word_vectors, analogies_path=None, wordsim_path=None,
+             restrict_vocab=RESTRICT_VOCAB, max_bytes=DEFAULT_MAX_BYTES):
+    """{"analogy_accuracy", "analogy_sections", "wordsim_spearman", ...} for the given files."""
+    if not analogies_path and not wordsim_path:
+        raise UsageError("give --analogies FILE, --wordsim FILE or both")
+    # Both files are read (and checked) before the slower scoring starts.
+    sections = read_analogies(analogies_path, max_bytes) if analogies_path else None
+    pairs = read_word_pairs(wordsim_path, max_bytes) if wordsim_path else None
+    vectors, words = word_vectors.vectors, word_vectors.vocab.words
+    skip = {word_vectors.vocab.unknown}
+    results = {"restrict_vocab": restrict_vocab}
+    if sections:
+        scores = evaluate_analogies(vectors, words, sections, restrict_vocab, skip)
+        results.update(analogy_accuracy=scores["accuracy"], analogy_correct=scores["correct"],
+                       analogy_total=scores["total"], analogy_skipped=scores["skipped"],
+                       analogy_sections=scores["sections"])
+    if pairs:
+        scores = evaluate_word_pairs(vectors, words, pairs, restrict_vocab, skip)
+        results.update(wordsim_spearman=scores["spearman"], wordsim_pairs=scores["pairs"],
+                       wordsim_skipped=scores["skipped"])
+    return results
+
+
+def print_results(results):
+    for section in results.get("analogy_sections", []):
+        accuracy = section["accuracy"]
+        shown = "-" if accuracy is None else f"{100 * accuracy:5.1f}%"
+        print(f"{section['section']:>28s} {shown:>7s} ({section['correct']}/{section['total']})")
+    if "analogy_accuracy" in results:
+        print(f"{'analogies, overall':>28s} {100 * results['analogy_accuracy']:5.1f}% "
+              f"({results['analogy_correct']}/{results['analogy_total']}; "
+              f"{results['analogy_skipped']} questions with words outside the top "
+              f"{results['restrict_vocab']:,} skipped)")
+    if "wordsim_spearman" in results:
+        print(f"{'WordSim Spearman':>28s} {results['wordsim_spearman']:.4f} "
+              f"({results['wordsim_pairs']} pairs, {results['wordsim_skipped']} skipped)")

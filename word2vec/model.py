@@ -30,29 +30,62 @@ word's, and above all a sampled negative's, which gets a gradient from every
 example of the batch.
 """
 
+import argparse
 import dataclasses
 
 import keras
 import tensorflow as tf
 
+from common.cli import count, non_negative_float, positive_float
+from common.configs import setting
 from word2vec.pairs import MODELS
 
 SAMPLERS = ("unigram", "log_uniform")
+# The largest value each size flag takes (a typo such as 10**9 is an error, not an OOM kill).
+MAX_EMBEDDING_DIM = 4_096
+MAX_WINDOW = 100
+MAX_NUM_SAMPLED = 100_000
+MAX_VOCAB = 10_000_000
+MAX_MIN_COUNT = 10 ** 9
+MAX_BATCH_SIZE = 1_048_576
+
+
+def vocab_limit(text):
+    """--max_vocab: 0 (no limit) or a count of at most MAX_VOCAB."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if not 0 <= value <= MAX_VOCAB:
+        raise argparse.ArgumentTypeError(f"must be 0 (no limit) or in 1..{MAX_VOCAB:,}, "
+                                         f"got {text}")
+    return value
+
+
+vocab_limit.__name__ = "max_vocab"  # argparse names the type in its messages
 
 
 @dataclasses.dataclass(frozen=True)
 class Word2VecConfig:
-    model: str = "skipgram"  # or "cbow"
-    embedding_dim: int = 100
-    window: int = 5  # largest distance between center and context word
-    num_sampled: int = 32  # negative words per batch, shared by its examples
-    sampler: str = "unigram"  # unigram^0.75 or log_uniform
-    min_count: int = 5  # rarer words are dropped
-    max_vocab: int = 0  # 0: no limit; else this many words, <unk> included
-    sample: float = 1e-3  # subsampling threshold; 0: off
-    epochs: int = 5
-    batch_size: int = 1024  # examples per step
-    learning_rate: float = 0.025  # at the start; falls linearly to 1e-4 of it
+    arch: str = setting("skipgram", "skipgram predicts each context word from the center "
+                        "word, cbow the center word from the mean of its context",
+                        choices=MODELS)
+    embedding_dim: int = setting(100, "length of the word vectors", count(MAX_EMBEDDING_DIM))
+    window: int = setting(5, "largest distance between center and context word; each center "
+                          "draws its own window in [1, window]", count(MAX_WINDOW))
+    num_sampled: int = setting(32, "negative words per batch for the NCE loss, shared by the "
+                               "batch's examples", count(MAX_NUM_SAMPLED))
+    sampler: str = setting("unigram", "negatives drawn from unigram counts ** 0.75 or from a "
+                           "log-uniform (Zipf) law over frequency ranks", choices=SAMPLERS)
+    min_count: int = setting(5, "words seen fewer times are dropped", count(MAX_MIN_COUNT))
+    max_vocab: int = setting(0, "keep at most this many words, <unk> included; 0: all",
+                             vocab_limit)
+    sample: float = setting(1e-3, "subsampling threshold: words more frequent than this "
+                            "fraction are randomly skipped; 0: off", non_negative_float)
+    epochs: int = 5  # --epochs comes from common.cli.add_training_flags
+    batch_size: int = setting(1024, "examples per training step", count(MAX_BATCH_SIZE))
+    learning_rate: float = setting(0.025, "SGD learning rate at the start; it falls linearly "
+                                   "to 1e-4 of that by the last step", positive_float)
 
 
 PRESETS = {
@@ -89,16 +122,16 @@ class Word2Vec(keras.Model):
     """
 
     def __init__(self, unigram_counts, embedding_dim=100, num_sampled=64, sampler="unigram",
-                 model="skipgram", seed=0, **kwargs):
+                 arch="skipgram", seed=0, **kwargs):
         super().__init__(**kwargs)
-        if model not in MODELS or sampler not in SAMPLERS:
-            raise ValueError(f"unknown model {model!r} or sampler {sampler!r}")
+        if arch not in MODELS or sampler not in SAMPLERS:
+            raise ValueError(f"unknown arch {arch!r} or sampler {sampler!r}")
         self.unigram_counts = [int(c) for c in unigram_counts]
         self.vocab_size = len(self.unigram_counts)
         self.embedding_dim = embedding_dim
         self.num_sampled = num_sampled
         self.sampler = sampler
-        self.model_kind = model
+        self.arch = arch
         self.seed = seed
         # word2vec.c's initialisation: inputs uniform(-0.5/dim, 0.5/dim), outputs zero.
         scale = 0.5 / embedding_dim
@@ -121,7 +154,7 @@ class Word2Vec(keras.Model):
 
     def hidden(self, inputs):
         """(batch, dim): the center's vector (skip-gram) or the context mean (CBOW)."""
-        if self.model_kind == "skipgram":
+        if self.arch == "skipgram":
             return tf.gather(self.embeddings.value, inputs)
         contexts, mask = inputs  # (batch, 2 * window) ids and 0/1 weights
         vectors = tf.gather(self.embeddings.value, contexts)  # (batch, 2w, dim)
@@ -158,17 +191,24 @@ class Word2Vec(keras.Model):
     def get_config(self):
         return dict(super().get_config(), unigram_counts=self.unigram_counts,
                     embedding_dim=self.embedding_dim, num_sampled=self.num_sampled,
-                    sampler=self.sampler, model=self.model_kind, seed=self.seed)
+                    sampler=self.sampler, arch=self.arch, seed=self.seed)
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        if "model" in config:  # checkpoints written before --model became --arch
+            config["arch"] = config.pop("model")
+        return cls(**config)
 
 
 def build_word2vec(config, unigram_counts, seed=0):
     """A Word2Vec model for a vocabulary with these counts (uncompiled)."""
     return Word2Vec(unigram_counts, config.embedding_dim, config.num_sampled, config.sampler,
-                    config.model, seed)
+                    config.arch, seed)
 
 
-def compile_for_training(model, config, total_steps, finished_steps=0, steps_per_execution=20):
-    """SGD with word2vec's linear decay over `total_steps`, resuming at `finished_steps`.
+def compile_for_training(model, config, total_steps=1, steps_per_execution=20):
+    """SGD with word2vec's linear decay over `total_steps` (ScheduleSteps sets it per run).
 
     `steps_per_execution` steps run inside one graph call: a step is only a few
     milliseconds of work, and Keras's per-call overhead would otherwise be a
@@ -177,5 +217,25 @@ def compile_for_training(model, config, total_steps, finished_steps=0, steps_per
     optimizer = keras.optimizers.SGD(LinearDecay(config.learning_rate, total_steps))
     model.compile(optimizer=optimizer, steps_per_execution=steps_per_execution)
     optimizer.build(model.trainable_variables)
-    optimizer.iterations.assign(finished_steps)
     return model
+
+
+class ScheduleSteps(keras.callbacks.Callback):
+    """At the start of `fit`: the decay spans this run's steps, resumed at `finished_steps`.
+
+    The schedule's length depends on --epochs, which a resume may raise, and a
+    checkpoint restores the optimizer with the length it was saved with (and,
+    after Ctrl-C, the step count of a part-epoch whose data is redone). So the
+    schedule and the step count are set here, before the first step is traced,
+    as word2vec.c's linear decay over the whole run requires.
+    """
+
+    def __init__(self, learning_rate, total_steps, finished_steps):
+        super().__init__()
+        self.learning_rate, self.total_steps = learning_rate, total_steps
+        self.finished_steps = finished_steps
+
+    def on_train_begin(self, logs=None):
+        optimizer = self.model.optimizer
+        optimizer.learning_rate = LinearDecay(self.learning_rate, self.total_steps)
+        optimizer.iterations.assign(self.finished_steps)

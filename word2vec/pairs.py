@@ -53,6 +53,13 @@ def steps_per_chunk(ids, keep_prob, chunk_words, window, batch_size, model):
     return np.maximum(np.round(steps), 1).astype(np.int32)
 
 
+def epoch_steps(ids, keep_prob, window, model, batch_size, chunk_words=1_000_000):
+    """Batches per epoch of training_dataset with these settings (int)."""
+    ids = np.asarray(ids, dtype=np.int32)
+    keep_prob = np.asarray(keep_prob, dtype=np.float32)
+    return int(steps_per_chunk(ids, keep_prob, chunk_words, window, batch_size, model).sum())
+
+
 def subsample(ids, keep_prob, seed):
     """The ids that survive subsampling: (kept,) int32."""
     draw = tf.random.stateless_uniform(tf.shape(ids), seed=seed)

@@ -9,14 +9,11 @@ without adding scikit-learn to the project.
 
 import warnings
 
-import matplotlib
+import numpy as np
+from matplotlib import font_manager
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib import font_manager  # noqa: E402
-
-from common.files import atomic_write_text  # noqa: E402
+from common.files import atomic_write_text
+from common.plots import new_figure, save_figure
 
 
 def write_projector_files(vectors, words, vectors_path, metadata_path):
@@ -101,7 +98,7 @@ def _font_for(words):
 def plot_tsne(points, words, path, title="t-SNE of the most frequent words"):
     """Scatter plot of the (n, 2) map with every point labelled, as the lecture's figure."""
     font = _font_for(words)
-    fig, ax = plt.subplots(figsize=(18, 18), dpi=80)
+    fig, ax = new_figure(18, 18, dpi=80)
     ax.scatter(points[:, 0], points[:, 1], s=6, color="tab:blue")
     for (x, y), word in zip(points, words):
         ax.annotate(word, (x, y), xytext=(3, 2), textcoords="offset points", fontsize=9,
@@ -113,8 +110,7 @@ def plot_tsne(points, words, path, title="t-SNE of the most frequent words"):
         # Without a Hangul font installed, Korean labels show as boxes; say nothing per glyph.
         warnings.filterwarnings("ignore", message="Glyph .* missing from font")
         fig.tight_layout()
-        fig.savefig(path)
-    plt.close(fig)
+        save_figure(fig, path)
 
 
 def tsne_figure(vectors, words, path, num_words=500, seed=0):
