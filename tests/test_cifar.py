@@ -79,7 +79,8 @@ def test_resume_continues_from_the_checkpoint(tmp_path):
 
     run_dir = str(tmp_path / "run")
     data = colour_data()
-    config = PRESETS["test"]  # 2 epochs of 20 steps
+    # 2 epochs of 18 steps: 576 training images once 64 are held out for validation.
+    config = PRESETS["test"]
     cifar10.train(config, run_dir, data, seed=3, verbose=0)
     # Pretend the run stopped after epoch 1 with the latest weights on disk.
     state_path = os.path.join(run_dir, "state.json")
@@ -91,7 +92,7 @@ def test_resume_continues_from_the_checkpoint(tmp_path):
     assert [row["epoch"] for row in history] == [1, 2]
     model = keras.saving.load_model(os.path.join(run_dir, "checkpoints", "epoch-0002.keras"))
     # The optimizer state came from the checkpoint: 2 epochs, then 1 more.
-    assert int(model.optimizer.iterations) == 3 * 20
+    assert int(model.optimizer.iterations) == 3 * 18
 
 
 def test_ensemble_of_one_run_twice_equals_the_run(trained, tmp_path):
@@ -148,7 +149,7 @@ def test_bad_inputs_get_one_line_and_lose_nothing(trained, tmp_path, capsys):
     before = open(os.path.join(run_dir, "state.json")).read()
     (tmp_path / "odd").mkdir()
     (tmp_path / "odd" / "readme.txt").write_text("no CIFAR here")
-    train = ["train", "--model", "test", "--verbose", "0"]
+    train = ["train", "--preset", "test", "--verbose", "0"]
     assert "matches no known CIFAR-10 layout" in run_command(
         train + ["--data_dir", str(tmp_path / "odd"), "--out_dir", str(tmp_path / "r")], capsys)
     assert not (tmp_path / "r").exists()

@@ -13,7 +13,7 @@ from week2_cnn.cifar_training import WarmupSchedule, augment
 @pytest.mark.parametrize("architecture", ARCHITECTURES)
 @pytest.mark.parametrize("batch_norm", [True, False])
 def test_every_model_maps_images_to_logits(architecture, batch_norm):
-    preset = next(p for p in PRESETS.values() if p.architecture == architecture)
+    preset = next(p for p in PRESETS.values() if p.arch == architecture)
     config = dataclasses.replace(preset, width=4, batch_norm=batch_norm, dropout_rate=0.1)
     model = build_model(config, num_classes=7)
     images = np.random.default_rng(0).uniform(0, 255, (3, 32, 32, 3)).astype(np.float32)

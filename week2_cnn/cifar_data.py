@@ -8,18 +8,24 @@
 Every loader returns a `Cifar` with x_* uint8 [N, 32, 32, 3], y_* int64 [N] and
 the class names. Decoding 60,000 JPEGs takes about a minute, so the decoded
 arrays of an image folder are cached (an .npz keyed by the folder's path and
-file list, under --cache_dir) and reused by later runs.
+file list, under --cache_dir) and reused by later runs; a corrupt cache is
+decoded again. The pickles are read with an allow-list (week2_cnn.cifar_pickle),
+never with plain `pickle.load`. `split_validation` holds out the validation
+images that choose best.keras, from the training images only.
 """
 
 import dataclasses
 import hashlib
+import io
 import os
-import pickle
+import zipfile
 
 import numpy as np
 
 from common.cli import UsageError
+from common.files import read_bytes, staging_path
 from common.images import find_labelled_images, load_images
+from week2_cnn.cifar_pickle import read_pickle_file
 
 IMAGE_SIZE = 32
 NUM_CLASSES = 10
@@ -60,9 +66,16 @@ def load_cifar10(data_dir=None, cache_dir=DEFAULT_CACHE_DIR):
                      f"{LAYOUTS}")
 
 
-def load_tfds(data_dir=None):
+def tfds_modules():
+    """The modules the default (tfds) path imports; ImportError names a missing package."""
     import tensorflow_datasets as tfds
+    from tensorflow_datasets.image_classification import cifar
 
+    return tfds, cifar
+
+
+def load_tfds(data_dir=None):
+    tfds, _ = tfds_modules()
     splits, info = tfds.load("cifar10", split=["train", "test"], as_supervised=True,
                              with_info=True, data_dir=data_dir)
     arrays = []
@@ -90,14 +103,36 @@ def _planar_to_images(rows):
 
 
 def _read_pickle(path):
+    batch = read_pickle_file(path, "CIFAR-10 Python batch")
     try:
-        with open(path, "rb") as f:
-            batch = pickle.load(f, encoding="bytes")
-        rows = np.asarray(batch[b"data"], dtype=np.uint8)
+        rows = np.asarray(batch[b"data"])
         labels = np.asarray(batch[b"labels"])
-    except (OSError, pickle.UnpicklingError, EOFError, KeyError, TypeError, ValueError) as error:
-        raise UsageError(f"{path} is not a readable CIFAR-10 Python batch ({error})")
-    return _check_images(_planar_to_images(rows), labels, path)
+        if rows.dtype.kind not in "ui" or labels.dtype.kind not in "ui":
+            raise ValueError("data and labels must be whole numbers")
+        if rows.ndim != 2 or rows.shape[1] != 3 * IMAGE_SIZE * IMAGE_SIZE:
+            raise ValueError(f"data has shape {rows.shape}, not (N, 3072)")
+        if rows.size and (rows.min() < 0 or rows.max() > 255):
+            raise ValueError("pixel values outside 0..255")
+    except (KeyError, TypeError, ValueError, OverflowError) as error:
+        raise UsageError(f"{path} is not a readable CIFAR-10 Python batch ({error})") from None
+    return _check_images(_planar_to_images(rows.astype(np.uint8)), labels, path)
+
+
+def _read_label_names(path):
+    """The class names in batches.meta: a dict whose b"label_names" lists NUM_CLASSES names."""
+    meta = read_pickle_file(path, "CIFAR-10 batches.meta")
+    names = meta.get(b"label_names", meta.get("label_names")) if isinstance(meta, dict) else None
+    if (not isinstance(names, list) or len(names) != NUM_CLASSES
+            or not all(isinstance(n, (bytes, str)) and n for n in names)):
+        raise UsageError(f"{path} is not a readable CIFAR-10 batches.meta (expected "
+                         f"label_names: a list of {NUM_CLASSES} class names)")
+    try:
+        names = [n.decode("utf-8") if isinstance(n, bytes) else n for n in names]
+    except UnicodeDecodeError:
+        raise UsageError(f"{path}: class names are not UTF-8 text") from None
+    if len(set(names)) != NUM_CLASSES:
+        raise UsageError(f"{path}: the class names are not distinct")
+    return names
 
 
 def _read_binary(path):
@@ -105,7 +140,7 @@ def _read_binary(path):
     if not os.path.exists(path):
         raise UsageError(f"{path} is missing; the binary layout needs data_batch_1..5.bin "
                          "and test_batch.bin")
-    raw = np.fromfile(path, dtype=np.uint8)
+    raw = np.frombuffer(read_bytes(path, "CIFAR-10 binary batch"), dtype=np.uint8)
     if raw.size == 0 or raw.size % record:
         raise UsageError(f"{path} is not a CIFAR-10 binary batch (its size, {raw.size} bytes, "
                          f"is not a multiple of {record})")
@@ -134,8 +169,7 @@ def load_python_batches(folder):
     names = list(CLASS_NAMES)
     meta = os.path.join(folder, "batches.meta")
     if os.path.exists(meta):
-        with open(meta, "rb") as f:
-            names = [n.decode() for n in pickle.load(f, encoding="bytes")[b"label_names"]]
+        names = _read_label_names(meta)
     return Cifar(x_train, y_train, x_test, y_test, names, folder)
 
 
@@ -146,8 +180,13 @@ def load_binary_batches(folder):
     names = list(CLASS_NAMES)
     meta = os.path.join(folder, "batches.meta.txt")
     if os.path.exists(meta):
-        with open(meta, encoding="utf-8") as f:
-            names = [line.strip() for line in f if line.strip()]
+        try:
+            text = read_bytes(meta, "batches.meta.txt").decode("utf-8")
+        except UnicodeDecodeError:
+            raise UsageError(f"{meta} is not UTF-8 text") from None
+        names = [line.strip() for line in text.splitlines() if line.strip()]
+        if len(names) != NUM_CLASSES or len(set(names)) != NUM_CLASSES:
+            raise UsageError(f"{meta} does not list {NUM_CLASSES} distinct class names")
     return Cifar(x_train, y_train, x_test, y_test, names, folder)
 
 
@@ -172,10 +211,8 @@ def load_image_folder(folder, cache_dir=DEFAULT_CACHE_DIR):
                          "a classifier needs at least two class folders")
     key = _listing_key(folder, train_paths + test_paths)
     cache_path = os.path.join(cache_dir, "cifar10", f"images-{key}.npz") if cache_dir else None
-    if cache_path and os.path.exists(cache_path):
-        print(f"decoded images read from the cache {cache_path}")
-        with np.load(cache_path) as cached:
-            arrays = [cached[k] for k in ("x_train", "y_train", "x_test", "y_test")]
+    arrays = _read_cache(cache_path, len(train_names), len(train_paths), len(test_paths))
+    if arrays is not None:
         return Cifar(*arrays, train_names, folder)
     arrays = []
     for paths, labels in ((train_paths, y_train), (test_paths, y_test)):
@@ -184,9 +221,65 @@ def load_image_folder(folder, cache_dir=DEFAULT_CACHE_DIR):
     if not len(arrays[0]) or not len(arrays[2]):
         raise UsageError(f"{folder}: no readable images in train/ or test/")
     if cache_path:
-        os.makedirs(os.path.dirname(cache_path), exist_ok=True)
-        tmp = cache_path + f".tmp-{os.getpid()}.npz"
-        np.savez(tmp, x_train=arrays[0], y_train=arrays[1], x_test=arrays[2], y_test=arrays[3])
-        os.replace(tmp, cache_path)
-        print(f"decoded images cached in {cache_path} (later runs skip decoding)")
+        _write_cache(cache_path, arrays)
     return Cifar(*arrays, train_names, folder)
+
+
+CACHE_KEYS = ("x_train", "y_train", "x_test", "y_test")
+
+
+def _read_cache(cache_path, num_classes, max_train, max_test):
+    """The cached arrays, or None (with a note) when the cache is missing or corrupt."""
+    if not cache_path or not os.path.lexists(cache_path):
+        return None
+    try:
+        with np.load(io.BytesIO(read_bytes(cache_path, "image cache"))) as cached:
+            arrays = [cached[k] for k in CACHE_KEYS]
+        for x, y, most in ((arrays[0], arrays[1], max_train), (arrays[2], arrays[3], max_test)):
+            if (x.dtype != np.uint8 or x.shape[1:] != (IMAGE_SIZE, IMAGE_SIZE, 3)
+                    or y.shape != (len(x),) or not 0 < len(x) <= most or y.dtype != np.int64
+                    or y.min() < 0 or y.max() >= num_classes):
+                raise ValueError("unexpected arrays")
+    except (UsageError, OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+        print(f"note: the image cache {cache_path} is corrupt or truncated; decoding the "
+              "images again to rebuild it")
+        return None
+    print(f"decoded images read from the cache {cache_path}")
+    return arrays
+
+
+def _write_cache(cache_path, arrays):
+    """The decoded arrays as an .npz, atomically (a staging file, then a rename)."""
+    os.makedirs(os.path.dirname(cache_path), exist_ok=True)
+    tmp = staging_path(cache_path)
+    try:
+        with open(tmp, "wb") as f:
+            np.savez(f, **dict(zip(CACHE_KEYS, arrays)))
+        os.replace(tmp, cache_path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+    print(f"decoded images cached in {cache_path} (later runs skip decoding)")
+
+
+def split_validation(x, y, fraction):
+    """(x_train, y_train, x_val, y_val): `fraction` of each class held out for validation.
+
+    Deterministic (no random numbers, so any seed and numpy version give the
+    same split): within each class, in data order, evenly spaced images are
+    held out. Every class with at least two images keeps one for validation
+    and one for training, so a small folder still trains; a class with a
+    single image stays in training. fraction 0: no validation images.
+    """
+    held_out = np.zeros(len(y), dtype=bool)
+    if fraction > 0:
+        for label in np.unique(y):
+            members = np.flatnonzero(y == label)
+            count = len(members)
+            if count < 2:
+                continue
+            num_val = min(count - 1, max(1, int(round(fraction * count))))
+            positions = np.floor((np.arange(num_val) + 0.5) * count / num_val).astype(np.int64)
+            held_out[members[positions]] = True
+    return x[~held_out], y[~held_out], x[held_out], y[held_out]

@@ -1,4 +1,7 @@
-"""Scoring a classifier: accuracy, per-class accuracy, confusion matrix, and its servable."""
+"""Scoring a classifier: accuracy, per-class accuracy, confusion matrix, and its servable.
+
+Shared by week2_cnn.cifar10 and week2_cnn.transfer.
+"""
 
 import os
 
@@ -6,16 +9,24 @@ import numpy as np
 import tensorflow as tf
 
 from common.cli import UsageError
+from common.files import DEFAULT_MAX_BYTES, check_regular_file
 from common.images import load_images
-from common.plots import plt
-from common.files import atomic_write_json
+from common.lifecycle import write_results
+from common.plots import new_figure, save_figure
 
 
-def load_query_images(paths, size):
-    """(uint8 [n, size, size, 3], kept indices) of the files to predict; missing: error."""
-    missing = [p for p in paths if not os.path.isfile(p)]
-    if missing:
-        raise UsageError(f"image file not found: {missing[0]}")
+def load_query_images(paths, size, max_bytes=DEFAULT_MAX_BYTES):
+    """(uint8 [n, size, size, 3], kept indices) of the files to predict.
+
+    A missing file, a folder, a FIFO or a device, or a file over `max_bytes`,
+    is an error before any file is decoded; files that do not decode are skipped.
+    """
+    for path in paths:
+        check_regular_file(path, "image file")
+        if os.path.getsize(path) > max_bytes:
+            raise UsageError(f"{path} is {os.path.getsize(path):,} bytes, more than the limit "
+                             f"of {max_bytes:,}; raise it with --max_bytes if this is really "
+                             "an image")
     images, kept, _ = load_images(paths, size, 3, progress=False)
     if not len(images):
         raise UsageError(f"none of the {len(paths)} files is a readable image")
@@ -52,7 +63,7 @@ def plot_confusion_matrix(matrix, class_names, path, title):
     """Rows: true class, columns: predicted class; counts written in every cell."""
     matrix = np.asarray(matrix)
     size = max(5.0, 0.6 * len(class_names) + 2)
-    fig, ax = plt.subplots(figsize=(size, size), dpi=100)
+    fig, ax = new_figure(size, size)
     ax.imshow(matrix, cmap="Blues")
     ticks = range(len(class_names))
     ax.set_xticks(ticks, class_names, rotation=45, ha="right")
@@ -65,13 +76,13 @@ def plot_confusion_matrix(matrix, class_names, path, title):
         ax.text(column, row, str(count), ha="center", va="center", fontsize=7,
                 color="white" if count > threshold else "black")
     fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def save_report(report, out_dir_file, title, extra=None):
-    """results.json and confusion_matrix.png; `out_dir_file(name)` gives each path."""
-    atomic_write_json(out_dir_file("results.json"), {**report, **(extra or {})})
+    """results.json (with provenance) and confusion_matrix.png; `out_dir_file(name)` gives
+    each path."""
+    write_results(out_dir_file("results.json"), {**report, **(extra or {})})
     plot_confusion_matrix(report["confusion_matrix"], list(report["per_class_accuracy"]),
                           out_dir_file("confusion_matrix.png"), title)
 
@@ -100,7 +111,13 @@ class ClassifierServable(tf.Module):
 
     @tf.function(input_signature=[])
     def labels(self):
+        # The signature's name is the one exports have had since the first
+        # version; its output is `class_names`, as in the metadata signature.
         return {"class_names": self.class_names}
 
     def signatures(self):
         return {"serving_default": self.serve, "labels": self.labels}
+
+    def probabilities_function(self):
+        """serving_default as one concrete function (what the LiteRT converter takes)."""
+        return self.serve.get_concrete_function()

@@ -13,37 +13,75 @@ Every model takes float32 images with values 0..255 [batch, 32, 32, 3] (the
 per-channel normalisation is the first layer) and returns logits [batch, classes].
 """
 
+import argparse
 import dataclasses
 
 import keras
 import numpy as np
 from keras import layers
 
+from common.cli import count, fraction, non_negative_float, non_negative_int, positive_float
+from common.configs import setting
+
 # Per-channel mean and standard deviation of the CIFAR-10 training images (0..255).
 CIFAR_MEAN = (125.3, 123.0, 113.9)
 CIFAR_STD = (63.0, 62.1, 66.7)
 ARCHITECTURES = ("tutorial", "vgg", "resnet", "fast")
+MAX_TRANSLATE = 16  # reflect padding needs fewer pixels than half the 32-pixel image
+
+
+def translate_pixels(text):
+    """An argparse type: a shift of 0..MAX_TRANSLATE pixels."""
+    value = non_negative_int(text)
+    if value > MAX_TRANSLATE:
+        raise argparse.ArgumentTypeError(f"must be in 0..{MAX_TRANSLATE}, got {text}")
+    return value
+
+
+translate_pixels.__name__ = f"in 0..{MAX_TRANSLATE}"
 
 
 @dataclasses.dataclass(frozen=True)
 class CifarConfig:
-    architecture: str = "fast"
-    width: int = 64              # channels of the first conv group; later groups scale it
-    epochs: int = 10
-    batch_size: int = 512
-    optimizer: str = "sgd"       # sgd (Nesterov momentum 0.9) or adam
-    learning_rate: float = 0.2   # peak learning rate
-    schedule: str = "triangular"  # triangular (one-cycle), cosine or constant
-    warmup_fraction: float = 0.2  # of all steps, rising linearly from 0 to the peak
-    l2: float = 5e-4             # L2 penalty on conv and dense kernels (weight decay)
-    dropout_rate: float = 0.0
-    batch_norm: bool = True
-    augment: bool = True         # random horizontal flip + translation
-    translate: int = 2           # pixels of random translation (reflect padding)
-    label_smoothing: float = 0.2
-    tta: bool = True             # average the predictions of the image and its mirror
-    activation: str = "relu"
+    # `arch` was called `architecture` before the one-grammar change; runs that
+    # saved the old key are read through RENAMED.
+    arch: str = setting("fast", "network: tutorial, vgg, resnet or fast (the preset picks the "
+                        "rest of the recipe)", choices=ARCHITECTURES)
+    width: int = setting(64, "channels of the first conv group; later groups scale it",
+                         count(1024))
+    epochs: int = 10             # --epochs comes from common.cli.add_training_flags
+    batch_size: int = setting(512, "images per training step", count(65_536))
+    optimizer: str = setting("sgd", "sgd (Nesterov momentum 0.9) or adam",
+                             choices=("sgd", "adam"))
+    learning_rate: float = setting(0.2, "peak learning rate", positive_float)
+    schedule: str = setting("triangular", "learning rate after the warm-up: triangular "
+                            "(linear to 0), cosine, constant",
+                            choices=("triangular", "cosine", "constant"))
+    warmup_fraction: float = setting(0.2, "fraction of all steps spent rising linearly to "
+                                     "the peak", fraction)
+    l2: float = setting(5e-4, "L2 weight decay on conv and dense kernels; 0: off",
+                        non_negative_float)
+    dropout_rate: float = setting(0.0, "dropout before the classifier (and between dense "
+                                  "layers)", fraction)
+    batch_norm: bool = setting(True, "batch normalisation after every convolution")
+    augment: bool = setting(True, "random horizontal flips and translations of the "
+                            "training images")
+    translate: int = setting(2, "largest random shift in pixels when augmenting",
+                             translate_pixels)
+    label_smoothing: float = setting(0.2, "weight moved from the true label to all classes",
+                                     fraction)
+    tta: bool = setting(True, "test-time augmentation: average the image's and its mirror's "
+                        "predictions")
+    activation: str = setting("relu", "activation after every convolution",
+                              choices=("relu", "gelu", "elu", "swish"))
+    # Added with the validation split; older runs (which had none) read the default.
+    val_fraction: float = setting(0.1, "fraction of the training images held out (per "
+                                  "class) to choose best.keras; 0: none, best by training "
+                                  "loss", fraction)
 
+
+# Config keys renamed since runs were first saved: old name -> new name.
+RENAMED = {"architecture": "arch"}
 
 PRESETS = {
     "tutorial": CifarConfig("tutorial", width=64, epochs=30, batch_size=128, optimizer="adam",
@@ -75,8 +113,8 @@ def conv_bn(x, filters, config, kernel_size=3, strides=1, name=None):
                       kernel_regularizer=_l2(config), name=name)(x)
     if config.batch_norm:
         # Short runs need fast-moving statistics for evaluation (airbench uses 0.4).
-        x = layers.BatchNormalization(momentum=0.6 if config.architecture == "fast" else 0.9,
-                                      scale=config.architecture != "fast")(x)
+        x = layers.BatchNormalization(momentum=0.6 if config.arch == "fast" else 0.9,
+                                      scale=config.arch != "fast")(x)
     return layers.Activation(config.activation)(x)
 
 
@@ -157,19 +195,19 @@ BODIES = {"tutorial": tutorial_body, "vgg": vgg_body, "resnet": resnet_body, "fa
 
 def build_model(config, num_classes=10):
     """The config's network: float images 0..255 [batch, 32, 32, 3] -> logits [batch, classes]."""
-    if config.architecture not in BODIES:
-        raise ValueError(f"unknown architecture {config.architecture!r}; "
+    if config.arch not in BODIES:
+        raise ValueError(f"unknown architecture {config.arch!r}; "
                          f"choose one of {', '.join(ARCHITECTURES)}")
     images = keras.Input((32, 32, 3), name="images")
     x = layers.Normalization(mean=CIFAR_MEAN, variance=np.square(CIFAR_STD), name="normalize")(
         images)
-    x = BODIES[config.architecture](x, config)
+    x = BODIES[config.arch](x, config)
     logits = _classifier(x, config, num_classes)
-    if config.architecture == "fast":
+    if config.arch == "fast":
         # airbench divides its logits by 9: a lower temperature suits the max-pooled
         # features at initialisation.
         logits = layers.Rescaling(1 / 9, name="logit_scale")(logits)
-    return keras.Model(images, logits, name=f"cifar_{config.architecture}")
+    return keras.Model(images, logits, name=f"cifar_{config.arch}")
 
 
 def whitening_filters(images, eps=5e-4):
