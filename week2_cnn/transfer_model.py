@@ -9,6 +9,7 @@
 Every model here takes float images with values 0..255 [batch, size, size, 3].
 """
 
+import argparse
 import dataclasses
 import hashlib
 import os
@@ -16,27 +17,83 @@ import os
 import keras
 from keras import layers
 
-from common.cli import UsageError
+from common.cli import UsageError, count, fraction, non_negative_int, percentage, positive_float
+from common.configs import setting
+from common.files import check_regular_file
+from common.runs import load_keras_file
+
+MAX_HIDDEN_UNITS = 65_536
+MAX_BATCH_SIZE = 65_536
+MAX_FINE_TUNE_EPOCHS = 100_000
+
+
+def fine_tune_layer_count(text):
+    """An argparse type: -1 (the whole base), 0 (off) or how many top layers to train."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = None
+    if value is None or value < -1:
+        raise argparse.ArgumentTypeError(f"must be -1, 0 or a positive whole number, got {text}")
+    return value
+
+
+def hidden_unit_count(text):
+    value = non_negative_int(text)
+    if value > MAX_HIDDEN_UNITS:
+        raise argparse.ArgumentTypeError(f"must be in 0..{MAX_HIDDEN_UNITS:,}, got {text}")
+    return value
+
+
+fine_tune_layer_count.__name__ = "-1, 0 or positive"
+hidden_unit_count.__name__ = f"in 0..{MAX_HIDDEN_UNITS:,}"
 
 
 @dataclasses.dataclass(frozen=True)
 class TransferConfig:
-    hidden_units: int = 0          # 0: the head is one softmax layer, as in retrain.py
-    dropout_rate: float = 0.0
-    learning_rate: float = 1e-3    # Adam, head training
-    epochs: int = 20
-    batch_size: int = 100
-    distort: bool = False          # random flip, crop, scale and brightness (no cache)
-    fine_tune_layers: int = 0      # 0: head only; N: also train the base's top N layers;
-                                   # -1: the whole network
-    fine_tune_epochs: int = 5
-    fine_tune_learning_rate: float = 1e-5
-    validation_percentage: float = 10.0
-    test_percentage: float = 10.0
+    hidden_units: int = setting(0, "units of a hidden layer in the head; 0: none "
+                                "(retrain.py's single softmax layer)", hidden_unit_count)
+    dropout_rate: float = setting(0.0, "dropout before the head's output layer", fraction)
+    learning_rate: float = setting(1e-3, "Adam learning rate of the head", positive_float)
+    epochs: int = 20  # of head training; --epochs comes from common.cli.add_training_flags
+    batch_size: int = setting(100, "images per step", count(MAX_BATCH_SIZE))
+    distort: bool = setting(False, "random flips, crops, scaling, brightness (bypasses the "
+                            "bottleneck cache)")
+    fine_tune_layers: int = setting(0, "after the head: also train the base's top N weighted "
+                                    "layers; 0: off; -1: the whole network",
+                                    fine_tune_layer_count)
+    fine_tune_epochs: int = setting(5, "epochs of fine-tuning", count(MAX_FINE_TUNE_EPOCHS))
+    fine_tune_learning_rate: float = setting(1e-5, "Adam learning rate while fine-tuning",
+                                             positive_float)
+    validation_percentage: float = setting(10.0, "percent of the images used for validation "
+                                           "(chooses best.keras)", percentage)
+    test_percentage: float = setting(10.0, "percent of the images used for the test",
+                                     percentage)
 
 
-PRESETS = {"default": TransferConfig(),
-           "test": TransferConfig(epochs=3, batch_size=8, fine_tune_epochs=1)}
+@dataclasses.dataclass(frozen=True)
+class FineTuneConfig:
+    """The fine-tuning phase, trained as its own run in <run>/fine_tune (see transfer_verbs)."""
+
+    epochs: int
+    learning_rate: float
+    layers: int
+    batch_size: int
+    distort: bool
+
+    @classmethod
+    def of(cls, config):
+        return cls(config.fine_tune_epochs, config.fine_tune_learning_rate,
+                   config.fine_tune_layers, config.batch_size, config.distort)
+
+
+PRESETS = {
+    "default": TransferConfig(),
+    # Head, then the top 20 weighted layers of the base (Inception v3's last block).
+    "fine_tune": TransferConfig(fine_tune_layers=20, fine_tune_epochs=5),
+    # Trains in seconds on a few dozen images; for tests only.
+    "test": TransferConfig(epochs=3, batch_size=8, fine_tune_epochs=1),
+}
 
 
 @dataclasses.dataclass
@@ -54,6 +111,20 @@ def _file_key(path):
     return digest.hexdigest()[:16]
 
 
+def base_key(base, weights, seed=0):
+    """Names the bottleneck cache of a base: the network, its weights (a file by its hash)."""
+    check_base_name(base)
+    if base != "inception_v3":
+        check_regular_file(base, "--base file")
+        return f"keras-{_file_key(base)}"
+    if weights == "none":  # random weights: the features depend on the seed
+        return f"inception_v3-none-seed{seed}"
+    if weights == "imagenet":
+        return "inception_v3-imagenet"
+    check_regular_file(weights, "--weights file")
+    return f"inception_v3-{_file_key(weights)}"
+
+
 def check_base_name(base):
     if base != "inception_v3" and not base.endswith(".keras"):
         raise UsageError(f"unknown --base {base!r}; use inception_v3 or a .keras file")
@@ -64,17 +135,44 @@ def load_base(base, weights="imagenet"):
     check_base_name(base)
     if base == "inception_v3":
         return _inception_v3(weights)
-    if not os.path.isfile(base):
-        raise UsageError(f"--base {base} not found")
-    model = keras.saving.load_model(base, compile=False)
+    check_regular_file(base, "--base file")
+    try:
+        model = load_keras_file(base, compile=False)
+    except UsageError as error:
+        raise UsageError(f"--base {base}: {error}") from None
+    return Base(features_of(model, f"--base {base}"), image_size_of(model, f"--base {base}"),
+                f"keras-{_file_key(base)}")
+
+
+def features_of(model, what):
+    """The frozen sub-network of a classifier up to the input of its "logits" layer."""
+    kind = ("a classifier trained by week2_cnn.cifar10 (or any Keras classifier whose last "
+            "Dense layer is named 'logits')")
+    if not isinstance(model, keras.Model) or len(getattr(model, "inputs", None) or []) != 1:
+        raise UsageError(f"{what} is not a one-input Keras model; give {kind}")
+    image_size_of(model, what)
     try:
         logits = model.get_layer("logits")
     except ValueError:
-        raise UsageError(f"--base {base} has no layer named 'logits'; give a classifier "
-                         "trained by week2_cnn.cifar10 (or name its last Dense 'logits')")
-    features = keras.Model(model.inputs, logits.input, name="base")
+        raise UsageError(f"{what} has no layer named 'logits'; give {kind}") from None
+    try:
+        features = keras.Model(model.inputs, logits.input, name="base")
+    except (ValueError, TypeError, AttributeError):
+        raise UsageError(f"{what}: its 'logits' layer is not reached from its input; "
+                         f"give {kind}") from None
+    if len(features.output.shape) != 2:
+        raise UsageError(f"{what}: the input of its 'logits' layer has shape "
+                         f"{tuple(features.output.shape)}, not (batch, features); give {kind}")
     features.trainable = False
-    return Base(features, int(model.inputs[0].shape[1]), f"keras-{_file_key(base)}")
+    return features
+
+
+def image_size_of(model, what):
+    shape = tuple(model.inputs[0].shape)
+    if len(shape) != 4 or shape[3] != 3 or shape[1] != shape[2] or not shape[1]:
+        raise UsageError(f"{what} takes inputs of shape {shape}, not square RGB images "
+                         "(batch, size, size, 3)")
+    return int(shape[1])
 
 
 def _inception_v3(weights):
@@ -87,7 +185,7 @@ def _inception_v3(weights):
     except Exception as error:  # a download without internet fails in many ways
         raise UsageError(f"could not load Inception v3 weights {weights!r} ({error}); "
                          "download them on a machine with internet, or use --weights none "
-                         "or --base PATH.keras")
+                         "or --base PATH.keras") from None
     images = keras.Input((299, 299, 3), name="images")
     x = layers.Rescaling(1 / 127.5, offset=-1.0)(images)  # Inception's [-1, 1] input
     features = keras.Model(images, core(x), name="base")
@@ -125,6 +223,32 @@ def build_classifier(base, head, distort=False):
     return keras.Model(images, head(base.features(x, training=False)), name="classifier")
 
 
+def as_classifier(model, load_base_model):
+    """The servable classifier (no distortions) from a checkpoint of either phase.
+
+    A head-phase checkpoint is the head alone (features -> logits) when the
+    bottlenecks were cached; it is put on the run's base (`load_base_model()`).
+    A checkpoint trained with --distort has the distortion layers, left out here.
+    """
+    names = {layer.name for layer in model.layers}
+    if "base" in names and "head" in names:
+        base = model.get_layer("base")
+        return build_classifier(Base(base, image_size_of(base, "the checkpoint"), ""),
+                                model.get_layer("head"))
+    if model.name == "head" or "logits" in names:
+        base_model = load_base_model()
+        return build_classifier(Base(base_model, image_size_of(base_model, "base.keras"), ""),
+                                model)
+    raise UsageError(f"the checkpoint {model.name!r} is not a transfer head or classifier")
+
+
+def compile_classifier(model, learning_rate):
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  metrics=["accuracy"])
+    return model
+
+
 def unfreeze_top(base, count):
     """Makes the last `count` weighted layers of the base trainable (-1: all of them)."""
     base.features.trainable = True
@@ -133,6 +257,10 @@ def unfreeze_top(base, count):
     for layer in keep_frozen:
         layer.trainable = False
     return sum(1 for layer in inner if layer.trainable)
+
+
+def trainable_layer_count(features):
+    return sum(1 for layer in _all_layers(features) if layer.weights and layer.trainable)
 
 
 def _all_layers(model):
