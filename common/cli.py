@@ -24,10 +24,18 @@ class UsageError(ValueError):
 
 
 def run_cli(main, argv=None):
-    """Runs `main(argv)`: one `error: ...` line and exit 2 for every problem a user causes."""
+    """Runs `main(argv)`: one `error: ...` line and exit 2 for every problem a user causes.
+
+    Deprecation notes are printed after a command succeeds, so that a failing
+    one still prints nothing but its `error:` line.
+    """
+    _notes.clear()
     try:
         quiet_tensorflow()
-        return main(argv)
+        status = main(argv)
+        for note in _notes:
+            print(note, file=sys.stderr)
+        return status
     except UsageError as error:
         fail(str(error))
     except KeyboardInterrupt:
@@ -47,9 +55,14 @@ def fail(message):
     sys.exit(2)
 
 
+_notes = []  # deprecation notes of the command being run, printed when it succeeds
+
+
 def deprecated(old, new):
-    """Prints the one line that says a spelling still works but has a new name."""
-    print(f"note: {old} is deprecated; use {new} (same meaning)", file=sys.stderr)
+    """Notes (once) that a spelling still works but has a new name."""
+    note = f"note: {old} is deprecated; use {new} (same meaning)"
+    if note not in _notes:
+        _notes.append(note)
 
 
 def quiet_tensorflow():

@@ -33,6 +33,9 @@ from common.provenance import provenance
 from common.runs import LOCK_NAME, RunDir, load_keras_file
 from common.training import Progress, fit_run, get_strategy, set_seed
 
+# How a metadata file is named in messages.
+METADATA_NAMES = {"vocab.json": "vocabulary", "labels.json": "class names"}
+
 
 @dataclasses.dataclass
 class TrainJob:
@@ -82,18 +85,19 @@ def check_new_or_resumable(run_dir, job, config):
                              "config.json; refusing to start a new run over them")
         return
     saved = upgrade_keys(run_dir.read_config(job.kind), job.renamed)
+    for name, value in job.metadata.items():
+        path = run_dir.file(name)
+        if os.path.exists(path) and read_json_file(path) != json.loads(json.dumps(value)):
+            what = METADATA_NAMES.get(name, name)
+            raise UsageError(f"--resume: this data's {what} differs from the one "
+                             f"{run_dir.path} was trained with; use the same data or a new "
+                             "--out_dir")
     defaults = {**field_defaults(type(job.config)), "seed": 0}
     changed = changed_settings(saved, config, defaults, (*job.may_change, "provenance"))
     if changed:
         details = ", ".join(f"{k}: {old!r} -> {new!r}" for k, old, new in changed)
         raise UsageError(f"--resume: {run_dir.path} was trained with different settings "
                          f"({details}); drop those flags or use a new --out_dir")
-    for name, value in job.metadata.items():
-        path = run_dir.file(name)
-        if os.path.exists(path) and read_json_file(path) != json.loads(json.dumps(value)):
-            raise UsageError(f"--resume: the {name} of this data differs from the one "
-                             f"{run_dir.path} was trained with; use the same data or a new "
-                             "--out_dir")
     run_dir.read_state()  # a corrupt state beside checkpoints fails here
 
 

@@ -112,7 +112,7 @@ def test_saved_model_gives_the_same_logits_and_generates_without_the_project(
                                model(ids), atol=1e-5)
     seeded = reloaded.signatures["generate_seeded"](
         prime=tf.constant("the "), length=tf.constant(40), temperature=tf.constant(1.0),
-        seed=tf.constant(5, tf.int64))["text"].numpy().decode()
+        seed=tf.constant(5))["text"].numpy().decode()
     assert seeded == char_rnn.sample(model, vocab, "the ", 40, temperature=1.0, seed=5)
     # A fresh interpreter in another folder, with no access to this project.
     script = ("import json, sys\nimport tensorflow as tf\n"

@@ -99,9 +99,16 @@ def test_export_refuses_an_existing_directory(trained_run, tmp_path, capsys):
         ["export", "--run_dir", trained_run[0], "--export_dir", str(target)], capsys)
     assert_one_line_error(status, stderr, "--overwrite")
     assert (target / "keep.txt").read_text() == "earlier work"
-    run_cli(char_rnn.main, ["export", "--run_dir", trained_run[0], "--export_dir",
-                            str(target), "--overwrite"])
-    assert (target / "saved_model.pb").exists() and not (target / "keep.txt").exists()
+    # --overwrite replaces only an earlier export of this project, never a user's folder.
+    status, stderr = run_command(["export", "--run_dir", trained_run[0], "--export_dir",
+                                  str(target), "--overwrite"], capsys)
+    assert_one_line_error(status, stderr, "not an export written by this project")
+    assert (target / "keep.txt").read_text() == "earlier work"
+    ours = tmp_path / "ours"
+    for _ in range(2):  # the second run replaces the first export
+        run_cli(char_rnn.main, ["export", "--run_dir", trained_run[0], "--export_dir",
+                                str(ours), "--overwrite"])
+    assert (ours / "saved_model.pb").exists() and (ours / "tfcourse_export.json").exists()
 
 
 def test_sample_from_a_folder_that_is_not_a_run(tmp_path, capsys):

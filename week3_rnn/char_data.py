@@ -13,6 +13,7 @@ import os
 import sysconfig
 
 from common.cli import UsageError
+from common.files import DEFAULT_MAX_BYTES
 from common.text import read_text_file
 
 DATASETS = ("python_stdlib", "tiny_shakespeare")
@@ -37,10 +38,10 @@ def python_stdlib_text(max_chars=STDLIB_MAX_CHARS):
     return "\n".join(pieces)[:max_chars]
 
 
-def tiny_shakespeare_text(data_dir=None):
+def tiny_shakespeare_text(data_dir=None, max_bytes=DEFAULT_MAX_BYTES):
     if data_dir:
         path = data_dir if os.path.isfile(data_dir) else os.path.join(data_dir, "input.txt")
-        return read_text_file(path)
+        return read_text_file(path, max_bytes)
     import tensorflow_datasets as tfds  # imported here: it is slow to import
 
     try:
@@ -53,12 +54,13 @@ def tiny_shakespeare_text(data_dir=None):
     return "".join(next(iter(split))["text"].numpy().decode("utf-8") for split in splits)
 
 
-def load_corpus(text_path=None, dataset="python_stdlib", data_dir=None):
+def load_corpus(text_path=None, dataset="python_stdlib", data_dir=None,
+                max_bytes=DEFAULT_MAX_BYTES):
     """Returns (text, source) where source names where the text came from."""
     if text_path:
-        return read_text_file(text_path), f"file:{os.path.abspath(text_path)}"
+        return read_text_file(text_path, max_bytes), f"file:{os.path.abspath(text_path)}"
     if dataset == "python_stdlib":
         return python_stdlib_text(), "dataset:python_stdlib"
     if dataset == "tiny_shakespeare":
-        return tiny_shakespeare_text(data_dir), "dataset:tiny_shakespeare"
+        return tiny_shakespeare_text(data_dir, max_bytes), "dataset:tiny_shakespeare"
     raise UsageError(f"unknown --dataset {dataset!r}; choose one of {', '.join(DATASETS)}")

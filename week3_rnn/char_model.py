@@ -10,6 +10,9 @@ import dataclasses
 import keras
 from keras import layers
 
+from common.cli import (count, fraction, non_negative_float, non_negative_int,
+                        positive_float)
+from common.configs import setting
 from week3_rnn.cells import LectureGRUCell, LectureLSTMCell
 from week3_rnn.fast_lstm import FastLSTM
 
@@ -18,19 +21,25 @@ CELLS = ("lstm", "gru", "rnn", "lecture_lstm", "lecture_gru", "keras_lstm")
 
 @dataclasses.dataclass(frozen=True)
 class CharRNNConfig:
-    cell: str = "lstm"
-    num_layers: int = 2
-    units: int = 256
-    embedding_dim: int = 64
-    dropout_rate: float = 0.0
-    seq_length: int = 100
-    batch_size: int = 64
+    cell: str = setting("lstm", "recurrent cell: lstm (fused, fast on CPUs), gru, rnn, the "
+                        "lecture's hand-written lecture_lstm / lecture_gru, or keras_lstm "
+                        "(stock Keras)", choices=CELLS)
+    num_layers: int = setting(2, "stacked recurrent layers", count(16))
+    units: int = setting(256, "hidden units per layer", count(8192))
+    embedding_dim: int = setting(64, "character embedding size", count(8192))
+    dropout_rate: float = setting(0.0, "dropout after each recurrent layer", fraction)
+    seq_length: int = setting(100, "characters per training sequence (backpropagation "
+                              "through time)", count(100_000))
+    batch_size: int = setting(64, "sequences per batch", count(65_536))
     epochs: int = 20
-    learning_rate: float = 2e-3
-    grad_clip: float = 5.0  # global gradient norm; 0 turns clipping off
-    lr_decay: float = 1.0  # learning rate multiplied by this every epoch after decay_after
-    decay_after: int = 0
-    val_fraction: float = 0.1
+    learning_rate: float = setting(2e-3, "Adam learning rate", positive_float)
+    grad_clip: float = setting(5.0, "clip gradients to this global norm; 0: off",
+                               non_negative_float)
+    lr_decay: float = setting(1.0, "multiply the learning rate by this every epoch after "
+                              "--decay_after epochs", positive_float)
+    decay_after: int = setting(0, "epochs at the full learning rate", non_negative_int)
+    val_fraction: float = setting(0.1, "fraction of the text (its tail) held out for "
+                                  "validation; 0: none", fraction)
 
 
 PRESETS = {

@@ -114,7 +114,7 @@ class CharRNNServable(tf.Module):
 
     @tf.function(input_signature=[
         tf.TensorSpec([], tf.string), tf.TensorSpec([], tf.int32),
-        tf.TensorSpec([], tf.float32), tf.TensorSpec([], tf.int64)])
+        tf.TensorSpec([], tf.float32), tf.TensorSpec([], tf.int32)])
     def generate_seeded(self, prime, length, temperature, seed):
         return {"text": self.generate_text(prime, length, temperature, seed)}
 
@@ -122,7 +122,7 @@ class CharRNNServable(tf.Module):
         tf.TensorSpec([], tf.string), tf.TensorSpec([], tf.int32),
         tf.TensorSpec([], tf.float32)])
     def generate(self, prime, length, temperature):
-        seed = tf.random.uniform([], maxval=2**62, dtype=tf.int64)
+        seed = tf.random.uniform([], maxval=2**31 - 1, dtype=tf.int32)
         return {"text": self.generate_text(prime, length, temperature, seed)}
 
     @tf.function(input_signature=[tf.TensorSpec([None, None], tf.int32)])
