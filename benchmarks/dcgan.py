@@ -6,7 +6,7 @@ runs already in --out_dir, so an interrupted benchmark continues), draws
 (trained once on the real training set and cached in --out_dir). The
 reference set for every Fréchet distance is the real test set.
 
-    python benchmarks/dcgan.py --data_dir ../shared/data/mnist     # ~45 min on 2 cores
+    python -m benchmarks.dcgan --data_dir ../shared/data/mnist     # ~45 min on 2 cores
 
 Rows: real test images (the ceiling of the inception score), 10,000 real
 training images against the test set (the floor of the distance), and the
@@ -15,34 +15,24 @@ half the fc_gan's.
 """
 
 import argparse
+import dataclasses
 import os
-import sys
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, REPO_ROOT)
-
-from common.cli import quiet_tensorflow  # noqa: E402
-
-quiet_tensorflow()
-
-import dataclasses  # noqa: E402
-
-import numpy as np  # noqa: E402
-
-from common.runs import RunDir  # noqa: E402
-from gan import dcgan  # noqa: E402
-from gan.data import load_dataset  # noqa: E402
-from gan.metrics import QualityScorer, classifier_for  # noqa: E402
-from gan.model import PRESETS  # noqa: E402
-from gan.sampling import generate_images  # noqa: E402
+from common.cli import quiet_tensorflow
+from common.provenance import REPO_ROOT
 
 
 def train_or_resume(name, config, out_dir, images, verbose):
     """A finished (or resumed to the end) run of `config`; returns (generator, minutes)."""
+    import numpy as np
+
+    from common.runs import RunDir
+    from gan import dcgan_verbs
+
     run_dir = os.path.join(out_dir, f"{name}-{config.epochs}epochs")
     resume = RunDir(run_dir).has_run()
-    model, state = dcgan.train(config, run_dir, images, "mnist", seed=0, resume=resume,
-                               verbose=verbose)
+    model, state = dcgan_verbs.train(config, run_dir, images, "mnist", seed=0, resume=resume,
+                                     verbose=verbose)
     seconds = [row["seconds"] for row in state["history"]]
     print(f"{name}: {len(seconds)} epochs, median {np.median(seconds):.0f} s/epoch, "
           f"fastest {min(seconds):.0f} s")
@@ -65,6 +55,13 @@ def main():
     parser.add_argument("--verbose", type=int, default=2, choices=[0, 1, 2],
                         help="Keras fit verbosity")
     args = parser.parse_args()
+    quiet_tensorflow()
+    import numpy as np
+
+    from gan.data import load_dataset
+    from gan.metrics import QualityScorer, classifier_for
+    from gan.model import PRESETS
+    from gan.sampling import generate_images
 
     x_train, y_train, x_test, y_test = load_dataset("mnist", args.data_dir)
     os.makedirs(args.out_dir, exist_ok=True)

@@ -13,19 +13,16 @@ a busy 2-core machine, where its OpenMP threads stall at every kernel).
 Prints images/second per side, the ratio to PyTorch with default threads
 (>= 1.0: this project is faster) and the seconds per MNIST epoch (468 steps).
 
-    python benchmarks/dcgan_vs_pytorch.py     # needs: pip install -r benchmarks/requirements.txt
+    python -m benchmarks.dcgan_vs_pytorch    # needs: pip install -r benchmarks/requirements.txt
 """
 
 import argparse
 import os
-import sys
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from side_by_side import (compare, keras_fit_speed, loop_speed, make_parser,  # noqa: E402
-                          print_measurement)
+from benchmarks.side_by_side import (compare, keras_fit_speed, loop_speed, make_parser,
+                                     print_measurement)
 
 BATCH, SIZE, STEPS_PER_EPOCH = 128, 28, 60000 // 128
 # The `default` preset's settings, spelled out so that the PyTorch process never

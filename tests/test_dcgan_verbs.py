@@ -1,4 +1,4 @@
-"""DCGAN verbs on one trained run: evaluate, generate --out, --checkpoint, export, litert, resume."""
+"""DCGAN verbs on a trained run: evaluate, generate --out, --checkpoint, export, litert, resume."""
 
 import dataclasses
 import gzip
