@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from common.cli import UsageError
-from week2_cnn.cifar_data import CLASS_NAMES, load_cifar10
+from week2_cnn.cifar_data import CLASS_NAMES, load_cifar10, split_validation
 
 
 def random_batch(n, seed):
@@ -131,3 +131,23 @@ def test_image_folder_with_one_class_or_no_images(tmp_path):
         (tmp_path / "empty" / split / "notes.txt").write_text("no images here")
     with pytest.raises(UsageError, match="no images"):
         load_cifar10(str(tmp_path / "empty"), str(tmp_path / "cache"))
+
+
+def test_validation_split_holds_out_a_tenth_of_each_class():
+    labels = (np.arange(50_000) * 7) % 10  # 5,000 per class, classes interleaved
+    images = np.arange(50_000)  # stands for the images: which one went where
+    x_train, y_train, x_val, y_val = split_validation(images, labels, 0.1)
+    assert len(x_val) == 5_000 and np.bincount(y_val).tolist() == [500] * 10
+    assert len(x_train) == 45_000 and np.bincount(y_train).tolist() == [4_500] * 10
+    assert sorted(np.concatenate([x_train, x_val]).tolist()) == images.tolist()
+    np.testing.assert_array_equal(labels[x_val], y_val)  # labels travel with their images
+    again = split_validation(images, labels, 0.1)
+    np.testing.assert_array_equal(again[2], x_val)  # no random numbers: always the same
+
+
+def test_a_small_folder_keeps_one_image_per_class_for_validation_and_still_trains():
+    labels = np.array([0, 0, 1, 1, 1, 2])  # class 2 has a single image
+    x_train, y_train, x_val, y_val = split_validation(np.arange(6), labels, 0.1)
+    assert sorted(y_val.tolist()) == [0, 1]
+    assert sorted(y_train.tolist()) == [0, 1, 1, 2]
+    assert len(split_validation(np.arange(6), labels, 0.0)[2]) == 0  # 0: no validation

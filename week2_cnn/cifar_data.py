@@ -75,9 +75,14 @@ def tfds_modules():
 
 
 def load_tfds(data_dir=None):
-    tfds, _ = tfds_modules()
-    splits, info = tfds.load("cifar10", split=["train", "test"], as_supervised=True,
-                             with_info=True, data_dir=data_dir)
+    try:
+        tfds, _ = tfds_modules()
+        splits, info = tfds.load("cifar10", split=["train", "test"], as_supervised=True,
+                                 with_info=True, data_dir=data_dir)
+    except ModuleNotFoundError as error:  # tfds imports some of its modules lazily
+        raise UsageError(f"the default data path (tensorflow-datasets) needs the Python "
+                         f"package {error.name!r}, which is not installed; run pip install "
+                         "-r requirements.txt, or pass --data_dir") from None
     arrays = []
     for split in splits:
         # Batches of 10,000 rather than batch_size=-1, which needs the split size
