@@ -5,8 +5,8 @@ Exports a run (or, without --run_dir, an untrained small-preset model with a
 in a fresh Python process that never imports this project and times the
 `generate` signature. Prints the median characters/second over the repeats.
 
-    python benchmarks/char_rnn_generation.py
-    python benchmarks/char_rnn_generation.py --run_dir runs/shakespeare --length 2000
+    python -m benchmarks.char_rnn_generation
+    python -m benchmarks.char_rnn_generation --run_dir runs/shakespeare --length 2000
 """
 
 import argparse
@@ -15,10 +15,6 @@ import os
 import subprocess
 import sys
 import tempfile
-
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, REPO_ROOT)
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 TIMING_SCRIPT = """
 import json, statistics, sys, time
@@ -44,7 +40,7 @@ def main():
     parser.add_argument("--length", type=int, default=2000, help="characters per call")
     parser.add_argument("--repeats", type=int, default=5, help="timed calls")
     args = parser.parse_args()
-
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     from week3_rnn import char_rnn
     from week3_rnn.char_model import PRESETS, build_char_rnn
     from common.text import CharVocab

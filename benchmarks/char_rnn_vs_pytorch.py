@@ -10,12 +10,12 @@ Each process trains `--warmup` steps untimed (tracing, allocation), then times
 `--steps` steps. Prints the median characters/second of each side over the
 rounds and the ratio tfcourse / pytorch (>= 1.0 means this project is faster).
 
-    python benchmarks/char_rnn_vs_pytorch.py     # needs: pip install -r benchmarks/requirements.txt
-    python benchmarks/char_rnn_vs_pytorch.py --cells lstm keras_lstm --rounds 3
+    python -m benchmarks.char_rnn_vs_pytorch     # needs: pip install -r benchmarks/requirements.txt
+    python -m benchmarks.char_rnn_vs_pytorch --cells lstm keras_lstm --rounds 3
 """
 
 import numpy as np
-from side_by_side import compare, keras_fit_speed, loop_speed, make_parser, print_measurement
+from benchmarks.side_by_side import compare, keras_fit_speed, loop_speed, make_parser, print_measurement
 
 VOCAB, EMBEDDING, UNITS, LAYERS, SEQ, BATCH, CLIP, LR = 65, 64, 256, 2, 100, 64, 5.0, 2e-3
 

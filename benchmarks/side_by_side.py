@@ -64,8 +64,13 @@ def print_measurement(items_per_second):
 
 
 def measure_in_subprocess(script, side, warmup, steps):
-    """Runs `script --measure side ...` in a fresh interpreter; returns its items/second."""
-    command = [sys.executable, os.path.abspath(script), "--measure", side,
+    """Runs `python -m benchmarks.<script> --measure side ...` in a fresh interpreter.
+
+    Returns its items/second. Benchmarks run as modules of the `benchmarks`
+    package, so they import the project without editing sys.path.
+    """
+    module = "benchmarks." + os.path.splitext(os.path.basename(script))[0]
+    command = [sys.executable, "-m", module, "--measure", side,
                "--warmup", str(warmup), "--steps", str(steps)]
     env = dict(os.environ, PYTHONPATH=REPO_ROOT, TF_CPP_MIN_LOG_LEVEL="3")
     result = subprocess.run(command, capture_output=True, text=True, env=env, cwd=REPO_ROOT)
