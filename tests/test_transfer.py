@@ -27,12 +27,16 @@ def make_photo_folder(root, per_class=12, size=(40, 30)):
     return root
 
 
-@pytest.fixture(scope="module")
-def cifar_base(tmp_path_factory):
+def save_small_base(folder):
     """A small untrained CIFAR-10 classifier saved as .keras: the offline --base."""
-    path = tmp_path_factory.mktemp("base") / "base.keras"
+    path = folder / "base.keras"
     build_model(CIFAR_PRESETS["test"]).save(path)
     return str(path)
+
+
+@pytest.fixture(scope="module")
+def cifar_base(tmp_path_factory):
+    return save_small_base(tmp_path_factory.mktemp("base"))
 
 
 @pytest.fixture(scope="module")

@@ -73,13 +73,16 @@ class TransferConfig:
 
 @dataclasses.dataclass(frozen=True)
 class FineTuneConfig:
-    """The fine-tuning phase, trained as its own run in <run>/fine_tune (see transfer_verbs)."""
+    """The fine-tuning phase, trained as its own run in <run>/fine_tune (transfer_training).
 
-    epochs: int
-    learning_rate: float
-    layers: int
-    batch_size: int
-    distort: bool
+    Defaults as TransferConfig's, so a run saved before a field existed resumes.
+    """
+
+    epochs: int = 5
+    learning_rate: float = 1e-5
+    layers: int = 0
+    batch_size: int = 100
+    distort: bool = False
 
     @classmethod
     def of(cls, config):
