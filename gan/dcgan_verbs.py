@@ -14,7 +14,7 @@ import shlex
 from common import lifecycle
 from common.cli import (UsageError, add_export_flags, add_input_limit_flag, add_run_flags,
                         add_training_flags, count, deprecated, make_parser, seed_int)
-from common.configs import add_config_flags, config_from_args
+from common.configs import add_config_flags, config_from_args, upgrade_keys
 from common.export import check_export_dir, save_litert, save_servable
 from common.runs import RunDir, check_outside_run
 from common.training import Progress
@@ -267,7 +267,7 @@ def main(argv=None):
               f"{args.seed_b})")
     elif args.command == "export":
         check_export_dir(args.export_dir, args.overwrite, args.run_dir)
-        config = RunDir(args.run_dir).read_config(KIND)
+        config = upgrade_keys(RunDir(args.run_dir).read_config(KIND), RENAMED)
         path = export(load_generator(args.run_dir, args.checkpoint), args.export_dir,
                       args.overwrite, args.run_dir, args.format, config)
         if args.format == "litert":

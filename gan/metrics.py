@@ -51,9 +51,7 @@ def classifier_for(x_train, y_train, x_test, y_test, cache_path=None, epochs=3, 
     """(classifier, test accuracy): loaded from cache_path if there, else trained and saved."""
     if cache_path and os.path.exists(cache_path):
         model = load_keras_file(cache_path)
-        expected = (None, *x_train.shape[1:])
-        if (not isinstance(model, keras.Model) or tuple(model.input_shape) != expected
-                or FEATURE_LAYER not in [layer.name for layer in model.layers]):
+        if not is_classifier_for(model, x_train.shape[1:]):
             raise UsageError(f"{cache_path} is not a scoring classifier for "
                              f"{'x'.join(map(str, x_train.shape[1:]))} images")
         model.compile(loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
@@ -73,6 +71,15 @@ def classifier_for(x_train, y_train, x_test, y_test, cache_path=None, epochs=3, 
     _, accuracy = model.evaluate(to_unit_range(x_test), y_test.astype(np.int64),
                                  batch_size=512, verbose=0)
     return model, float(accuracy)
+
+
+def is_classifier_for(model, image_shape):
+    """Whether a loaded .keras model is build_classifier's for images of `image_shape`."""
+    try:
+        return (tuple(model.input_shape) == (None, *image_shape)
+                and FEATURE_LAYER in [layer.name for layer in model.layers])
+    except (AttributeError, ValueError, TypeError):  # a subclassed model has no input_shape
+        return False
 
 
 def features_and_probabilities(classifier, images, batch_size=512):

@@ -117,7 +117,8 @@ def test_old_model_flag_trains_the_course_gan_and_prints_a_note(tmp_path, capsys
     data = mnist_like(tmp_path / "data", train=64)
     run_cli(dcgan.main, ["train", "--model", "fc_gan", "--data_dir", str(data), "--epochs", "1",
                          "--out_dir", str(tmp_path / "run"), "--verbose", "0"])
-    err = capsys.readouterr().err
+    out, err = capsys.readouterr()
+    assert "next:" in out and f"python -m gan.dcgan evaluate --run_dir {tmp_path / 'run'}" in out
     notes = [line for line in err.splitlines() if line.startswith("note: --model")]
     assert notes == ["note: --model is deprecated; use --arch (with --preset fc_gan for the "
                      "course's settings) (same meaning)"]

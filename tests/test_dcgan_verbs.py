@@ -205,3 +205,30 @@ def test_runs_made_with_the_old_model_key_still_resume_and_generate(  # noqa: F8
     # A checkpoint saved before the rename (gan_config with "model") loads too.
     old = {k: v for k, v in dataclasses.asdict(TEST_CONFIG).items() if k != "arch"}
     assert DCGAN({**old, "model": "fc_gan"}).gan_config["arch"] == "fc_gan"
+
+
+@pytest.mark.parametrize("name, fragment", [
+    ("checkpoints/epoch-0001.keras", "truncated or corrupt"),
+    ("config.json", "corrupt or truncated"),
+    ("state.json", "corrupt state.json"),
+])
+def test_corrupt_files_in_a_run_directory(trained_gan, tmp_path, capsys, name,  # noqa: F811
+                                          fragment):
+    run_dir = tmp_path / "run"
+    shutil.copytree(trained_gan[0], run_dir)
+    data = (run_dir / name).read_bytes()
+    (run_dir / name).write_bytes(data[:len(data) // 2])
+    status, _, stderr = call_cli(dcgan.main, ["generate", "--run_dir", str(run_dir),
+                                              "--out", str(tmp_path / "g.png")], capsys)
+    assert_one_line_error(status, stderr, fragment)
+    assert not (tmp_path / "g.png").exists()
+
+
+def test_a_classifier_file_of_another_kind_is_refused(trained_gan, tmp_path,  # noqa: F811
+                                                      capsys):
+    wrong = tmp_path / "not_a_classifier.keras"
+    shutil.copy(os.path.join(trained_gan[0], "checkpoints", "epoch-0001.keras"), wrong)
+    status, _, stderr = call_cli(dcgan.main, [
+        "evaluate", "--run_dir", trained_gan[0], "--dataset", "mnist", "--num", "8",
+        "--data_dir", str(mnist_like(tmp_path / "mnist")), "--classifier", str(wrong)], capsys)
+    assert_one_line_error(status, stderr, "not a scoring classifier")
