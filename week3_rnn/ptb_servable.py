@@ -1,16 +1,54 @@
-"""The PTB language model with its vocabulary, as a SavedModel-ready module.
+"""The PTB language model read as a stream, and as a SavedModel-ready module.
+
+`stream_log_probs` reads a whole split (or any text) word by word with the
+state carried, as the tutorial's test run does: its mean is the perplexity.
 
 `score` reads sentences the way the model was trained on PTB: each one comes
 after an <eos> and ends with one, from a zero state. `generate` samples
 sentences from that state, one word at a time, with the state carried (the
 sampling rule is generation.sample_next). Both are tf.functions, so the same
 graphs serve `ptb score` / `ptb generate` and the exported SavedModel.
+`logits` is one step of the bare model with its state passed in and out: the
+part that converts to LiteRT (a phone app runs the sampling loop itself).
 """
 
 import tensorflow as tf
 
 from week3_rnn.generation import sample_next
 from week3_rnn.ptb_data import EOS
+
+
+def stream_log_probs(model, ids, chunk_steps=1000):
+    """log p(ids[t + 1] | ids[:t + 1]) for every t: (len(ids) - 1,) float32.
+
+    The tutorial's test run reads the split with batch 1 and num_steps 1,
+    carrying the state from word to word. Reading it chunk_steps words at a
+    time with the state carried between chunks gives the same numbers (the
+    LSTM goes through the same states) and does the softmax as large matmuls.
+    """
+    hidden_size, num_layers = model.hidden_size, model.num_layers
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.int32)])
+    def run(ids):
+        inputs, targets = ids[:-1], ids[1:]
+        num_chunks = (tf.size(inputs) + chunk_steps - 1) // chunk_steps
+        zeros = tf.zeros([1, hidden_size])
+        states = [[zeros, zeros] for _ in range(num_layers)]
+
+        def step(i, states, log_probs):
+            window = slice(i * chunk_steps, (i + 1) * chunk_steps)
+            logits, states = model(inputs[window][None], states, return_state=True)
+            states = [[tf.ensure_shape(s, [1, hidden_size]) for s in pair] for pair in states]
+            log_p = -tf.nn.sparse_softmax_cross_entropy_with_logits(
+                labels=targets[window][None], logits=logits)  # (1, chunk)
+            return i + 1, states, log_probs.write(i, log_p[0])
+
+        _, _, log_probs = tf.while_loop(
+            lambda i, *_: i < num_chunks, step,
+            (tf.constant(0), states, tf.TensorArray(tf.float32, num_chunks, infer_shape=False)))
+        return log_probs.concat()
+
+    return run(tf.constant(ids, tf.int32)).numpy()
 
 
 class PTBServable(tf.Module):
@@ -23,7 +61,10 @@ class PTBServable(tf.Module):
       scored, padding 0 / "". A word outside the vocabulary is tried in lower
       case, else counts as <unk>; an empty sentence gives NaN.
     generate(num_sentences, max_words, temperature) -> {"sentences"}, and
-    generate_seeded(..., seed) which is reproducible.
+    generate_seeded(..., seed) which is reproducible (all int32 but temperature).
+    logits(token_ids (batch, time) int32, state (layers, 2, batch, hidden)) ->
+      {"logits" (batch, time, vocab), "state"}: start from a zero state (the
+      LiteRT export has batch 1, time 1: one word a step).
     """
 
     def __init__(self, model, vocab):
@@ -35,6 +76,7 @@ class PTBServable(tf.Module):
         self.word_to_id = tf.lookup.StaticHashTable(
             tf.lookup.KeyValueTensorInitializer(self.words, tf.range(len(vocab), dtype=tf.int32)),
             default_value=vocab.unknown_id)
+        self.logits = self.logits_function()
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
     def score(self, sentences):
@@ -84,16 +126,33 @@ class PTBServable(tf.Module):
         return {"sentences": tf.strings.reduce_join(words, axis=1, separator=" ")}
 
     @tf.function(input_signature=[tf.TensorSpec([], tf.int32), tf.TensorSpec([], tf.int32),
-                                  tf.TensorSpec([], tf.float32), tf.TensorSpec([], tf.int64)])
+                                  tf.TensorSpec([], tf.float32), tf.TensorSpec([], tf.int32)])
     def generate_seeded(self, num_sentences, max_words, temperature, seed):
         return self._generate(num_sentences, max_words, temperature, seed)
 
     @tf.function(input_signature=[tf.TensorSpec([], tf.int32), tf.TensorSpec([], tf.int32),
                                   tf.TensorSpec([], tf.float32)])
     def generate(self, num_sentences, max_words, temperature):
-        seed = tf.random.uniform([], maxval=2**62, dtype=tf.int64)
+        seed = tf.random.uniform([], maxval=2**31 - 1, dtype=tf.int32)
         return self._generate(num_sentences, max_words, temperature, seed)
+
+    def logits_function(self, batch=None, time=None):
+        """`logits` for a batch size and a number of steps (None: any).
+
+        LiteRT gets one word of one sequence a step (batch 1, time 1): the
+        converter needs the loop's shapes, and its CPU delegate fails to
+        resize a loop over a variable number of steps.
+        """
+        return tf.function(self._logits, input_signature=[
+            tf.TensorSpec([batch, time], tf.int32),
+            tf.TensorSpec([self.model.num_layers, 2, batch, self.model.hidden_size], tf.float32)])
+
+    def _logits(self, token_ids, state):
+        states = [[state[i, 0], state[i, 1]] for i in range(self.model.num_layers)]
+        logits, states = self.model(token_ids, states, return_state=True)
+        return {"logits": logits, "state": tf.stack([tf.stack(pair) for pair in states])}
 
     def signatures(self):
         return {"score": self.score, "generate": self.generate,
-                "generate_seeded": self.generate_seeded, "serving_default": self.score}
+                "generate_seeded": self.generate_seeded, "logits": self.logits,
+                "serving_default": self.score}
