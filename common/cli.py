@@ -176,13 +176,14 @@ def add_training_flags(parser, default_out_dir, presets, default_preset, strateg
                         help="Keras fit verbosity: 0 silent, 1 progress bar, 2 one line per epoch")
 
 
-def add_run_flags(parser, checkpoint=True):
+def add_run_flags(parser, checkpoint=True,
+                  checkpoint_help="best: lowest validation loss (never chosen on test data); "
+                                  "last: the last finished epoch"):
     """--run_dir and --checkpoint best|last, the same on every reading verb."""
     parser.add_argument("--run_dir", required=True, help="run directory written by train")
     if checkpoint:
         parser.add_argument("--checkpoint", choices=["best", "last"], default="best",
-                            help="best: lowest validation loss (never chosen on test data); "
-                                 "last: the last finished epoch")
+                            help=checkpoint_help)
 
 
 def add_export_flags(parser, formats=("saved_model", "litert")):

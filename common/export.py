@@ -16,6 +16,7 @@ input names and dtypes. Counts, lengths and seeds are int32.
 
 import json
 import os
+import re
 import shutil
 
 from common.cli import UsageError
@@ -109,9 +110,11 @@ def input_signatures(signatures):
     for key, function in signatures.items():
         concrete = (function.get_concrete_function()
                     if hasattr(function, "get_concrete_function") else function)
-        inputs = concrete.structured_input_signature[1]
+        positional, named = concrete.structured_input_signature
+        specs = {spec.name: spec for spec in positional if hasattr(spec, "dtype")}
+        specs.update(named)
         described[key] = {name: {"dtype": spec.dtype.name, "shape": spec.shape.as_list()}
-                          for name, spec in sorted(inputs.items())}
+                          for name, spec in sorted(specs.items())}
     return described
 
 
@@ -155,22 +158,49 @@ def save_servable(module, export_dir, signatures, overwrite=False, run_dir=None,
                                overwrite, run_dir)
 
 
-def save_litert(functions, export_dir, overwrite=False, run_dir=None, kind=None, info=None):
+def frozen(function):
+    """A concrete function with its variables folded in as constants, same input and output names.
+
+    LiteRT's interpreter cannot read TensorFlow resource variables, and the
+    converter's own freezing (without a trackable object) drops the signature.
+    """
+    import tensorflow as tf
+    from tensorflow.python.framework.convert_to_constants import (
+        convert_variables_to_constants_v2)
+
+    constant = convert_variables_to_constants_v2(function)
+    names = sorted(function.structured_outputs)  # the flattening order of a dict
+
+    def call(*args):
+        outputs = constant(*args)
+        outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
+        return dict(zip(names, outputs))
+
+    specs = list(function.structured_input_signature[0])
+    return tf.function(call, input_signature=specs).get_concrete_function()
+
+
+def save_litert(functions, export_dir, overwrite=False, run_dir=None, kind=None, info=None,
+                trackable=None):
     """One `<name>.tflite` per concrete function in `functions`, plus metadata.json.
 
-    UsageError naming the operation when a function has ops LiteRT lacks.
+    Each function must return a dict; each .tflite has one `serving_default`
+    signature with the function's input and output names. UsageError naming
+    the operation when a function has ops LiteRT lacks. (`trackable` is
+    accepted for callers that pass one; variables are frozen either way.)
     """
     import tensorflow as tf
 
     models = {}
     for name, function in functions.items():
-        converter = tf.lite.TFLiteConverter.from_concrete_functions([function])
+        converter = tf.lite.TFLiteConverter.from_concrete_functions([frozen(function)],
+                                                                     tf.Module())
         try:
             models[name] = converter.convert()
         except Exception as error:  # the converter raises ConverterError and others
-            text = " ".join(str(error).split())
-            ops = [w.strip("'\",.:") for w in text.split() if w.startswith(("tf.", "'tf."))]
-            detail = f" (ops: {', '.join(sorted(set(ops))[:5])})" if ops else ""
+            ops = sorted(set(re.findall(r"operation '(tf\.\w+)'", str(error))))
+            ops = ops or sorted(set(re.findall(r"'(tf\.[A-Z]\w+)'", str(error))))
+            detail = f" (unsupported: {', '.join(ops[:5])})" if ops else ""
             raise UsageError(f"--format litert: {name} cannot be converted to LiteRT"
                              f"{detail}; export it as --format saved_model instead") from None
 

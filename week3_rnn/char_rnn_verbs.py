@@ -22,7 +22,7 @@ from common.sequences import evaluation_dataset, make_windows, split_tail, train
 from common.text import CharVocab, read_text_file
 from common.training import Progress, epoch_decay_callback
 from week3_rnn.char_data import DATASETS, load_corpus
-from week3_rnn.char_model import PRESETS, build_char_rnn
+from week3_rnn.char_model import PRESETS, CharRNN, build_char_rnn
 from week3_rnn.generation import SAMPLING, CharRNNServable
 
 KIND = "char_rnn"
@@ -118,10 +118,29 @@ def export(model, vocab, export_dir, overwrite=False, run_dir=None, fmt="saved_m
     servable = CharRNNServable(model, vocab.chars)
     info = {"vocabulary": vocab.chars, "config": config or {}}
     if fmt == "litert":
-        logits = servable.logits.get_concrete_function()
-        return save_litert({"logits": logits}, export_dir, overwrite, run_dir, KIND, info)
+        # LiteRT lowers the recurrent loop only for a fixed length: one training window.
+        # The fused FastLSTM's loop fails in LiteRT's XNNPack delegate; its weights
+        # load unchanged into Keras's LSTM, which converts (and gives the same logits).
+        twin = litert_twin(model)
+        shape = [1, (config or {}).get("seq_length", 100)]
+        logits = tf.function(lambda token_ids: {"logits": twin(token_ids)},
+                             input_signature=[tf.TensorSpec(shape, tf.int32, "token_ids")])
+        return save_litert({"logits": logits.get_concrete_function()}, export_dir, overwrite,
+                           run_dir, KIND, info, trackable=model)
     return save_servable(servable, export_dir, servable.signatures(), overwrite, run_dir,
                          KIND, info)
+
+
+def litert_twin(model):
+    """The same model with Keras's LSTM in place of the fused FastLSTM (LiteRT runs it)."""
+    if model.cell != "lstm":
+        return model
+    twin = CharRNN(model.vocab_size, cell="keras_lstm", num_layers=model.num_layers,
+                   units=model.units, embedding_dim=model.embedding_dim,
+                   dropout_rate=model.dropout_rate)
+    twin.build()
+    twin.set_weights(model.get_weights())
+    return twin
 
 
 def build_parser():
@@ -215,7 +234,8 @@ def main(argv=None):
         path = export(model, vocab, args.export_dir, args.overwrite, args.run_dir,
                       args.format, config)
         if args.format == "litert":
-            print(f"wrote {path}/logits.tflite: int32 token ids [1, time] -> logits")
+            print(f"wrote {path}/logits.tflite: int32 token_ids [1, {config['seq_length']}] "
+                  "-> logits [1, time, vocabulary]")
         else:
             print(f"wrote {path}; try:\n  python -c \"import tensorflow as tf; "
                   f"g = tf.saved_model.load('{path}').signatures['generate']; "
