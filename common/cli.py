@@ -204,24 +204,3 @@ def add_input_limit_flag(parser):
 
     parser.add_argument("--max_bytes", type=positive_int, default=DEFAULT_MAX_BYTES,
                         help="refuse input files larger than this many bytes")
-
-
-def add_config_flags(parser, config_flags, presets, choices=None):
-    """Legacy: one flag per entry of a {field: (type, help)} table (see common.configs)."""
-    choices = choices or {}
-    for flag, (kind, text) in config_flags.items():
-        values = ", ".join(f"{name} {getattr(preset, flag)}" for name, preset in presets.items())
-        if flag in choices:
-            options = {"choices": choices[flag]}
-        elif kind is bool:
-            options = {"action": argparse.BooleanOptionalAction}
-        else:
-            options = {"type": kind}
-        parser.add_argument(f"--{flag}", help=f"{text} (presets: {values})", **options)
-
-
-def config_from_args(args, presets):
-    """Legacy: see common.configs.config_from_args."""
-    from common.configs import config_from_args as from_args
-
-    return from_args(args, presets)
