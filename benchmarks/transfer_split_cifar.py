@@ -15,29 +15,20 @@
 All are scored on all 5,000 test images of classes 5-9. Results: RESULTS.md.
 """
 
-import argparse
 import dataclasses
 import json
 import os
+import sys
 
-from common.cli import quiet_tensorflow
-
-quiet_tensorflow()
-
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-
-from common.runs import RunDir, read_json  # noqa: E402
-from week2_cnn import cifar10  # noqa: E402
-from week2_cnn.cifar_data import Cifar, load_cifar10  # noqa: E402
-from week2_cnn.cifar_models import PRESETS, build_model  # noqa: E402
-from week2_cnn.cifar_training import (compile_model, predict_probabilities,  # noqa: E402
-                                      training_dataset)
-from week2_cnn.transfer_model import TransferConfig, build_head, load_base  # noqa: E402
+from common.cli import count, make_parser, positive_float, run_cli, seed_int
 
 
 def subset(data, classes, per_class=None, seed=0):
     """The images of `classes` relabelled 0..k-1; optionally `per_class` training images."""
+    import numpy as np
+
+    from week2_cnn.cifar_data import Cifar
+
     rng = np.random.default_rng(seed)
     train_rows = []
     for c in classes:
@@ -53,6 +44,11 @@ def subset(data, classes, per_class=None, seed=0):
 
 def head_accuracy(base_path, target, epochs, seed):
     """Trains a softmax head on the frozen base's features; test accuracy."""
+    import keras
+    import numpy as np
+
+    from week2_cnn.transfer_model import TransferConfig, build_head, load_base
+
     keras.utils.set_random_seed(seed)
     base = load_base(base_path)
     features = [base.features.predict(x.astype(np.float32), batch_size=500, verbose=0)
@@ -76,6 +72,12 @@ def fine_tune_accuracy(base_path, target, config, seed):
     logits takes the pretrained layer's weights (same architecture, so the
     layers pair up in order, the whitening filters included).
     """
+    import keras
+    import numpy as np
+
+    from week2_cnn.cifar_models import build_model
+    from week2_cnn.cifar_training import compile_model, predict_probabilities, training_dataset
+
     keras.utils.set_random_seed(seed)
     pretrained = keras.saving.load_model(base_path, compile=False)
     model = build_model(config, len(target.class_names))
@@ -91,19 +93,27 @@ def fine_tune_accuracy(base_path, target, config, seed):
     return float(np.mean(probabilities.argmax(axis=1) == target.y_test))
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def main(argv=None):
+    from common.files import atomic_write_json
+    from common.runs import RunDir, read_json
+    from week2_cnn import cifar10
+    from week2_cnn.cifar_data import load_cifar10
+    from week2_cnn.cifar_models import PRESETS
+
+    parser = make_parser(__doc__.split("\n\n")[0])
     parser.add_argument("--data_dir", default=None, help="local CIFAR-10 (default: tfds)")
     parser.add_argument("--out_dir", default="runs/transfer_split", help="run directories")
-    parser.add_argument("--width", type=int, default=32, help="width of the fast net")
-    parser.add_argument("--pretrain_epochs", type=int, default=8, help="epochs on classes 0-4")
-    parser.add_argument("--scratch_epochs", type=int, default=40,
+    parser.add_argument("--width", type=count(1024), default=32, help="width of the fast net")
+    parser.add_argument("--pretrain_epochs", type=count(1000), default=8,
+                        help="epochs on classes 0-4")
+    parser.add_argument("--scratch_epochs", type=count(1000), default=40,
                         help="epochs on the 500 images for the from-scratch baseline")
-    parser.add_argument("--fine_tune_lr_factor", type=float, default=0.1,
+    parser.add_argument("--fine_tune_lr_factor", type=positive_float, default=0.1,
                         help="fine-tuning's peak learning rate as a fraction of scratch's")
-    parser.add_argument("--per_class", type=int, default=100, help="target images per class")
-    parser.add_argument("--seed", type=int, default=0, help="random seed")
-    args = parser.parse_args()
+    parser.add_argument("--per_class", type=count(5000), default=100,
+                        help="target images per class")
+    parser.add_argument("--seed", type=seed_int, default=0, help="random seed")
+    args = parser.parse_args(argv)
     data = load_cifar10(args.data_dir)
     source, target = subset(data, range(5)), subset(data, range(5, 10), args.per_class,
                                                     args.seed)
@@ -115,7 +125,9 @@ def main():
                       resume=os.path.exists(os.path.join(pretrain_dir, "config.json")))
     base_path = RunDir(pretrain_dir).checkpoint_path()
     transferred = head_accuracy(base_path, target, epochs=100, seed=args.seed)
-    scratch = dataclasses.replace(fast, epochs=args.scratch_epochs, batch_size=100)
+    # Scratch trains on all 500 images, as fine-tune and head do (no validation hold-out).
+    scratch = dataclasses.replace(fast, epochs=args.scratch_epochs, batch_size=100,
+                                  val_fraction=0.0)
     fine_tuned = fine_tune_accuracy(base_path, target, dataclasses.replace(
         scratch, learning_rate=scratch.learning_rate * args.fine_tune_lr_factor), args.seed)
     scratch_dir = os.path.join(args.out_dir, f"scratch-{args.seed}")
@@ -131,9 +143,8 @@ def main():
                    os.path.join(pretrain_dir, "results.json"))["test_accuracy"],
                **vars(args)}
     print(json.dumps(results, indent=2))
-    with open(os.path.join(args.out_dir, "results.json"), "w") as f:
-        json.dump(results, f, indent=2)
+    atomic_write_json(os.path.join(args.out_dir, "results.json"), results)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_cli(main))

@@ -1,4 +1,4 @@
-"""week2_cnn.transfer export: the same pixels as training, the pixels signature, metadata, LiteRT."""
+"""week2_cnn.transfer export: training's pixels, the pixels signature, metadata, LiteRT."""
 
 import io
 import json

@@ -21,8 +21,7 @@ from common.files import DEFAULT_MAX_BYTES, check_regular_file, read_json_file
 from common.runs import RunDir, load_keras_file
 from week2_cnn.transfer_data import DEFAULT_BOTTLENECK_DIR, find_split_images, load_images
 from week2_cnn.transfer_model import PRESETS, TransferConfig, as_classifier
-from week2_cnn.transfer_report import (accuracy_report, format_report, plot_confusion_matrix,
-                                       top_classes)
+from week2_cnn.cifar_evaluation import accuracy_report, format_report, save_report, top_classes
 from week2_cnn.transfer_servable import TransferServable
 from week2_cnn import transfer_training
 from week2_cnn.transfer_training import FINE_DIR, FINE_KIND, KIND, load_base_file
@@ -103,10 +102,7 @@ def evaluate(run_dir_path, print_misclassified=False, checkpoint="best",
     probabilities = _probabilities(model, images)
     report = {**accuracy_report(probabilities, labels[kept], class_names),
               "split": split, "checkpoint": checkpoint}
-    lifecycle.write_results(run_dir.file("results.json"), report)
-    plot_confusion_matrix(report["confusion_matrix"], class_names,
-                          run_dir.file("confusion_matrix.png"),
-                          f"transfer: {split} accuracy {report['test_accuracy']:.4f}")
+    save_report(report, run_dir.file, f"transfer: {split} accuracy {report['test_accuracy']:.4f}")
     print(format_report(report))
     if print_misclassified:
         for index, row in zip(kept, probabilities):
