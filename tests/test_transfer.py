@@ -28,7 +28,14 @@ def make_photo_folder(root, per_class=12, size=(40, 30)):
 
 
 def save_small_base(folder):
-    """A small untrained CIFAR-10 classifier saved as .keras: the offline --base."""
+    """A small untrained CIFAR-10 classifier saved as .keras: the offline --base.
+
+    Seeded, so that its random weights (and the tests' accuracies) do not depend
+    on which tests ran before.
+    """
+    import keras
+
+    keras.utils.set_random_seed(0)
     path = folder / "base.keras"
     build_model(CIFAR_PRESETS["test"]).save(path)
     return str(path)

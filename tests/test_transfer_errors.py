@@ -185,3 +185,11 @@ def test_the_fine_tuning_sub_run_is_not_a_transfer_run(tmp_path, capsys):
     (tmp_path / "fine_tune" / "config.json").write_text(json.dumps(
         {"kind": "transfer_fine_tune"}))
     fails(["evaluate", "--run_dir", str(tmp_path / "fine_tune")], capsys, "transfer_fine_tune")
+
+
+def test_a_new_run_never_lands_on_a_stray_base(setup, tmp_path, capsys):
+    _, photos, base, _ = setup
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "base.keras").write_bytes(b"someone's file")
+    fails(train_argv(photos, tmp_path / "run", "--base", base), capsys, "base.keras")
+    assert (tmp_path / "run" / "base.keras").read_bytes() == b"someone's file"

@@ -177,3 +177,12 @@ def test_python_api_keeps_its_signature(tmp_path, cifar_base):
                             bottleneck_dir=None, seed=3, verbose=0)
     assert report["test_images"] >= 0 and report["checkpoint"] == "best"
     assert json.loads((tmp_path / "run" / "config.json").read_text())["seed"] == 3
+
+
+def test_mirrored_strategy_with_distortions_and_fine_tuning(tmp_path, cifar_base):
+    photos = make_photo_folder(tmp_path / "photos", per_class=6)
+    run = tmp_path / "run"
+    transfer.main(train_argv(photos, run, cifar_base, "--strategy", "mirrored", "--epochs", "1",
+                             "--distort", "--fine_tune_layers", "2"))
+    assert state(run)["epoch"] == 1 and state(run / "fine_tune")["epoch"] == 1
+    assert json.loads((run / "config.json").read_text())["distort"] is True

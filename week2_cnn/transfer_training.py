@@ -38,9 +38,9 @@ from common.training import Progress, get_strategy, set_seed
 from week2_cnn.transfer_data import (DEFAULT_BOTTLENECK_DIR, BottleneckCache, find_split_images,
                                      load_images)
 from week2_cnn.transfer_model import (Base, FineTuneConfig, as_classifier, base_key,
-                                      build_classifier, build_head, check_base_name,
-                                      compile_classifier, image_size_of, load_base,
-                                      trainable_layer_count, unfreeze_top)
+                                      build_classifier, build_head, compile_classifier,
+                                      image_size_of, load_base, trainable_layer_count,
+                                      unfreeze_top)
 
 KIND, FINE_KIND, FINE_DIR = "transfer", "transfer_fine_tune", "fine_tune"
 
@@ -53,20 +53,17 @@ def train(config, image_dir, out_dir, base_name="inception_v3", weights="imagene
     The model returned is the servable classifier of the last epoch, also
     saved as classifier.keras.
     """
-    check_base_name(base_name)
+    key = base_key(base_name, weights, seed)  # a missing --base file fails first
     splits, class_names = find_split_images(image_dir, config.validation_percentage,
                                             config.test_percentage)
     run_dir = RunDir(out_dir)
-    key = base_key(base_name, weights, seed)
     saved_key = run_dir.read_config(KIND).get("bottleneck_key") if resume else None
     if saved_key and saved_key != key:
         if not os.path.exists(run_dir.file("base.keras")):
             raise UsageError(f"--resume: --base {base_name} is not the file {out_dir} was "
                              "trained with (it changed since)")
         key = saved_key  # base.keras is the base of that run, and these its bottlenecks
-    progress = Progress(config.batch_size, "images", plot_keys=("accuracy", "val_accuracy"),
-                        plot_ylabel="accuracy")
-    common = dict(seed=seed, strategy=strategy, verbose=verbose, progress=progress,
+    common = dict(seed=seed, strategy=strategy, verbose=verbose, progress=_progress(1),
                   build_model=None, train_data=None, steps_per_epoch=0)
     head_job = lifecycle.TrainJob(
         kind=KIND, config=config, out_dir=out_dir, resume=resume, **common,
@@ -96,6 +93,7 @@ def train(config, image_dir, out_dir, base_name="inception_v3", weights="imagene
     num_features, num_classes = base.features.output.shape[-1], len(class_names)
     head_job = dataclasses.replace(
         head_job, steps_per_epoch=len(train_x) // batch, validation_data=val,
+        progress=_progress(batch),
         train_data=lambda first_epoch: _batches(train_x, train_y, batch, seed + first_epoch),
         build_model=lambda: compile_classifier(
             build_classifier(_base_in_scope(run_dir),
@@ -115,6 +113,7 @@ def train(config, image_dir, out_dir, base_name="inception_v3", weights="imagene
         head_path = run_dir.checkpoint_path(state, "last")
         fine_job = dataclasses.replace(
             fine_job, steps_per_epoch=len(train_x) // batch, validation_data=val,
+            progress=_progress(batch),
             train_data=lambda first: _batches(train_x, train_y, batch, seed + first),
             build_model=lambda: _fine_tune_model(run_dir, head_path, config),
             describe=lambda m: (f"fine-tuning {trainable_layer_count(m.get_layer('base'))} "
@@ -126,6 +125,11 @@ def train(config, image_dir, out_dir, base_name="inception_v3", weights="imagene
     return classifier
 
 
+def _progress(batch):
+    return Progress(batch, "images", plot_keys=("accuracy", "val_accuracy"),
+                    plot_ylabel="accuracy")
+
+
 def _check_can_start(run_dir, head_job, fine_job):
     """The lifecycle's checks for both phases, before any bottleneck is computed.
 
@@ -133,6 +137,9 @@ def _check_can_start(run_dir, head_job, fine_job):
     its own settings (layers, learning rate), so a resume cannot change them.
     """
     lifecycle.check_new_or_resumable(run_dir, head_job, lifecycle.run_config(head_job))
+    if not head_job.resume and os.path.exists(run_dir.file("base.keras")):
+        raise UsageError(f"{run_dir.path} holds a base.keras but no config.json; refusing to "
+                         "start a new run over it (choose another --out_dir)")
     if fine_job is not None:
         fine = RunDir(fine_job.out_dir)
         lifecycle.check_new_or_resumable(fine, fine_job, lifecycle.run_config(fine_job))
