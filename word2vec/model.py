@@ -41,6 +41,8 @@ from common.configs import setting
 from word2vec.pairs import MODELS
 
 SAMPLERS = ("unigram", "log_uniform")
+# Training steps per graph call (one under a strategy of several replicas, see Word2Vec.compile).
+STEPS_PER_EXECUTION = 20
 # The largest value each size flag takes (a typo such as 10**9 is an error, not an OOM kill).
 MAX_EMBEDDING_DIM = 4_096
 MAX_WINDOW = 100
@@ -149,6 +151,24 @@ class Word2Vec(keras.Model):
     def metrics(self):
         return [self.loss_tracker]
 
+    def compile(self, *args, steps_per_execution=1, **kwargs):
+        """Keras's compile; one step per execution under a strategy of several replicas.
+
+        With steps_per_execution > 1 and two or more replicas, Keras 3.15's
+        multi-step loop fails in the optimizer's cross-replica update ("You
+        must feed a value for placeholder tensor", keras-team/keras#19246),
+        for any model. Done here, it also holds for a checkpoint compiled
+        without a strategy and resumed with --strategy mirrored.
+        """
+        if tf.distribute.get_strategy().num_replicas_in_sync > 1:
+            steps_per_execution = 1
+        super().compile(*args, steps_per_execution=steps_per_execution, **kwargs)
+
+    def compile_from_config(self, config):
+        """Keras's own, which it skips for a model whose compile is overridden."""
+        self.compile(**keras.saving.deserialize_keras_object(config))
+        self.optimizer.build(self.trainable_variables)
+
     def call(self, ids):
         return tf.gather(self.embeddings.value, ids)
 
@@ -207,7 +227,8 @@ def build_word2vec(config, unigram_counts, seed=0):
                     config.arch, seed)
 
 
-def compile_for_training(model, config, total_steps=1, steps_per_execution=20):
+def compile_for_training(model, config, total_steps=1,
+                         steps_per_execution=STEPS_PER_EXECUTION):
     """SGD with word2vec's linear decay over `total_steps` (ScheduleSteps sets it per run).
 
     `steps_per_execution` steps run inside one graph call: a step is only a few

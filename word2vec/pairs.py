@@ -45,19 +45,29 @@ def chunk_bounds(num_ids, chunk_words):
     return np.stack([starts, np.minimum(starts + chunk_words, num_ids)], axis=1)  # (chunks, 2)
 
 
-def steps_per_chunk(ids, keep_prob, chunk_words, window, batch_size, model):
-    """(chunks,) int: whole batches each chunk contributes per epoch (at least one)."""
+def steps_per_chunk(ids, keep_prob, chunk_words, window, batch_size, model, multiple_of=1):
+    """(chunks,) int: whole batches each chunk contributes per epoch (at least one).
+
+    The last chunk is topped up (it wraps round its examples) so that the
+    epoch is a whole number of `multiple_of` steps: Keras runs
+    steps_per_execution steps per call, so an epoch of any other length would
+    run over into the next epoch's data.
+    """
     kept = keep_prob[ids]  # (n,) P(keep) of every token
     steps = [expected_examples(kept[start:end].sum(), window, model) / batch_size
              for start, end in chunk_bounds(len(ids), chunk_words)]
-    return np.maximum(np.round(steps), 1).astype(np.int32)
+    steps = np.maximum(np.round(steps), 1).astype(np.int32)
+    steps[-1] += -int(steps.sum()) % multiple_of
+    return steps
 
 
-def epoch_steps(ids, keep_prob, window, model, batch_size, chunk_words=1_000_000):
+def epoch_steps(ids, keep_prob, window, model, batch_size, chunk_words=1_000_000,
+                multiple_of=1):
     """Batches per epoch of training_dataset with these settings (int)."""
     ids = np.asarray(ids, dtype=np.int32)
     keep_prob = np.asarray(keep_prob, dtype=np.float32)
-    return int(steps_per_chunk(ids, keep_prob, chunk_words, window, batch_size, model).sum())
+    return int(steps_per_chunk(ids, keep_prob, chunk_words, window, batch_size, model,
+                               multiple_of).sum())
 
 
 def subsample(ids, keep_prob, seed):
@@ -126,7 +136,7 @@ def chunk_batches(ids, keep_prob, window, model, batch_size, steps, seed):
 
 
 def training_dataset(ids, keep_prob, window, model, batch_size, seed, first_epoch, epochs,
-                     chunk_words=1_000_000):
+                     chunk_words=1_000_000, multiple_of=1):
     """Batches for epochs [first_epoch, epochs): (inputs, labels) with labels (batch,) int32.
 
     inputs: skip-gram (batch,) center ids; CBOW (contexts (batch, 2w), mask (batch, 2w)).
@@ -136,7 +146,8 @@ def training_dataset(ids, keep_prob, window, model, batch_size, seed, first_epoc
         raise ValueError(f"model must be one of {MODELS}, got {model!r}")
     ids = np.asarray(ids, dtype=np.int32)
     keep_prob = np.asarray(keep_prob, dtype=np.float32)
-    steps = steps_per_chunk(ids, keep_prob, chunk_words, window, batch_size, model)
+    steps = steps_per_chunk(ids, keep_prob, chunk_words, window, batch_size, model,
+                            multiple_of)
     bounds = chunk_bounds(len(ids), chunk_words)
     ids_tensor, keep_tensor = tf.constant(ids), tf.constant(keep_prob)
     num_chunks = len(bounds)

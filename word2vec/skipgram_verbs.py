@@ -19,8 +19,8 @@ from common.runs import RunDir
 from common.training import Progress
 from word2vec import evaluation
 from word2vec.corpus import CountedVocab, keep_probabilities, read_corpus, text8_tokens
-from word2vec.model import (PRESETS, ScheduleSteps, Word2VecConfig, build_word2vec,
-                            compile_for_training)
+from word2vec.model import (PRESETS, STEPS_PER_EXECUTION, ScheduleSteps, Word2VecConfig,
+                            build_word2vec, compile_for_training)
 from word2vec.pairs import MODELS, epoch_steps, training_dataset
 from word2vec.projector import tsne_figure, write_projector_files
 from word2vec.servable import STRING_LOOKUP_OPS, Word2VecServable
@@ -96,7 +96,9 @@ def train(config, out_dir, tokens, source="injected", seed=0, resume=False, verb
     vocab, ids = prepare(config, tokens)
     probes = probe_ids(vocab, probe_words, seed)
     keep = keep_probabilities(vocab.counts, config.sample)
-    steps = epoch_steps(ids, keep, config.window, config.arch, config.batch_size)
+    # A whole number of graph calls per epoch, so no epoch runs into the next one's data.
+    steps = epoch_steps(ids, keep, config.window, config.arch, config.batch_size,
+                        multiple_of=STEPS_PER_EXECUTION)
     run_dir = RunDir(out_dir)
     job = lifecycle.TrainJob(
         kind=KIND, config=config, out_dir=out_dir, seed=seed, resume=resume,
@@ -106,7 +108,7 @@ def train(config, out_dir, tokens, source="injected", seed=0, resume=False, verb
                                                  config),
         train_data=lambda first_epoch: training_dataset(
             ids, keep, config.window, config.arch, config.batch_size, seed, first_epoch,
-            config.epochs)[0],
+            config.epochs, multiple_of=STEPS_PER_EXECUTION)[0],
         steps_per_epoch=steps,
         progress=Progress(len(tokens) / steps, "words", plot_keys=("loss",)),
         callbacks=lambda state: [
@@ -213,14 +215,14 @@ def build_parser():
 
 def old_spellings(args):
     """--corpus and --model (train) as --text and --arch, each with its one note."""
+    if args.old_model is not None and args.arch not in (None, args.old_model):
+        raise UsageError(f"--model {args.old_model} and --arch {args.arch} disagree; "
+                         "give --arch only")
     if args.corpus is not None:
         deprecated("--corpus", "--text")
         args.text = args.corpus
     if args.old_model is not None:
         deprecated("--model", "--arch")
-        if args.arch is not None and args.arch != args.old_model:
-            raise UsageError(f"--model {args.old_model} and --arch {args.arch} disagree; "
-                             "give --arch only")
         args.arch = args.old_model
 
 
