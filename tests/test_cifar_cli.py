@@ -8,9 +8,9 @@ import shlex
 import numpy as np
 import pytest
 
-from tests.conftest import call_cli
+from tests.conftest import assert_one_line_error, call_cli
 from tests.test_cifar import colour_images
-from tests.test_cifar_data import planar, write_image_tree, write_python_layout
+from tests.test_cifar_data import write_image_tree, write_python_layout
 from week2_cnn import cifar10, cifar10_verbs
 from week2_cnn.cifar_data import CLASS_NAMES, Cifar
 
@@ -55,7 +55,7 @@ def test_model_is_the_old_spelling_of_preset(tmp_path, capsys):
     assert saved_config(tmp_path / "new")["width"] == 4  # the test preset's
     status, _, err = call_cli(cifar10.main, ["train", "--model", "vgg", "--preset", "test"],
                               capsys)
-    assert status == 2 and err.splitlines()[-1].startswith("error: --model vgg and --preset")
+    assert_one_line_error(status, err, "--model vgg and --preset test name different presets")
 
 
 def test_arch_and_config_flags_override_the_preset():
