@@ -121,7 +121,9 @@ def test_export_has_metadata_and_a_seeded_int32_generate(trained, tmp_path, caps
     export_dir = str(tmp_path / "export")
     run_cli(ptb.main, ["export", "--run_dir", run_dir, "--export_dir", export_dir,
                        "--checkpoint", "last"])
-    assert capsys.readouterr().out.startswith(f"wrote {export_dir}")
+    run_cli(ptb.main, ["export", "--run_dir", run_dir, "--export_dir", export_dir,
+                       "--checkpoint", "last", "--overwrite"])  # replaces its own export
+    assert capsys.readouterr().out.count(f"wrote {export_dir}") == 2
     loaded = tf.saved_model.load(export_dir)
     assert set(loaded.signatures) == {"score", "generate", "generate_seeded", "logits",
                                       "metadata", "serving_default"}
@@ -184,3 +186,10 @@ def test_train_ends_with_the_commands_to_run_next(ptb_dir, tmp_path, capsys):
     for verb in ("evaluate", "generate", "score", "export"):
         assert f"python -m week3_rnn.ptb {verb} --run_dir {out_dir}" in tail
     assert json.load(open(os.path.join(out_dir, "config.json")))["source"] == ptb_dir
+
+
+def test_the_command_module_imports_nothing_heavy(tmp_path):
+    script = ("import sys\nimport week3_rnn.ptb\n"
+              "print(sorted(m for m in ('tensorflow', 'keras', 'numpy') if m in sys.modules))\n")
+    result = run_python(script, tmp_path, with_project=True, timeout=60)
+    assert result.returncode == 0 and result.stdout.strip() == "[]", result.stderr[-2000:]

@@ -211,11 +211,12 @@ def build_parser():
     p = commands.add_parser("generate", help="sample sentences", formatter_class=formatter)
     add_run_flags(p)
     p.add_argument("--num", type=count(MAX_NUM), default=None,
-                   help="how many sentences (default 5)")
+                   help=f"how many sentences (default 5, at most {MAX_NUM:,})")
     p.add_argument("--num_sentences", type=count(MAX_NUM), default=None,
                    help="old spelling of --num (deprecated)")
     p.add_argument("--length", type=count(MAX_LENGTH), default=None,
-                   help="at most this many words per sentence (default 50)")
+                   help=f"at most this many words per sentence (default 50; up to "
+                        f"{MAX_LENGTH:,})")
     p.add_argument("--max_words", type=count(MAX_LENGTH), default=None,
                    help="old spelling of --length (deprecated)")
     p.add_argument("--temperature", type=positive_float, default=1.0,
