@@ -14,33 +14,27 @@ Words/second is corpus words x epochs / training seconds (vocabulary building
 excluded on both sides). Prints one table per corpus with the ratios.
 
     pip install -r benchmarks/requirements.txt     # gensim; the project does not need it
-    python benchmarks/word2vec_vs_gensim.py --data_dir ../shared/data
+    python -m benchmarks.word2vec_vs_gensim --data_dir ../shared/data
+
+TensorFlow, gensim and this project's word2vec modules are imported in
+`main`, after TensorFlow's start-up chatter is silenced.
 """
 
 import argparse
 import dataclasses
 import json
 import os
-import sys
 import tempfile
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from common.cli import quiet_tensorflow  # noqa: E402
-
-quiet_tensorflow()
-
-from gensim.models import KeyedVectors, Word2Vec  # noqa: E402
-
-from word2vec import skipgram  # noqa: E402
-from word2vec.corpus import read_corpus  # noqa: E402
-from word2vec.model import PRESETS  # noqa: E402
+from common.cli import quiet_tensorflow
 
 SENTENCE_WORDS = 10_000  # gensim's limit per sentence; text8 is read the same way
 
 
 def gensim_quality(vectors, words, analogies, wordsim):
+    from gensim.models import KeyedVectors
+
     keyed = KeyedVectors(vectors.shape[1])
     keyed.add_vectors(words, vectors)
     accuracy, _ = keyed.evaluate_word_analogies(analogies, restrict_vocab=30_000)
@@ -49,6 +43,8 @@ def gensim_quality(vectors, words, analogies, wordsim):
 
 
 def run_gensim(tokens, args):
+    from gensim.models import Word2Vec
+
     sentences = [tokens[i:i + SENTENCE_WORDS] for i in range(0, len(tokens), SENTENCE_WORDS)]
     model = Word2Vec(vector_size=args.embedding_dim, window=args.window, min_count=args.min_count,
                      sample=args.sample, sg=1, negative=args.negative, workers=args.workers,
@@ -61,6 +57,9 @@ def run_gensim(tokens, args):
 
 
 def run_tfcourse(tokens, args):
+    from word2vec import skipgram
+    from word2vec.model import PRESETS
+
     config = dataclasses.replace(
         PRESETS["small"], embedding_dim=args.embedding_dim, window=args.window,
         min_count=args.min_count, sample=args.sample, epochs=args.epochs,
@@ -96,6 +95,10 @@ def compare(name, tokens, args):
 
 
 def main():
+    quiet_tensorflow()
+    from word2vec.corpus import read_corpus
+    from word2vec.model import PRESETS
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data_dir", default="../shared/data",
                         help="folder with word2vec/ and ptb/ (see ../shared/data/README.md)")

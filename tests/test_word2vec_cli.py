@@ -56,6 +56,13 @@ def test_old_spellings_give_the_same_run_with_one_note_each(tmp_path, corpus_pat
         assert f"python -m word2vec.skipgram {verb} --run_dir {runs['new']}" in tail
 
 
+def test_the_command_module_imports_nothing_heavy():
+    result = run_python("import sys, word2vec.skipgram; print(sorted(m for m in sys.modules if "
+                        "m.split('.')[0] in ('tensorflow', 'keras', 'numpy', 'matplotlib') or "
+                        "m == 'word2vec.skipgram_verbs'))", REPO_ROOT, with_project=True)
+    assert result.returncode == 0 and result.stdout.strip() == "[]", result.stderr[-500:]
+
+
 def test_model_and_arch_that_disagree(tmp_path, corpus_path, capsys):
     status, _, stderr = call_cli(skipgram.main, train_argv(
         "--text", corpus_path, tmp_path / "run", "--model", "cbow", "--arch", "skipgram"), capsys)

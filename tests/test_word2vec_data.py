@@ -143,3 +143,20 @@ def test_log_uniform_sampler_prefers_frequent_ranks():
     # P(k) = log((k + 2) / (k + 1)) / log(101): 0.150 for rank 0, 0.0088 for rank 20.
     assert abs(counter[0] / 5000 - np.log(2) / np.log(101)) < 0.02
     assert counter[0] > 5 * counter[20]
+
+
+def test_epochs_are_whole_multiples_of_the_steps_per_call():
+    """Keras runs steps_per_execution steps per call: an epoch of another length would run
+    over into the next epoch's data (and past the learning-rate schedule's end)."""
+    ids = np.tile(np.arange(50, dtype=np.int32), 40)
+    keep = np.ones(50, np.float32)
+    plain = pairs.epoch_steps(ids, keep, 2, "skipgram", 64, chunk_words=700)
+    steps = pairs.epoch_steps(ids, keep, 2, "skipgram", 64, chunk_words=700, multiple_of=20)
+    assert steps % 20 == 0 and plain <= steps < plain + 20
+    data, counted = pairs.training_dataset(ids, keep, 2, "skipgram", 64, 0, 0, 2,
+                                           chunk_words=700, multiple_of=20)
+    resumed, _ = pairs.training_dataset(ids, keep, 2, "skipgram", 64, 0, 1, 2,
+                                        chunk_words=700, multiple_of=20)
+    assert counted == steps
+    second_epoch = list(data.take(steps + 1))[steps]
+    assert np.array_equal(next(iter(resumed))[1], second_epoch[1])

@@ -72,20 +72,25 @@ class Word2VecConfig:
     arch: str = setting("skipgram", "skipgram predicts each context word from the center "
                         "word, cbow the center word from the mean of its context",
                         choices=MODELS)
-    embedding_dim: int = setting(100, "length of the word vectors", count(MAX_EMBEDDING_DIM))
+    embedding_dim: int = setting(
+        100, f"length of the word vectors (at most {MAX_EMBEDDING_DIM:,})",
+        count(MAX_EMBEDDING_DIM))
     window: int = setting(5, "largest distance between center and context word; each center "
-                          "draws its own window in [1, window]", count(MAX_WINDOW))
+                          f"draws its own window in [1, window] (at most {MAX_WINDOW})",
+                          count(MAX_WINDOW))
     num_sampled: int = setting(32, "negative words per batch for the NCE loss, shared by the "
-                               "batch's examples", count(MAX_NUM_SAMPLED))
+                               f"batch's examples (at most {MAX_NUM_SAMPLED:,})",
+                               count(MAX_NUM_SAMPLED))
     sampler: str = setting("unigram", "negatives drawn from unigram counts ** 0.75 or from a "
                            "log-uniform (Zipf) law over frequency ranks", choices=SAMPLERS)
     min_count: int = setting(5, "words seen fewer times are dropped", count(MAX_MIN_COUNT))
-    max_vocab: int = setting(0, "keep at most this many words, <unk> included; 0: all",
-                             vocab_limit)
+    max_vocab: int = setting(0, "keep at most this many words, <unk> included; 0: all (at "
+                             f"most {MAX_VOCAB:,})", vocab_limit)
     sample: float = setting(1e-3, "subsampling threshold: words more frequent than this "
                             "fraction are randomly skipped; 0: off", non_negative_float)
     epochs: int = 5  # --epochs comes from common.cli.add_training_flags
-    batch_size: int = setting(1024, "examples per training step", count(MAX_BATCH_SIZE))
+    batch_size: int = setting(1024, f"examples per training step (at most "
+                              f"{MAX_BATCH_SIZE:,})", count(MAX_BATCH_SIZE))
     learning_rate: float = setting(0.025, "SGD learning rate at the start; it falls linearly "
                                    "to 1e-4 of that by the last step", positive_float)
 
