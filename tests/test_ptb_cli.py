@@ -131,10 +131,12 @@ def test_export_has_metadata_and_a_seeded_int32_generate(trained, tmp_path, caps
     assert metadata["kind"] == "ptb" and metadata["vocabulary"] == vocab.words
     assert metadata["config"]["hidden_size"] == 16 and metadata["config"]["preset"] == "test"
     assert set(metadata["signatures"]) >= {"score", "generate", "generate_seeded", "logits"}
+    dtypes = {"num_sentences": "int32", "max_words": "int32", "temperature": "float32",
+              "seed": "int32"}
     seeded = loaded.signatures["generate_seeded"].structured_input_signature[1]
-    assert {name: spec.dtype.name for name, spec in seeded.items()} == {
-        "num_sentences": "int32", "max_words": "int32", "temperature": "float32",
-        "seed": "int32"}
+    assert {name: spec.dtype.name for name, spec in seeded.items()} == dtypes
+    listed = metadata["signatures"]["generate_seeded"]
+    assert {name: spec["dtype"] for name, spec in listed.items()} == dtypes
     out = loaded.signatures["generate_seeded"](
         num_sentences=tf.constant(4), max_words=tf.constant(12), temperature=tf.constant(1.0),
         seed=tf.constant(5))

@@ -213,7 +213,7 @@ def test_litert_failure_names_the_op(trained, tmp_path, capsys, monkeypatch):
                                "nor a flex op")
 
     monkeypatch.setattr("tensorflow.lite.TFLiteConverter.from_concrete_functions",
-                        lambda functions: Converter())
+                        lambda *args: Converter())
     line = run_command(["export", "--run_dir", trained[0], "--export_dir",
                         str(tmp_path / "tfl"), "--format", "litert"], capsys)
     assert "tf.StatelessMultinomial" in line and not (tmp_path / "tfl").exists()
