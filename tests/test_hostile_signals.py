@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from tests.conftest import make_corpus
+from tests.conftest import REPO_ROOT, make_corpus
 from tests.test_hostile_common import (RUN_FLAGS, assert_one_error_line, earlier_run,  # noqa: F401
                                        start_cli, tree_hash, world)
 
@@ -53,6 +53,9 @@ def interrupt_at(world, delay, out_dir):
 def check_start_up_interrupt(world, delay):
     out_dir = world.root / f"run-{delay}"
     status, out, err = interrupt_at(world, delay, out_dir)
+    if "Traceback" in err and REPO_ROOT not in err:
+        # Python's own start-up (site, runpy) was hit, before any code of this project ran.
+        pytest.skip(f"the signal came during the interpreter's start-up: {err.splitlines()[0]}")
     assert "Traceback" not in err, err
     if status == -signal.SIGINT:  # before Python's own handler: killed quietly by the signal
         assert err == "", err
