@@ -168,3 +168,12 @@ def test_a_failed_start_over_an_existing_folder_leaves_it_as_it_was(tmp_path, ca
     text.write_text("one one one one two")
     fails_cleanly(capsys, ["train", "--text", str(text), "--preset", "test", "--out_dir",
                            str(out_dir), "--min_count", "2"], "only 1 distinct word", out_dir)
+
+
+def test_a_run_that_diverges_in_its_first_epoch_leaves_nothing(tmp_path, capsys):
+    text = tmp_path / "text.txt"
+    text.write_text("a b c d e f g h i j k l " * 40)
+    fails_cleanly(capsys, ["train", "--text", str(text), "--preset", "test", "--out_dir",
+                           str(tmp_path / "run"), "--learning_rate", "1e30"],
+                  "the loss became NaN in epoch 1")
+    assert not (tmp_path / "run").exists()
