@@ -83,6 +83,10 @@ def load_tfds(data_dir=None):
         raise UsageError(f"the default data path (tensorflow-datasets) needs the Python "
                          f"package {error.name!r}, which is not installed; run pip install "
                          "-r requirements.txt, or pass --data_dir") from None
+    except OSError as error:  # offline, or the download was cut off
+        raise UsageError(f"could not download CIFAR-10 through tensorflow-datasets "
+                         f"({' '.join(str(error).split())[:160]}); check the connection, or "
+                         "pass --data_dir with a local copy") from None
     arrays = []
     for split in splits:
         # Batches of 10,000 rather than batch_size=-1, which needs the split size
