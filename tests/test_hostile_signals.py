@@ -23,7 +23,8 @@ def finish(process, timeout=300):
     return process.returncode, out, err
 
 
-@pytest.mark.parametrize("case", ["export-dir-empty", "corrupt-best-keras"])
+@pytest.mark.parametrize("case", ["export-dir-empty", pytest.param(
+    "corrupt-best-keras", marks=pytest.mark.slow)])
 def test_one_error_line_at_the_fd_level_in_a_fresh_interpreter(world, case):
     """No TensorFlow or absl line may precede the error, TF_CPP_MIN_LOG_LEVEL unset."""
     if case == "export-dir-empty":
