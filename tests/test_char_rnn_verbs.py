@@ -2,6 +2,7 @@
 
 import json
 import math
+import shutil
 
 import numpy as np
 import pytest
@@ -36,8 +37,11 @@ def test_generate_num_gives_one_text_per_seed(trained_run, capsys):
 
 
 def test_evaluate_reports_the_validation_loss_on_the_validation_text(trained_run, corpus,
-                                                                     test_config):
-    run_dir, model, vocab = trained_run
+                                                                     test_config, tmp_path):
+    # A copy: results.json written into the session's shared run would leak into other tests.
+    run_dir = str(tmp_path / "run")
+    shutil.copytree(trained_run[0], run_dir)
+    vocab = trained_run[2]
     tail = corpus[-int(len(vocab.encode(corpus)) * test_config.val_fraction):]
     results = char_rnn.evaluate(run_dir, tail, checkpoint="last")
     with open(f"{run_dir}/results.json", encoding="utf-8") as f:

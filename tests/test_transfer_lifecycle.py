@@ -186,3 +186,18 @@ def test_mirrored_strategy_with_distortions_and_fine_tuning(tmp_path, cifar_base
                              "--distort", "--fine_tune_layers", "2"))
     assert state(run)["epoch"] == 1 and state(run / "fine_tune")["epoch"] == 1
     assert json.loads((run / "config.json").read_text())["distort"] is True
+
+
+def test_a_run_made_before_the_port_resumes_and_reads(tmp_path, cifar_base, capsys):
+    photos = make_photo_folder(tmp_path / "photos", per_class=6)
+    run = tmp_path / "run"
+    transfer.main(train_argv(photos, run, cifar_base, "--epochs", "1"))
+    config = json.loads((run / "config.json").read_text())
+    for key in ("bottleneck_key", "provenance"):  # what older runs did not save
+        del config[key]
+    (run / "config.json").write_text(json.dumps(config))
+    (run / "base.keras").unlink()
+    transfer.main(["evaluate", "--run_dir", str(run)])
+    assert "using its classifier.keras" in capsys.readouterr().out
+    transfer.main(train_argv(photos, run, cifar_base, "--epochs", "2", "--resume"))
+    assert state(run)["epoch"] == 2 and (run / "base.keras").exists()

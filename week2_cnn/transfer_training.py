@@ -69,8 +69,9 @@ def train(config, image_dir, out_dir, base_name="inception_v3", weights="imagene
         kind=KIND, config=config, out_dir=out_dir, resume=resume, **common,
         settings={"base": base_name, "weights": weights, "bottleneck_key": key,
                   "image_dir": os.path.abspath(image_dir)},
-        may_change=("epochs", "image_dir", "fine_tune_layers", "fine_tune_epochs",
-                    "fine_tune_learning_rate"),
+        # bottleneck_key is checked above (runs made before it was saved lack it).
+        may_change=("epochs", "image_dir", "bottleneck_key", "fine_tune_layers",
+                    "fine_tune_epochs", "fine_tune_learning_rate"),
         metadata={"labels.json": class_names})
     fine_dir = os.path.join(out_dir, FINE_DIR)
     fine_job = lifecycle.TrainJob(
