@@ -22,6 +22,14 @@ SEED_MAX = 2 ** 31 - 1
 class UsageError(ValueError):
     """An input problem the user can act on; the message says what and how."""
 
+    exit_status = 2
+
+
+class Interrupted(UsageError):
+    """Ctrl-C that the program handled (saved what it could); the message says where."""
+
+    exit_status = 130
+
 
 def run_cli(main, argv=None):
     """Runs `main(argv)`: one `error: ...` line and exit 2 for every problem a user causes.
@@ -37,7 +45,7 @@ def run_cli(main, argv=None):
             print(note, file=sys.stderr)
         return status
     except UsageError as error:
-        fail(str(error))
+        fail(str(error), error.exit_status)
     except KeyboardInterrupt:
         print("error: interrupted (Ctrl-C); finished epochs and earlier files are kept",
               file=sys.stderr)
@@ -50,9 +58,9 @@ def run_cli(main, argv=None):
         fail(f"{error.strerror or error}{where}")
 
 
-def fail(message):
+def fail(message, status=2):
     print(f"error: {' '.join(str(message).split())}", file=sys.stderr)
-    sys.exit(2)
+    sys.exit(status)
 
 
 _notes = []  # deprecation notes of the command being run, printed when it succeeds
@@ -110,9 +118,24 @@ def _number_type(convert, is_valid, requirement):
 positive_int = _number_type(int, lambda v: v > 0, "positive")
 non_negative_int = _number_type(int, lambda v: v >= 0, "zero or more")
 positive_float = _number_type(float, lambda v: math.isfinite(v) and v > 0, "a positive number")
+# Sampling divides float32 logits by the temperature: 1e-50 is positive but 0 in
+# float32, and 1e-6 already samples like argmax, so the range stops there.
+temperature = _number_type(float, lambda v: math.isfinite(v) and 1e-6 <= v <= 1e6,
+                           "in [1e-6, 1e6]")
 non_negative_float = _number_type(float, lambda v: math.isfinite(v) and v >= 0, "zero or more")
 fraction = _number_type(float, lambda v: 0.0 <= v < 1.0, "in [0, 1)")
 seed_int = _number_type(int, lambda v: 0 <= v <= SEED_MAX, f"a seed in 0..{SEED_MAX}")
+
+
+def input_path(text):
+    """A file or folder path; an empty one (an unset shell variable) is an error, never
+    a silent fall-back to a default dataset."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("expected a path, got an empty string")
+    return text
+
+
+input_path.__name__ = "path"
 
 
 def count(maximum):

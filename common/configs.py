@@ -65,20 +65,52 @@ def field_defaults(config_class):
             if field.default is not dataclasses.MISSING}
 
 
-def config_from_dict(config_class, saved, renamed=None):
-    """The config saved in a config.json.
+def config_from_dict(config_class, saved, renamed=None, where="config.json"):
+    """The config saved in a config.json, checked field by field.
 
     Keys renamed since are read under their old names (`renamed`: old -> new);
     fields that did not exist when the run was made take their defaults; keys
-    that are not fields (kind, seed, source, provenance) are ignored.
+    that are not fields (kind, seed, source, provenance) are ignored. A value
+    of the wrong type, or one its flag would refuse (a batch size of 0), is a
+    UsageError naming `where` and the field: a config.json is read, not trusted.
     """
     saved = upgrade_keys(saved, renamed)
-    names = {field.name for field in dataclasses.fields(config_class)}
-    values = {k: v for k, v in saved.items() if k in names}
+    values = {}
     for field in dataclasses.fields(config_class):
-        if isinstance(field.default, tuple) and isinstance(values.get(field.name), list):
-            values[field.name] = tuple(values[field.name])
+        if field.name not in saved:
+            continue
+        value = saved[field.name]
+        if isinstance(field.default, tuple) and isinstance(value, list):
+            value = tuple(value)
+        problem = _field_problem(field, value)
+        if problem:
+            from common.cli import UsageError
+
+            raise UsageError(f"{where}: {field.name} {value!r} {problem}; the file was "
+                             "edited or is damaged. Restore it or retrain")
+        values[field.name] = value
     return config_class(**values)
+
+
+def _field_problem(field, value):
+    """Why `value` cannot be this field's, or None."""
+    default, meta = field.default, field.metadata
+    if default is dataclasses.MISSING or default is None:
+        return None  # no type to check against
+    if isinstance(default, bool) or isinstance(value, bool):
+        return None if type(value) is type(default) else f"is not {type(default).__name__}"
+    if isinstance(default, float) and isinstance(value, int):
+        value = float(value)
+    if not isinstance(value, type(default)):
+        return f"is not {type(default).__name__}"
+    if meta.get("choices") and value not in meta["choices"]:
+        return f"is not one of {', '.join(map(str, meta['choices']))}"
+    if meta.get("type") and not isinstance(value, tuple):
+        try:
+            meta["type"](str(value))  # the flag's own check: range, sign, NaN
+        except Exception as error:  # argparse.ArgumentTypeError and others
+            return str(error)
+    return None
 
 
 def upgrade_keys(saved, renamed=None):

@@ -68,6 +68,8 @@ def write_export_folder(export_dir, fill, marker, overwrite=False, run_dir=None)
     parent, name = os.path.split(path)
     os.makedirs(parent, exist_ok=True)
     _recover_and_clean(parent, name)
+    # A recovered earlier export now stands at `path`: only --overwrite replaces it.
+    check_export_dir(export_dir, overwrite, run_dir)
     staging = os.path.join(parent, f"{STAGED}{os.getpid()}-{name}")
     retired = os.path.join(parent, f"{RETIRED}{os.getpid()}-{name}")
     marker = {"project": "tfcourse", "version": PROJECT_VERSION, **marker}

@@ -12,9 +12,10 @@
     the config since takes its default) and the same metadata (vocabulary,
     class names);
  2. takes the directory's lock, so a second process gets a clear error;
- 3. writes config.json (with provenance) and the metadata files, atomically;
- 4. seeds, enters the tf.distribute strategy, and builds the model or loads
-    the checkpoint to continue from;
+ 3. reads and checks state.json, seeds, enters the tf.distribute strategy,
+    and builds the model or loads the checkpoint to continue from;
+ 4. only then writes config.json (with provenance) and the metadata files,
+    atomically, and removes this project's own leftovers;
  5. runs `fit` with the run-directory callbacks (common.training.fit_run).
 A new run that fails before its first finished epoch (bad data found late, a
 NaN in epoch 1) removes the files it made, so no half-made run is left.
@@ -86,8 +87,8 @@ def check_new_or_resumable(run_dir, job, config):
         return
     saved = upgrade_keys(run_dir.read_config(job.kind), job.renamed)
     for name, value in job.metadata.items():
-        path = run_dir.file(name)
-        if os.path.exists(path) and read_json_file(path) != json.loads(json.dumps(value)):
+        if (os.path.lexists(run_dir.file(name))
+                and read_json_file(run_dir.read_path(name)) != json.loads(json.dumps(value))):
             what = METADATA_NAMES.get(name, name)
             raise UsageError(f"--resume: this data's {what} differs from the one "
                              f"{run_dir.path} was trained with; use the same data or a new "
@@ -111,26 +112,31 @@ def train(job):
     with run_dir.lock():
         state = None
         try:
-            run_dir.write_config({**config, "provenance": provenance()})
-            for name, value in job.metadata.items():
-                atomic_write_json(run_dir.file(name), value)
+            # Everything that can refuse the run is checked (and the model
+            # loaded) before the first file is written, so a failed resume
+            # leaves the run exactly as it was.
             state = run_dir.read_state()
-            run_dir.remove_superseded(state)
-            if state["epoch"] >= job.epochs:
-                print(f"{run_dir.path} has already trained {state['epoch']} of {job.epochs} "
-                      "epochs; raise --epochs to train more")
             set_seed(job.seed)
             with strategy.scope():
                 resume_from = run_dir.resume_path(state)
                 model = (load_keras_file(resume_from, compile=True) if resume_from
                          else job.build_model())
+            run_dir.write_config({**config, "provenance": provenance()})
+            for name, value in job.metadata.items():
+                atomic_write_json(run_dir.file(name), value)
+            run_dir.remove_superseded(state)
+            if state["epoch"] >= job.epochs:
+                print(f"{run_dir.path} has already trained {state['epoch']} of {job.epochs} "
+                      "epochs; raise --epochs to train more")
             print(f"{job.describe(model)}; run directory {run_dir.path}", flush=True)
             fit_run(model, run_dir, state, job.train_data(state["epoch"]),
                     job.steps_per_epoch, job.epochs, job.progress,
                     validation_data=job.validation_data, verbose=job.verbose,
                     extra_callbacks=job.callbacks(state))
         except (Exception, KeyboardInterrupt):
-            if created is not None and (state is None or state["epoch"] == 0):
+            # A Ctrl-C in epoch 1 keeps the run: its partial epoch is interrupted.keras.
+            if created is not None and (state is None or (state["epoch"] == 0
+                                                          and "interrupted" not in state)):
                 created.discard()
             raise
     return model, state
@@ -141,7 +147,13 @@ class _NewRunFiles:
 
     def __init__(self, run_dir, job):
         self.run_dir = run_dir
-        self.dir_existed = os.path.isdir(run_dir.path)
+        # The folders RunDir.lock's makedirs will create: the run folder and
+        # any missing parents, outermost last.
+        self.new_folders = []
+        folder = os.path.abspath(run_dir.path)
+        while not os.path.lexists(folder) and folder != os.path.dirname(folder):
+            self.new_folders.append(folder)
+            folder = os.path.dirname(folder)
         names = ["config.json", "state.json", "history.csv", "loss.png", "best.keras",
                  *job.metadata]
         self.files = [run_dir.file(n) for n in names if not os.path.exists(run_dir.file(n))]
@@ -155,11 +167,13 @@ class _NewRunFiles:
             if os.path.isdir(folder) and not os.path.exists(
                     os.path.join(folder, "interrupted.keras")):
                 shutil.rmtree(folder, ignore_errors=True)
-        if not self.dir_existed:
-            leftover = set(os.listdir(self.run_dir.path)) - {LOCK_NAME}
-            if not leftover:
-                remove_if_exists(self.run_dir.lock_path)
-                os.rmdir(self.run_dir.path)
+        if self.new_folders and set(os.listdir(self.run_dir.path)) <= {LOCK_NAME}:
+            remove_if_exists(self.run_dir.lock_path)
+            for folder in self.new_folders:  # only while empty: never another's files
+                try:
+                    os.rmdir(folder)
+                except OSError:
+                    break
 
 
 def write_results(path, results):

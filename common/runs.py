@@ -59,7 +59,25 @@ class RunDir:
         self.lock_path = os.path.join(self.path, LOCK_NAME)
 
     def file(self, name):
+        """Where to write `name` in the run (a written file replaces a link, never follows it)."""
         return os.path.join(self.path, name)
+
+    def read_path(self, name):
+        """Where to read `name` from: confined to the run, so a link outside is refused."""
+        return self.resolve(name, what="file")
+
+    def _own_checkpoint_dir(self):
+        """Whether checkpoints/ is a real folder of this run (not a link to elsewhere)."""
+        if not os.path.lexists(self.checkpoint_dir):
+            return False
+        if os.path.islink(self.checkpoint_dir):
+            raise UsageError(f"{self.checkpoint_dir} is a link, so it points outside the run "
+                             "directory or elsewhere in it; refusing to read or remove "
+                             "anything there")
+        if not os.path.isdir(self.checkpoint_dir):
+            raise UsageError(f"{self.checkpoint_dir} is a file, not the run's checkpoints "
+                             "folder; move it aside and --resume again")
+        return True
 
     def has_run(self):
         return os.path.exists(self.config_path)
@@ -70,7 +88,7 @@ class RunDir:
             raise UsageError(f"{self.path} is a file, not a run directory")
         if not self.has_run():
             raise UsageError(f"{self.path} is not a run directory (no config.json)")
-        config = read_json(self.config_path)
+        config = read_json(self.read_path("config.json"))
         if not isinstance(config, dict):
             raise UsageError(f"{self.config_path} is not a config written by this project")
         if config.get("kind") != kind:
@@ -79,40 +97,79 @@ class RunDir:
                 "run; use the command that trained it")
         return config
 
+    def read_run_config(self, kind, config_class, renamed=None):
+        """The run's config as `config_class`, checked (see configs.config_from_dict)."""
+        from common.configs import config_from_dict
+
+        return config_from_dict(config_class, self.read_config(kind), renamed,
+                                where=self.config_path)
+
     def checkpoints_present(self):
         """The checkpoint files in this directory (relative paths)."""
-        found = ["best.keras"] if os.path.exists(self.best_path) else []
-        if os.path.isdir(self.checkpoint_dir):
+        found = ["best.keras"] if os.path.lexists(self.best_path) else []
+        if self._own_checkpoint_dir():
             found += sorted(f"checkpoints/{name}" for name in os.listdir(self.checkpoint_dir)
                             if name.endswith(".keras"))
         return found
 
     def read_state(self):
-        """The state of this run; a fresh one if it never finished an epoch.
+        """The state of this run, checked; a fresh one if it never finished an epoch.
 
         A missing or unreadable state.json beside existing checkpoints is an
         error, never a fresh start: a fresh start would overwrite best.keras
-        with a worse model and cut history.csv.
+        with a worse model and cut history.csv. A state.json that parses but
+        holds the wrong types, or a path outside the run, is an error too,
+        raised before anything in the run is touched.
         """
         checkpoints = self.checkpoints_present()
-        problem = None
-        if not os.path.exists(self.state_path):
+        problem, state = None, None
+        if not os.path.lexists(self.state_path):
             problem = "has no state.json"
         else:
+            path = self.read_path("state.json")  # a link outside the run is refused
             try:
-                state = read_json(self.state_path)
-                if isinstance(state, dict) and isinstance(state.get("epoch"), int):
-                    state.setdefault("history", [])
-                    state.setdefault("checkpoint", None)
-                    return state
-                problem = "has a state.json this project did not write"
+                state = read_json(path)
             except UsageError:
                 problem = "has a corrupt state.json"
+            if problem is None and not (isinstance(state, dict)
+                                        and isinstance(state.get("epoch"), int)):
+                problem = "has a state.json this project did not write"
+        if problem is None:
+            state.setdefault("history", [])
+            state.setdefault("checkpoint", None)
+            self._check_state(state)
+            return state
         if not checkpoints:
             return new_state()
         raise UsageError(f"{self.path} {problem} but holds checkpoints "
                          f"({', '.join(checkpoints)}); it cannot be resumed safely. Copy the "
                          "checkpoints elsewhere and start a new --out_dir")
+
+    def _check_state(self, state):
+        """UsageError naming state.json unless every field has this project's type."""
+        def wrong(what):
+            return UsageError(f"{self.state_path}: {what}; the file was edited or is not "
+                              "this project's. Restore it or start a new --out_dir")
+
+        interrupted = state.get("interrupted")
+        if isinstance(state["epoch"], bool) or state["epoch"] < 0:
+            raise wrong(f"epoch {state['epoch']!r} is not a count of epochs")
+        if not (isinstance(state["history"], list)
+                and all(isinstance(row, dict) for row in state["history"])):
+            raise wrong("history is not a list of epochs")
+        if interrupted is not None and not (isinstance(interrupted, dict) and isinstance(
+                interrupted.get("after_epoch"), int)):
+            raise wrong("interrupted is not {path, after_epoch}")
+        try:
+            if state["checkpoint"] is not None:
+                self.resolve(state["checkpoint"])
+            if interrupted is not None:
+                self.resolve(interrupted.get("path"), "interrupted checkpoint")
+        except UsageError as error:
+            raise UsageError(f"{self.state_path}: {error}") from None
+        best = state.get("best_score")
+        if best is not None and (isinstance(best, bool) or not isinstance(best, (int, float))):
+            raise wrong(f"best_score {best!r} is not a number")
 
     def resolve(self, relative, what="checkpoint"):
         """A path stored in this run's files, confined to the run directory."""
@@ -121,21 +178,22 @@ class RunDir:
     def checkpoint_path(self, state=None, which="last"):
         """The checkpoint to resume or read: last finished epoch, or the best one."""
         state = self.read_state() if state is None else state
-        if which == "best" and os.path.exists(self.best_path):
-            return self.best_path
+        best = self.resolve("best.keras") if os.path.lexists(self.best_path) else None
+        if which == "best" and best:
+            return best
         if state.get("checkpoint"):
             path = self.resolve(state["checkpoint"])
             if os.path.exists(path):
                 return path
-        if os.path.exists(self.best_path):
-            return self.best_path
+        if best:
+            return best
         raise UsageError(f"{self.path} has no checkpoint yet; train at least one epoch first")
 
     def resume_path(self, state):
         """Where --resume continues from: the Ctrl-C weights if newer, else the last epoch."""
         interrupted = state.get("interrupted")
         if interrupted and interrupted.get("after_epoch") == state["epoch"]:
-            path = self.resolve(interrupted["path"])
+            path = self.resolve(interrupted.get("path"))
             if os.path.exists(path):
                 return path
         return self.checkpoint_path(state) if state["epoch"] else None
@@ -168,9 +226,9 @@ class RunDir:
         state no longer refers to.
         """
         remove_own_staging_files(self.path)
-        remove_own_staging_files(self.checkpoint_dir)
-        if not os.path.isdir(self.checkpoint_dir):
+        if not self._own_checkpoint_dir():
             return
+        remove_own_staging_files(self.checkpoint_dir)
         keep = {state.get("checkpoint"), (state.get("interrupted") or {}).get("path")}
         for name in os.listdir(self.checkpoint_dir):
             relative = f"checkpoints/{name}"

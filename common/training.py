@@ -18,13 +18,12 @@ import io
 import json
 import math
 import os
-import sys
 import time
 
 import keras
 import tensorflow as tf
 
-from common.cli import UsageError
+from common.cli import Interrupted, UsageError
 from common.files import atomic_save_model, atomic_write_text
 from common.plots import plot_history
 from common.runs import INTERRUPTED
@@ -253,10 +252,11 @@ def fit_run(model, run_dir, state, train_data, steps_per_epoch, epochs, progress
                   callbacks=callbacks, verbose=verbose, shuffle=False)
     except KeyboardInterrupt:
         checkpoint.save_interrupted()
-        print(f"\ninterrupted during epoch {state['epoch'] + 1}; its weights so far are in "
-              f"{run_dir.file('checkpoints/' + INTERRUPTED)} and the last finished epoch's "
-              f"checkpoint is kept; continue with --resume", file=sys.stderr)
-        sys.exit(130)
+        print(flush=True)  # ends Keras's progress bar line on stdout
+        raise Interrupted(f"interrupted (Ctrl-C) during epoch {state['epoch'] + 1}; its "
+                          f"weights so far are in {run_dir.file('checkpoints/' + INTERRUPTED)} "
+                          "and the last finished epoch's checkpoint is kept; continue with "
+                          "--resume") from None
     if nan_guard.diverged_at is not None:
         epoch, batch = nan_guard.diverged_at
         kept = f"; the last good checkpoint is {state['checkpoint']}" if state["checkpoint"] else ""

@@ -13,7 +13,7 @@ import shlex
 
 from common import lifecycle
 from common.cli import (UsageError, add_export_flags, add_input_limit_flag, add_run_flags,
-                        add_training_flags, count, deprecated, make_parser, seed_int)
+                        add_training_flags, count, deprecated, input_path, make_parser, seed_int)
 from common.configs import add_config_flags, config_from_args, upgrade_keys
 from common.export import check_export_dir, save_litert, save_servable
 from common.runs import RunDir, check_outside_run
@@ -143,7 +143,8 @@ def build_parser():
 
     p = commands.add_parser("train", help="train (or --resume) a GAN", formatter_class=formatter)
     add_data_flags(p)
-    p.add_argument("--image_dir", help="train on every image under this folder instead")
+    p.add_argument("--image_dir", type=input_path,
+                   help="train on every image under this folder instead")
     p.add_argument("--image_size", type=int, choices=IMAGE_SIZES,
                    help="image side in pixels (default: 28 for MNIST-like data sets, 64 for "
                         "--image_dir)")
@@ -163,8 +164,9 @@ def build_parser():
     p.add_argument("--num", type=count(MAX_EVALUATE_NUM), default=10_000,
                    help="generated images to score (at least 2)")
     p.add_argument("--seed", type=seed_int, default=0, help="noise seed of the scored images")
-    p.add_argument("--classifier", help="a .keras scoring classifier: read if it exists, else "
-                                        "trained and saved there (default: trained each time)")
+    p.add_argument("--classifier", type=input_path,
+                   help="a .keras scoring classifier: read if it exists, else "
+                        "trained and saved there (default: trained each time)")
     p.add_argument("--classifier_epochs", type=count(100), default=3,
                    help="epochs to train the scoring classifier on the training split")
 
@@ -201,8 +203,9 @@ def add_data_flags(parser, dataset_default="mnist"):
                         help="built-in data set, used when no --image_dir is given"
                         if dataset_default else "the run's data set (default: the one it "
                         "was trained on)")
-    parser.add_argument("--data_dir", help="folder with the official IDX files (.gz or not) or "
-                                           "an .npz with x_train; default: Keras's download")
+    parser.add_argument("--data_dir", type=input_path,
+                        help="folder with the official IDX files (.gz or not) or "
+                             "an .npz with x_train; default: Keras's download")
     add_input_limit_flag(parser)
 
 

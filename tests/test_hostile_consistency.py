@@ -28,16 +28,7 @@ def reader(verb, run, world):
     return ["evaluate", "--run_dir", run, "--text", world.text]
 
 
-SMALL_VOCAB = ("week3_rnn/char_rnn_verbs.py load_run does not check that vocab.json has as "
-               "many characters as the model has outputs")
-
-
-@pytest.mark.parametrize("verb", [
-    pytest.param("generate", marks=pytest.mark.xfail(
-        strict=True, reason=f"{SMALL_VOCAB}: tf InvalidArgumentError (traceback)")),
-    pytest.param("export", marks=pytest.mark.xfail(
-        strict=True, reason=f"{SMALL_VOCAB}: an export that cannot decode is written")),
-    "evaluate"])
+@pytest.mark.parametrize("verb", ["generate", "export", "evaluate"])
 def test_a_vocabulary_smaller_than_the_model(world, capfd, verb):
     run = world.copy_run()
     edit_json(os.path.join(run, "vocab.json"),
@@ -47,12 +38,6 @@ def test_a_vocabulary_smaller_than_the_model(world, capfd, verb):
     assert tree_hash(run) == before and not (world.root / "exported").exists()
 
 
-RAW_CONFIG = ("week3_rnn/char_rnn_verbs.py evaluate reads config['seq_length'] and "
-              "config['batch_size'] from the raw dict, not through configs.config_from_dict")
-
-
-@pytest.mark.xfail(strict=True, reason=f"{RAW_CONFIG}: KeyError (traceback) instead of the "
-                   "field's default")
 @pytest.mark.parametrize("field", ["batch_size", "seq_length"])
 def test_evaluate_of_a_run_whose_config_lacks_a_later_field(world, capfd, field):
     run = world.copy_run()
@@ -61,12 +46,8 @@ def test_evaluate_of_a_run_whose_config_lacks_a_later_field(world, capfd, field)
 
 
 @pytest.mark.parametrize("field, value", [
-    pytest.param("seq_length", "abc", marks=pytest.mark.xfail(
-        strict=True, reason=f"{RAW_CONFIG}: TypeError (traceback)")),
-    pytest.param("batch_size", 0, marks=pytest.mark.xfail(
-        strict=True, reason=f"{RAW_CONFIG}: a batch size of 0 reaches tf.data (traceback)")),
-    pytest.param("batch_size", None, marks=pytest.mark.xfail(
-        strict=True, reason=f"{RAW_CONFIG}: null reaches tf.data (traceback)"))])
+    ("seq_length", "abc"), ("batch_size", 0), ("batch_size", None), ("batch_size", 2.5),
+    ("batch_size", True), ("cell", "transformer"), ("val_fraction", 1.5)])
 def test_evaluate_of_a_config_with_a_wrong_value_names_config_json(world, capfd, field, value):
     run = world.copy_run()
     edit_json(os.path.join(run, "config.json"), lambda c: c.update({field: value}))

@@ -140,9 +140,6 @@ def test_a_killed_exports_staging_folder_is_removed_and_nothing_else(world, capf
     assert (parent / "char" / "saved_model.pb").stat().st_size > 1000
 
 
-@pytest.mark.xfail(strict=True, reason="common/export.py write_export_folder: the retired "
-                   "export is restored by _recover_and_clean and then replaced at once, "
-                   "although --overwrite was not given")
 def test_a_retired_export_is_restored_and_not_replaced_without_overwrite(world, capfd):
     parent = world.root / "exports"
     retired = fake_export(parent / f".old-{dead_pid()}-char")

@@ -141,9 +141,6 @@ def test_ctrl_c_keeps_the_last_epoch_beside_interrupted_keras_and_resume_continu
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="common/training.py fit_run prints a blank line and "
-                   "'interrupted during epoch N; ...' without 'error:' and exits itself, so "
-                   "run_cli's one error line is bypassed")
 def test_ctrl_c_during_training_prints_one_error_line(interrupted_run):
     status, err, _, _ = interrupted_run
     assert status == 130

@@ -94,8 +94,6 @@ def test_a_failed_new_run_leaves_no_half_made_run(world, capfd, failure, where):
         assert os.listdir(out_dir) == ["notes.txt"]
 
 
-@pytest.mark.xfail(strict=True, reason="common/lifecycle.py _NewRunFiles.discard removes the "
-                   "run folder but not the empty parent folders that RunDir.lock's makedirs made")
 def test_a_failed_new_run_leaves_no_parent_folders(world, capfd):
     world.fails(train_args(world, world.root / "new" / "deeper" / "run", *NAN), capfd, "NaN",
                 quiet=False)

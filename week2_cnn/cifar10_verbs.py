@@ -13,7 +13,7 @@ import shlex
 
 from common import lifecycle
 from common.cli import (UsageError, add_export_flags, add_input_limit_flag, add_run_flags,
-                        add_training_flags, deprecated, make_parser)
+                        add_training_flags, deprecated, input_path, make_parser)
 from common.configs import (add_config_flags, config_from_args, config_from_dict, config_to_dict,
                             upgrade_keys)
 from common.export import check_export_dir, save_litert, save_servable
@@ -79,7 +79,7 @@ def read_run(run_dir_path):
     """(config, class names) of a run; older runs' renamed keys are read as today's."""
     run_dir = RunDir(run_dir_path)
     config = config_from_dict(CifarConfig, run_dir.read_config(KIND), RENAMED)
-    class_names = read_json_file(run_dir.file("labels.json"))
+    class_names = read_json_file(run_dir.read_path("labels.json"))
     if not (isinstance(class_names, list) and len(class_names) >= 2
             and all(isinstance(n, str) for n in class_names)):
         raise UsageError(f"{run_dir.file('labels.json')} is not a list of class names")
@@ -171,7 +171,7 @@ def data_for_run(args, run_dir):
 
 
 def add_data_flags(parser):
-    parser.add_argument("--data_dir", help="local CIFAR-10: cifar-10-batches-py, "
+    parser.add_argument("--data_dir", type=input_path, help="local CIFAR-10: cifar-10-batches-py, "
                                            "cifar-10-batches-bin, or an image folder with "
                                            "train/<class>/*, test/<class>/* (default: tfds)")
     parser.add_argument("--cache_dir", default=DEFAULT_CACHE_DIR,

@@ -14,7 +14,7 @@ import numpy as np
 
 from common import lifecycle
 from common.cli import (UsageError, add_export_flags, add_input_limit_flag, add_run_flags,
-                        add_training_flags, count, make_parser)
+                        add_training_flags, count, input_path, make_parser)
 from common.configs import add_config_flags, config_from_args
 from common.export import check_export_dir, save_litert, save_servable
 from common.files import DEFAULT_MAX_BYTES, check_regular_file, read_json_file
@@ -67,7 +67,8 @@ def load_classifier(run_dir_path, checkpoint="best"):
     run_dir.read_config(KIND)
     class_names = read_json_file(run_dir.resolve("labels.json", "class names"))
     legacy = run_dir.file("classifier.keras")
-    if not os.path.exists(run_dir.file("base.keras")) and os.path.exists(legacy):
+    if not os.path.lexists(run_dir.file("base.keras")) and os.path.lexists(legacy):
+        legacy = run_dir.read_path("classifier.keras")
         print(f"note: {run_dir.path} was trained before best and last checkpoints were kept "
               "apart; using its classifier.keras")
         return load_keras_file(legacy), class_names
@@ -149,13 +150,14 @@ def build_parser():
     formatter = parser.formatter_class
     p = commands.add_parser("train", help="retrain (or --resume) on a folder of labelled "
                                           "images", formatter_class=formatter)
-    p.add_argument("--image_dir", required=True, help="one sub-folder of images per label")
+    p.add_argument("--image_dir", type=input_path,
+                   required=True, help="one sub-folder of images per label")
     p.add_argument("--base", default="inception_v3",
                    help="inception_v3, or a .keras classifier (e.g. from week2_cnn.cifar10)")
     p.add_argument("--weights", default="imagenet",
                    help="for inception_v3: imagenet (downloaded once), none, or a file")
     p.add_argument("--bottleneck_dir", default=DEFAULT_BOTTLENECK_DIR,
-                   help="cache of base-network features, shared by all runs")
+                   help="cache of base-network features, shared by all runs ('': no cache)")
     add_config_flags(p, TransferConfig, PRESETS)
     add_training_flags(p, "runs/transfer", PRESETS, "default")
     add_input_limit_flag(p)

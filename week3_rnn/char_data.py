@@ -57,7 +57,7 @@ def tiny_shakespeare_text(data_dir=None, max_bytes=DEFAULT_MAX_BYTES):
 def load_corpus(text_path=None, dataset="python_stdlib", data_dir=None,
                 max_bytes=DEFAULT_MAX_BYTES):
     """Returns (text, source) where source names where the text came from."""
-    if text_path:
+    if text_path is not None:
         return read_text_file(text_path, max_bytes), f"file:{os.path.abspath(text_path)}"
     if dataset == "python_stdlib":
         return python_stdlib_text(), "dataset:python_stdlib"

@@ -12,9 +12,9 @@ import numpy as np
 import tensorflow as tf
 
 from common import lifecycle
-from common.cli import (SEED_MAX, UsageError, add_export_flags, add_input_limit_flag,
-                        add_run_flags, add_training_flags, count, deprecated, make_parser,
-                        positive_float, seed_int)
+from common.cli import (SEED_MAX, UsageError, add_export_flags, add_input_limit_flag, add_run_flags,
+                        add_training_flags, count, deprecated, input_path, make_parser, seed_int,
+                        temperature)
 from common.configs import add_config_flags, config_from_args
 from common.export import check_export_dir, save_litert, save_servable
 from common.runs import RunDir
@@ -22,7 +22,7 @@ from common.sequences import evaluation_dataset, make_windows, split_tail, train
 from common.text import CharVocab, read_text_file
 from common.training import Progress, epoch_decay_callback
 from week3_rnn.char_data import DATASETS, load_corpus
-from week3_rnn.char_model import PRESETS, CharRNN, build_char_rnn
+from week3_rnn.char_model import PRESETS, CharRNN, CharRNNConfig, build_char_rnn
 from week3_rnn.generation import SAMPLING, CharRNNServable
 
 KIND = "char_rnn"
@@ -73,7 +73,12 @@ def load_run(run_dir_path, checkpoint="best"):
     """(model, vocab) from a run directory, for generation, evaluation and export."""
     run_dir = RunDir(run_dir_path)
     model = run_dir.load_model(KIND, checkpoint)
-    return model, CharVocab.load(run_dir.file("vocab.json"))
+    vocab = CharVocab.load(run_dir.read_path("vocab.json"))
+    if len(vocab) != model.vocab_size:
+        raise UsageError(f"{run_dir.file('vocab.json')} has {len(vocab)} characters but the "
+                         f"model predicts {model.vocab_size}; the vocabulary was edited or "
+                         "belongs to another run")
+    return model, vocab
 
 
 def sample(model, vocab, prime, length, temperature=1.0, seed=0, sampling="weighted"):
@@ -93,16 +98,16 @@ def sample(model, vocab, prime, length, temperature=1.0, seed=0, sampling="weigh
 
 def evaluate(run_dir_path, text, checkpoint="best", source="text"):
     """Bits per character of the run's model on `text`; writes results.json."""
+    config = RunDir(run_dir_path).read_run_config(KIND, CharRNNConfig)
     model, vocab = load_run(run_dir_path, checkpoint)
-    config = RunDir(run_dir_path).read_config(KIND)
     unknown = vocab.unknown_chars(text)
     if unknown:
         shown = ", ".join(repr(c) for c in unknown[:10])
         raise UsageError(f"the text has characters outside the run's vocabulary: {shown}")
-    windows = make_windows(np.asarray(vocab.encode(text), np.int32), config["seq_length"],
+    windows = make_windows(np.asarray(vocab.encode(text), np.int32), config.seq_length,
                            "evaluation text")
     model.compile(loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    loss = float(model.evaluate(evaluation_dataset(windows, config["batch_size"]), verbose=0))
+    loss = float(model.evaluate(evaluation_dataset(windows, config.batch_size), verbose=0))
     results = {"bits_per_char": loss / math.log(2), "loss": loss,
                "characters": int(windows.size - len(windows)), "checkpoint": checkpoint,
                "text": source}
@@ -165,7 +170,7 @@ def build_parser():
                    help="characters to generate")
     p.add_argument("--num", type=count(MAX_NUM), default=1,
                    help="how many texts (seeds --seed, --seed + 1, ...)")
-    p.add_argument("--temperature", type=positive_float, default=1.0,
+    p.add_argument("--temperature", type=temperature, default=1.0,
                    help="below 1: safer, more repetitive text; above 1: more surprising")
     p.add_argument("--seed", type=seed_int, default=0,
                    help="random seed; the same seed gives the same text")
@@ -186,11 +191,12 @@ def build_parser():
 
 
 def add_text_flags(parser):
-    parser.add_argument("--text", help="a UTF-8 text file (overrides --dataset)")
+    parser.add_argument("--text", type=input_path, help="a UTF-8 text file (overrides --dataset)")
     parser.add_argument("--dataset", choices=DATASETS, default="python_stdlib",
                         help="built-in corpus when no --text is given")
-    parser.add_argument("--data_dir", help="local copy of the dataset (tiny_shakespeare: "
-                                           "the folder with input.txt) instead of downloading")
+    parser.add_argument("--data_dir", type=input_path,
+                        help="local copy of the dataset (tiny_shakespeare: "
+                             "the folder with input.txt) instead of downloading")
     add_input_limit_flag(parser)
 
 
@@ -224,7 +230,7 @@ def main(argv=None):
                          args.seed + i, args.sampling))
     elif args.command == "evaluate":
         RunDir(args.run_dir).read_config(KIND)  # a wrong directory fails before reading text
-        text = (read_text_file(args.text, args.max_bytes) if args.text
+        text = (read_text_file(args.text, args.max_bytes) if args.text is not None
                 else load_corpus(None, args.dataset, args.data_dir, args.max_bytes)[0])
         evaluate(args.run_dir, text, args.checkpoint, args.text or args.dataset)
     elif args.command == "export":

@@ -14,8 +14,8 @@ import tensorflow as tf
 
 from common import lifecycle
 from common.cli import (UsageError, add_export_flags, add_input_limit_flag, add_run_flags,
-                        add_training_flags, count, deprecated, make_parser, positive_float,
-                        seed_int)
+                        add_training_flags, count, deprecated, input_path, make_parser, seed_int,
+                        temperature)
 from common.configs import add_config_flags, config_from_args
 from common.export import check_export_dir, save_litert, save_servable
 from common.files import DEFAULT_MAX_BYTES, read_json_file
@@ -186,8 +186,9 @@ def build_parser():
 
     p = commands.add_parser("train", help="train (or --resume) a PTB language model",
                             formatter_class=formatter)
-    p.add_argument("--data_dir", help="folder with ptb.train.txt, ptb.valid.txt, ptb.test.txt "
-                                      "(default: download them into the Keras cache)")
+    p.add_argument("--data_dir", type=input_path,
+                   help="folder with ptb.train.txt, ptb.valid.txt, ptb.test.txt "
+                        "(default: download them into the Keras cache)")
     add_input_limit_flag(p)
     add_config_flags(p, PTBConfig, PRESETS)
     add_training_flags(p, "runs/ptb", PRESETS, "small", strategy=False)
@@ -198,9 +199,10 @@ def build_parser():
     add_run_flags(p)
     p.add_argument("--split", choices=SPLITS, default=None,
                    help="split of the run's data folder (default: test)")
-    p.add_argument("--text", help="a text file instead (one sentence per line)")
-    p.add_argument("--data_dir", help="folder with the ptb.*.txt files (default: the one "
-                                      "the run was trained on)")
+    p.add_argument("--text", type=input_path, help="a text file instead (one sentence per line)")
+    p.add_argument("--data_dir", type=input_path,
+                   help="folder with the ptb.*.txt files (default: the one "
+                        "the run was trained on)")
     add_input_limit_flag(p)
 
     p = commands.add_parser("score", formatter_class=formatter,
@@ -219,7 +221,7 @@ def build_parser():
                         f"{MAX_LENGTH:,})")
     p.add_argument("--max_words", type=count(MAX_LENGTH), default=None,
                    help="old spelling of --length (deprecated)")
-    p.add_argument("--temperature", type=positive_float, default=1.0,
+    p.add_argument("--temperature", type=temperature, default=1.0,
                    help="below 1: safer, more repetitive; above 1: more surprising")
     p.add_argument("--seed", type=seed_int, default=0,
                    help="random seed; the same seed gives the same sentences")

@@ -12,7 +12,7 @@ import numpy as np
 
 from common import lifecycle
 from common.cli import (UsageError, add_export_flags, add_input_limit_flag, add_training_flags,
-                        count, deprecated, make_parser)
+                        count, deprecated, input_path, make_parser)
 from common.configs import add_config_flags, config_from_args, upgrade_keys
 from common.export import check_export_dir, save_litert, save_servable
 from common.runs import RunDir
@@ -171,8 +171,10 @@ def build_parser():
     p = commands.add_parser("train", help="train (or --resume) word vectors",
                             formatter_class=formatter)
     source = p.add_mutually_exclusive_group(required=True)
-    source.add_argument("--text", help="any UTF-8 text file; words are separated by whitespace")
-    source.add_argument("--corpus", help="the old spelling of --text (same meaning)")
+    source.add_argument("--text", type=input_path,
+                        help="any UTF-8 text file; words are separated by whitespace")
+    source.add_argument("--corpus", type=input_path,
+                        help="the old spelling of --text (same meaning)")
     source.add_argument("--dataset", choices=["text8"],
                         help="text8 (17M words of Wikipedia), downloaded once into the "
                              "Keras cache")
@@ -201,9 +203,11 @@ def build_parser():
         elif name == "analogy":
             p.add_argument("words", nargs=3, metavar="WORD", help="A B C")
         elif name == "evaluate":
-            p.add_argument("--analogies", help="questions-words.txt: ': section' lines, then "
-                                               "lines of 4 words")
-            p.add_argument("--wordsim", help="wordsim353.tsv: word1, word2, human score")
+            p.add_argument("--analogies", type=input_path,
+                           help="questions-words.txt: ': section' lines, then "
+                                "lines of 4 words")
+            p.add_argument("--wordsim", type=input_path,
+                           help="wordsim353.tsv: word1, word2, human score")
             p.add_argument("--restrict_vocab", type=count(MAX_RESTRICT_VOCAB),
                            default=evaluation.RESTRICT_VOCAB,
                            help="only the most frequent words take part, as in gensim")
