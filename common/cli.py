@@ -58,6 +58,26 @@ def run_cli(main, argv=None):
         fail(f"{error.strerror or error}{where}")
 
 
+def light_command(verbs_module):
+    """(main, __getattr__) for a command module whose verbs live in `verbs_module`.
+
+    A command module stays light: importing it imports no TensorFlow (run_cli
+    imports it quietly first), and `from week3_rnn.char_rnn import train`
+    still works because the module's __getattr__ reads the verbs module.
+
+        main, __getattr__ = light_command("week3_rnn.char_rnn_verbs")
+    """
+    import importlib
+
+    def main(argv=None):
+        return importlib.import_module(verbs_module).main(argv)
+
+    def __getattr__(name):
+        return getattr(importlib.import_module(verbs_module), name)
+
+    return main, __getattr__
+
+
 def fail(message, status=2):
     print(f"error: {' '.join(str(message).split())}", file=sys.stderr)
     sys.exit(status)

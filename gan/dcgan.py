@@ -34,22 +34,10 @@ in benchmarks/RESULTS.md, measured by benchmarks/dcgan.py; `evaluate --num 10000
 
 import sys
 
-from common.cli import run_cli
+from common.cli import light_command, run_cli
 
-
-def main(argv=None):
-    """The command line. TensorFlow is imported here (run_cli keeps it quiet), not at import."""
-    from gan import dcgan_verbs
-
-    return dcgan_verbs.main(argv)
-
-
-def __getattr__(name):
-    """`from gan.dcgan import train` keeps working: the verbs live in gan.dcgan_verbs."""
-    from gan import dcgan_verbs
-
-    return getattr(dcgan_verbs, name)
-
+# The verbs (and TensorFlow) are imported when the command runs, not at import.
+main, __getattr__ = light_command("gan.dcgan_verbs")
 
 if __name__ == "__main__":
     sys.exit(run_cli(main))

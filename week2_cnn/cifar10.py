@@ -25,22 +25,10 @@ the CIFAR-10 rows of README.md's results table.
 
 import sys
 
-from common.cli import run_cli
+from common.cli import light_command, run_cli
 
-
-def main(argv=None):
-    """The command line. TensorFlow is imported here (run_cli keeps it quiet), not at import."""
-    from week2_cnn import cifar10_verbs
-
-    return cifar10_verbs.main(argv)
-
-
-def __getattr__(name):
-    """`from week2_cnn.cifar10 import train` keeps working: the verbs live in cifar10_verbs."""
-    from week2_cnn import cifar10_verbs
-
-    return getattr(cifar10_verbs, name)
-
+# The verbs (and TensorFlow) are imported when the command runs, not at import.
+main, __getattr__ = light_command("week2_cnn.cifar10_verbs")
 
 if __name__ == "__main__":
     sys.exit(run_cli(main))

@@ -31,22 +31,10 @@ class_names(), metadata().
 
 import sys
 
-from common.cli import run_cli
+from common.cli import light_command, run_cli
 
-
-def main(argv=None):
-    """The command line. TensorFlow is imported here (run_cli keeps it quiet), not at import."""
-    from week2_cnn import transfer_verbs
-
-    return transfer_verbs.main(argv)
-
-
-def __getattr__(name):
-    """`from week2_cnn.transfer import train` keeps working: the verbs live in transfer_verbs."""
-    from week2_cnn import transfer_verbs
-
-    return getattr(transfer_verbs, name)
-
+# The verbs (and TensorFlow) are imported when the command runs, not at import.
+main, __getattr__ = light_command("week2_cnn.transfer_verbs")
 
 if __name__ == "__main__":
     sys.exit(run_cli(main))

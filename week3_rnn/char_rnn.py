@@ -21,22 +21,10 @@ Expected results (2 CPU cores; details and commands in benchmarks/RESULTS.md):
 
 import sys
 
-from common.cli import run_cli
+from common.cli import light_command, run_cli
 
-
-def main(argv=None):
-    """The command line. TensorFlow is imported here (run_cli keeps it quiet), not at import."""
-    from week3_rnn import char_rnn_verbs
-
-    return char_rnn_verbs.main(argv)
-
-
-def __getattr__(name):
-    """`from week3_rnn.char_rnn import train` keeps working: the verbs live in char_rnn_verbs."""
-    from week3_rnn import char_rnn_verbs
-
-    return getattr(char_rnn_verbs, name)
-
+# The verbs (and TensorFlow) are imported when the command runs, not at import.
+main, __getattr__ = light_command("week3_rnn.char_rnn_verbs")
 
 if __name__ == "__main__":
     sys.exit(run_cli(main))

@@ -33,22 +33,10 @@ Old spellings still work, with a note: `generate --num_sentences` is `--num`,
 
 import sys
 
-from common.cli import run_cli
+from common.cli import light_command, run_cli
 
-
-def main(argv=None):
-    """The command line. TensorFlow is imported here (run_cli keeps it quiet), not at import."""
-    from week3_rnn import ptb_verbs
-
-    return ptb_verbs.main(argv)
-
-
-def __getattr__(name):
-    """`from week3_rnn.ptb import train` keeps working: the verbs live in ptb_verbs."""
-    from week3_rnn import ptb_verbs
-
-    return getattr(ptb_verbs, name)
-
+# The verbs (and TensorFlow) are imported when the command runs, not at import.
+main, __getattr__ = light_command("week3_rnn.ptb_verbs")
 
 if __name__ == "__main__":
     sys.exit(run_cli(main))

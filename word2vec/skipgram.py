@@ -33,22 +33,10 @@ in benchmarks/RESULTS.md):
 
 import sys
 
-from common.cli import run_cli
+from common.cli import light_command, run_cli
 
-
-def main(argv=None):
-    """The command line. TensorFlow is imported here (run_cli keeps it quiet), not at import."""
-    from word2vec import skipgram_verbs
-
-    return skipgram_verbs.main(argv)
-
-
-def __getattr__(name):
-    """`from word2vec.skipgram import train` keeps working: the verbs live in skipgram_verbs."""
-    from word2vec import skipgram_verbs
-
-    return getattr(skipgram_verbs, name)
-
+# The verbs (and TensorFlow) are imported when the command runs, not at import.
+main, __getattr__ = light_command("word2vec.skipgram_verbs")
 
 if __name__ == "__main__":
     sys.exit(run_cli(main))
