@@ -188,6 +188,24 @@ def make_parser(description, **kwargs):
     return ErrorExitParser(description=description, formatter_class=HelpFormatter, **kwargs)
 
 
+class CommandParser(ErrorExitParser):
+    """The parser of a command: `python -m package.command VERB --flags`."""
+
+    def verb(self, name, **kwargs):
+        """Adds verb `name` (help=, aliases=) and returns its parser."""
+        if not hasattr(self, "_verbs"):
+            self._verbs = self.add_subparsers(dest="command", required=True)
+        return self._verbs.add_parser(name, formatter_class=HelpFormatter, **kwargs)
+
+
+def command_parser(command_module):
+    """A CommandParser described by the first paragraph of the command module's docstring."""
+    import importlib
+
+    doc = importlib.import_module(command_module).__doc__
+    return CommandParser(description=doc.split("\n\n")[0], formatter_class=HelpFormatter)
+
+
 STRATEGIES = ("default", "mirrored", "multi_worker")
 
 

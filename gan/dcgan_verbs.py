@@ -13,7 +13,7 @@ import shlex
 
 from common import lifecycle
 from common.cli import (UsageError, add_export_flags, add_input_limit_flag, add_run_flags,
-                        add_training_flags, count, deprecated, input_path, make_parser, seed_int)
+                        add_training_flags, command_parser, count, deprecated, input_path, seed_int)
 from common.configs import add_config_flags, config_from_args, upgrade_keys
 from common.export import check_export_dir, save_litert, save_servable
 from common.runs import RunDir, check_outside_run
@@ -135,13 +135,9 @@ def add_reading_flags(parser):
 
 
 def build_parser():
-    from gan.dcgan import __doc__ as doc
+    parser = command_parser("gan.dcgan")
 
-    parser = make_parser(doc.split("\n\n")[0])
-    commands = parser.add_subparsers(dest="command", required=True)
-    formatter = parser.formatter_class
-
-    p = commands.add_parser("train", help="train (or --resume) a GAN", formatter_class=formatter)
+    p = parser.verb("train", help="train (or --resume) a GAN")
     add_data_flags(p)
     p.add_argument("--image_dir", type=input_path,
                    help="train on every image under this folder instead")
@@ -156,9 +152,9 @@ def build_parser():
                         "the fc_gan preset, as it always did")
     add_training_flags(p, "runs/dcgan", PRESETS, "default")
 
-    p = commands.add_parser("evaluate", formatter_class=formatter,
-                            help="FID-MNIST and inception score of generated images; "
-                                 "results.json")
+    p = parser.verb("evaluate",
+                    help="FID-MNIST and inception score of generated images; "
+                         "results.json")
     add_reading_flags(p)
     add_data_flags(p, dataset_default=None)
     p.add_argument("--num", type=count(MAX_EVALUATE_NUM), default=10_000,
@@ -170,8 +166,7 @@ def build_parser():
     p.add_argument("--classifier_epochs", type=count(100), default=3,
                    help="epochs to train the scoring classifier on the training split")
 
-    p = commands.add_parser("generate", help="a grid of generated images as a PNG",
-                            formatter_class=formatter)
+    p = parser.verb("generate", help="a grid of generated images as a PNG")
     add_reading_flags(p)
     p.add_argument("--num", type=count(MAX_NUM), default=64, help="number of images")
     p.add_argument("--out", default="generated.png",
@@ -180,8 +175,7 @@ def build_parser():
                    help="noise seed; the same seed gives the same images")
     p.add_argument("--scale", type=count(MAX_SCALE), default=2, help="enlarge the PNG this much")
 
-    p = commands.add_parser("interpolate", help="a row of images between two latent points",
-                            formatter_class=formatter)
+    p = parser.verb("interpolate", help="a row of images between two latent points")
     add_reading_flags(p)
     p.add_argument("--seed_a", type=seed_int, default=1, help="noise seed of the first point")
     p.add_argument("--seed_b", type=seed_int, default=2, help="noise seed of the last point")
@@ -190,9 +184,9 @@ def build_parser():
                    help="PNG file to write (an existing file only if this project wrote it)")
     p.add_argument("--scale", type=count(MAX_SCALE), default=2, help="enlarge the PNG this much")
 
-    p = commands.add_parser("export", formatter_class=formatter,
-                            help="a SavedModel with generate(count, seed) and decode(z) -> "
-                                 "uint8 images (litert: decode.tflite)")
+    p = parser.verb("export",
+                    help="a SavedModel with generate(count, seed) and decode(z) -> "
+                         "uint8 images (litert: decode.tflite)")
     add_reading_flags(p)
     add_export_flags(p)
     return parser

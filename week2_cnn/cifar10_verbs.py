@@ -13,7 +13,7 @@ import shlex
 
 from common import lifecycle
 from common.cli import (UsageError, add_export_flags, add_input_limit_flag, add_run_flags,
-                        add_training_flags, deprecated, input_path, make_parser)
+                        add_training_flags, command_parser, deprecated, input_path)
 from common.configs import (add_config_flags, config_from_args, config_from_dict, config_to_dict,
                             upgrade_keys)
 from common.export import check_export_dir, save_litert, save_servable
@@ -179,22 +179,16 @@ def add_data_flags(parser):
 
 
 def build_parser():
-    from week2_cnn.cifar10 import __doc__ as doc
+    parser = command_parser("week2_cnn.cifar10")
 
-    parser = make_parser(doc.split("\n\n")[0])
-    commands = parser.add_subparsers(dest="command", required=True)
-    formatter = parser.formatter_class
-
-    p = commands.add_parser("train", help="train (or --resume) a classifier",
-                            formatter_class=formatter)
+    p = parser.verb("train", help="train (or --resume) a classifier")
     add_training_flags(p, "runs/cifar10", PRESETS, DEFAULT_PRESET)
     p.add_argument("--model", dest="model_preset", choices=list(PRESETS), default=None,
                    help="deprecated spelling of --preset (same meaning)")
     add_config_flags(p, CifarConfig, PRESETS)
     add_data_flags(p)
 
-    p = commands.add_parser("evaluate", help="test accuracy, per class, confusion matrix",
-                            formatter_class=formatter)
+    p = parser.verb("evaluate", help="test accuracy, per class, confusion matrix")
     runs = p.add_mutually_exclusive_group(required=True)
     runs.add_argument("--run_dir", help="run directory written by train")
     runs.add_argument("--ensemble", nargs="+", metavar="RUN_DIR",
@@ -204,14 +198,13 @@ def build_parser():
                    help="where an ensemble's results.json and confusion_matrix.png go")
     add_data_flags(p)
 
-    p = commands.add_parser("predict", help="top-3 classes of JPEG/PNG files of any size",
-                            formatter_class=formatter)
+    p = parser.verb("predict", help="top-3 classes of JPEG/PNG files of any size")
     add_run_flags(p)
     p.add_argument("images", nargs="+", help="image files")
     add_input_limit_flag(p)
 
-    p = commands.add_parser("export", help="SavedModel (or .tflite): uint8 [N, 32, 32, 3] -> "
-                                           "probabilities", formatter_class=formatter)
+    p = parser.verb("export", help="SavedModel (or .tflite): uint8 [N, 32, 32, 3] -> "
+                    "probabilities")
     add_run_flags(p)
     add_export_flags(p)
     return parser

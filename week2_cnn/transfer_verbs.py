@@ -14,7 +14,7 @@ import numpy as np
 
 from common import lifecycle
 from common.cli import (UsageError, add_export_flags, add_input_limit_flag, add_run_flags,
-                        add_training_flags, count, input_path, make_parser)
+                        add_training_flags, command_parser, count, input_path)
 from common.configs import add_config_flags, config_from_args
 from common.export import check_export_dir, save_litert, save_servable
 from common.files import DEFAULT_MAX_BYTES, check_regular_file, read_json_file
@@ -143,13 +143,9 @@ def export(run_dir_path, export_dir, overwrite=False, checkpoint="best", fmt="sa
 
 
 def build_parser():
-    from week2_cnn.transfer import __doc__ as doc
-
-    parser = make_parser(doc.split("\n\n")[0])
-    commands = parser.add_subparsers(dest="command", required=True)
-    formatter = parser.formatter_class
-    p = commands.add_parser("train", help="retrain (or --resume) on a folder of labelled "
-                                          "images", formatter_class=formatter)
+    parser = command_parser("week2_cnn.transfer")
+    p = parser.verb("train", help="retrain (or --resume) on a folder of labelled "
+                    "images")
     p.add_argument("--image_dir", type=input_path,
                    required=True, help="one sub-folder of images per label")
     p.add_argument("--base", default="inception_v3",
@@ -161,21 +157,18 @@ def build_parser():
     add_config_flags(p, TransferConfig, PRESETS)
     add_training_flags(p, "runs/transfer", PRESETS, "default")
     add_input_limit_flag(p)
-    p = commands.add_parser("evaluate", help="test-split accuracy; results.json",
-                            formatter_class=formatter)
+    p = parser.verb("evaluate", help="test-split accuracy; results.json")
     add_run_flags(p)
     p.add_argument("--print_misclassified", action="store_true",
                    help="list the test images the model gets wrong")
     add_input_limit_flag(p)
-    p = commands.add_parser("predict", help="top classes of image files",
-                            formatter_class=formatter)
+    p = parser.verb("predict", help="top classes of image files")
     add_run_flags(p)
     p.add_argument("images", nargs="+", help=f"JPEG/PNG/GIF/BMP files (at most {MAX_FILES:,})")
     p.add_argument("--top", type=count(MAX_TOP), default=5, help="classes shown per image")
     add_input_limit_flag(p)
-    p = commands.add_parser("export", help="SavedModel: image bytes or uint8 pixels -> "
-                                           "probabilities (or pixels.tflite)",
-                            formatter_class=formatter)
+    p = parser.verb("export", help="SavedModel: image bytes or uint8 pixels -> "
+                    "probabilities (or pixels.tflite)")
     add_run_flags(p)
     add_export_flags(p)
     return parser

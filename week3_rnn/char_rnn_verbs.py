@@ -13,7 +13,7 @@ import tensorflow as tf
 
 from common import lifecycle
 from common.cli import (SEED_MAX, UsageError, add_export_flags, add_input_limit_flag, add_run_flags,
-                        add_training_flags, count, deprecated, input_path, make_parser, seed_int,
+                        add_training_flags, command_parser, count, deprecated, input_path, seed_int,
                         temperature)
 from common.configs import add_config_flags, config_from_args
 from common.export import check_export_dir, save_litert, save_servable
@@ -149,20 +149,15 @@ def litert_twin(model):
 
 
 def build_parser():
-    from week3_rnn.char_rnn import __doc__ as doc
+    parser = command_parser("week3_rnn.char_rnn")
 
-    parser = make_parser(doc.split("\n\n")[0])
-    commands = parser.add_subparsers(dest="command", required=True)
-    formatter = parser.formatter_class
-
-    p = commands.add_parser("train", help="train (or --resume) a char-RNN",
-                            formatter_class=formatter)
+    p = parser.verb("train", help="train (or --resume) a char-RNN")
     add_text_flags(p)
     add_config_flags(p, type(PRESETS["small"]), PRESETS)
     add_training_flags(p, "runs/char_rnn", PRESETS, "small")
 
-    p = commands.add_parser("generate", aliases=["sample"], formatter_class=formatter,
-                            help="generate text from a trained run (sample: the old name)")
+    p = parser.verb("generate", aliases=["sample"],
+                    help="generate text from a trained run (sample: the old name)")
     add_run_flags(p)
     p.add_argument("--prime", default="\n", help="text to start from (its characters must "
                                                  "be in the vocabulary)")
@@ -178,13 +173,12 @@ def build_parser():
                    help="weighted: sample every step; argmax: greedy; space: sample only "
                         "after a space")
 
-    p = commands.add_parser("evaluate", help="bits per character on a text; results.json",
-                            formatter_class=formatter)
+    p = parser.verb("evaluate", help="bits per character on a text; results.json")
     add_run_flags(p)
     add_text_flags(p)
 
-    p = commands.add_parser("export", help="a SavedModel (or .tflite) that generates text "
-                                           "alone", formatter_class=formatter)
+    p = parser.verb("export", help="a SavedModel (or .tflite) that generates text "
+                    "alone")
     add_run_flags(p)
     add_export_flags(p)
     return parser

@@ -14,7 +14,7 @@ import tensorflow as tf
 
 from common import lifecycle
 from common.cli import (UsageError, add_export_flags, add_input_limit_flag, add_run_flags,
-                        add_training_flags, count, deprecated, input_path, make_parser, seed_int,
+                        add_training_flags, command_parser, count, deprecated, input_path, seed_int,
                         temperature)
 from common.configs import add_config_flags, config_from_args
 from common.export import check_export_dir, save_litert, save_servable
@@ -178,14 +178,9 @@ def export(model, vocab, export_dir, overwrite=False, run_dir=None, fmt="saved_m
 
 
 def build_parser():
-    from week3_rnn.ptb import __doc__ as doc
+    parser = command_parser("week3_rnn.ptb")
 
-    parser = make_parser(doc.split("\n\n")[0])
-    commands = parser.add_subparsers(dest="command", required=True)
-    formatter = parser.formatter_class
-
-    p = commands.add_parser("train", help="train (or --resume) a PTB language model",
-                            formatter_class=formatter)
+    p = parser.verb("train", help="train (or --resume) a PTB language model")
     p.add_argument("--data_dir", type=input_path,
                    help="folder with ptb.train.txt, ptb.valid.txt, ptb.test.txt "
                         "(default: download them into the Keras cache)")
@@ -193,9 +188,9 @@ def build_parser():
     add_config_flags(p, PTBConfig, PRESETS)
     add_training_flags(p, "runs/ptb", PRESETS, "small", strategy=False)
 
-    p = commands.add_parser("evaluate", formatter_class=formatter,
-                            help="perplexity on a split of the run's data or on any text; "
-                                 "results.json")
+    p = parser.verb("evaluate",
+                    help="perplexity on a split of the run's data or on any text; "
+                         "results.json")
     add_run_flags(p)
     p.add_argument("--split", choices=SPLITS, default=None,
                    help="split of the run's data folder (default: test)")
@@ -205,12 +200,12 @@ def build_parser():
                         "the run was trained on)")
     add_input_limit_flag(p)
 
-    p = commands.add_parser("score", formatter_class=formatter,
-                            help="per-word log-probabilities and perplexity of sentences")
+    p = parser.verb("score",
+                    help="per-word log-probabilities and perplexity of sentences")
     add_run_flags(p)
     p.add_argument("sentences", nargs="+", help="sentences, words separated by spaces")
 
-    p = commands.add_parser("generate", help="sample sentences", formatter_class=formatter)
+    p = parser.verb("generate", help="sample sentences")
     add_run_flags(p)
     p.add_argument("--num", type=count(MAX_NUM), default=None,
                    help=f"how many sentences (default 5, at most {MAX_NUM:,})")
@@ -226,8 +221,8 @@ def build_parser():
     p.add_argument("--seed", type=seed_int, default=0,
                    help="random seed; the same seed gives the same sentences")
 
-    p = commands.add_parser("export", formatter_class=formatter,
-                            help="a SavedModel that scores and generates alone (or .tflite)")
+    p = parser.verb("export",
+                    help="a SavedModel that scores and generates alone (or .tflite)")
     add_run_flags(p)
     add_export_flags(p)
     return parser

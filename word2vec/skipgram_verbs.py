@@ -12,7 +12,7 @@ import numpy as np
 
 from common import lifecycle
 from common.cli import (UsageError, add_export_flags, add_input_limit_flag, add_training_flags,
-                        count, deprecated, input_path, make_parser)
+                        command_parser, count, deprecated, input_path)
 from common.configs import add_config_flags, config_from_args, upgrade_keys
 from common.export import check_export_dir, save_litert, save_servable
 from common.runs import RunDir
@@ -163,13 +163,8 @@ def add_reading_flags(parser):
 
 
 def build_parser():
-    from word2vec.skipgram import __doc__ as doc
-
-    parser = make_parser(doc.split("\n\n")[0])
-    commands = parser.add_subparsers(dest="command", required=True)
-    formatter = parser.formatter_class
-    p = commands.add_parser("train", help="train (or --resume) word vectors",
-                            formatter_class=formatter)
+    parser = command_parser("word2vec.skipgram")
+    p = parser.verb("train", help="train (or --resume) word vectors")
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--text", type=input_path,
                         help="any UTF-8 text file; words are separated by whitespace")
@@ -193,7 +188,7 @@ def build_parser():
                                     "results.json"),
                        ("export", "a SavedModel with lookup and neighbors signatures (or "
                                   ".tflite files by id)")]:
-        p = commands.add_parser(name, help=text, formatter_class=formatter)
+        p = parser.verb(name, help=text)
         add_reading_flags(p)
         if name in ("neighbors", "analogy"):
             p.add_argument("--k", type=count(MAX_K), default=8 if name == "neighbors" else 5,
