@@ -25,22 +25,10 @@ serving_default takes float32 x [N, 1] (or points [N, 2]) and returns y
 
 import sys
 
-from common.cli import run_cli
+from common.cli import light_command, run_cli
 
-
-def main(argv=None):
-    """The command line. TensorFlow is imported here (run_cli keeps it quiet), not at import."""
-    from week1_basics import regression_verbs
-
-    return regression_verbs.main(argv)
-
-
-def __getattr__(name):
-    """`from week1_basics.regression import train` works: the verbs live in regression_verbs."""
-    from week1_basics import regression_verbs
-
-    return getattr(regression_verbs, name)
-
+# The verbs (and TensorFlow) are imported when the command runs, not at import.
+main, __getattr__ = light_command("week1_basics.regression_verbs")
 
 if __name__ == "__main__":
     sys.exit(run_cli(main))

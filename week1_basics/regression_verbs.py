@@ -15,7 +15,7 @@ import tensorflow as tf
 
 from common import lifecycle
 from common.cli import (UsageError, add_export_flags, add_run_flags, add_training_flags,
-                        make_parser)
+                        command_parser)
 from common.configs import add_config_flags, config_from_args, config_to_dict
 from common.export import check_export_dir, save_servable
 from common.plots import new_figure, save_figure
@@ -167,26 +167,19 @@ def export(run_dir, export_dir, overwrite=False, checkpoint="best"):
 
 
 def build_parser():
-    from week1_basics.regression import __doc__ as doc
+    parser = command_parser("week1_basics.regression")
 
-    parser = make_parser(doc.split("\n\n")[0])
-    commands = parser.add_subparsers(dest="command", required=True)
-    formatter = parser.formatter_class
-
-    p = commands.add_parser("train", help="gradient descent on a toy problem (or --resume)",
-                            formatter_class=formatter)
+    p = parser.verb("train", help="gradient descent on a toy problem (or --resume)",
+                    description="--preset defaults to the one named after --arch "
+                                "(least_squares without either)")
     add_training_flags(p, "runs/regression", PRESETS, None)
-    p.description = ("--preset defaults to the one named after --arch (least_squares "
-                     "without either)")
     add_config_flags(p, RegressionConfig, PRESETS)
 
-    p = commands.add_parser("evaluate", help="compare with the closed form: results.json, "
-                            f"{PLOT_NAME}", formatter_class=formatter)
+    p = parser.verb("evaluate", help=f"compare with the closed form: results.json, {PLOT_NAME}")
     add_run_flags(p, checkpoint_help="best: lowest training loss (there is no validation "
                                      "data); last: the last finished epoch")
 
-    p = commands.add_parser("export", help="SavedModel: float32 x -> y or probabilities",
-                            formatter_class=formatter)
+    p = parser.verb("export", help="SavedModel: float32 x -> y or probabilities")
     add_run_flags(p)
     add_export_flags(p, formats=("saved_model",))
     return parser

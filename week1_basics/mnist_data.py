@@ -1,0 +1,134 @@
+"""MNIST for the classifiers: labelled uint8 arrays, the validation split, tf.data batches.
+
+The files are read by common.mnist_data (Keras's download, or --data_dir with
+IDX files or an .npz); this module checks that they hold what a classifier
+needs (28x28 images, labels 0..9), holds out the validation images that
+choose best.keras from the training images only, and batches them. Query
+images for `predict` (any size, colour or gray) are decoded here too.
+"""
+
+import dataclasses
+import os
+
+import numpy as np
+import tensorflow as tf
+
+from common.cli import UsageError
+from common.files import DEFAULT_MAX_BYTES, check_regular_file
+from common.images import load_images
+from common.mnist_data import CLASS_NAMES, load_dataset
+from week1_basics.mnist_models import IMAGE_SIZE, NUM_CLASSES
+
+
+@dataclasses.dataclass
+class Mnist:
+    x_train: np.ndarray          # uint8 (60000, 28, 28, 1)
+    y_train: np.ndarray          # int64 (60000,)
+    x_test: np.ndarray           # uint8 (10000, 28, 28, 1), or None when the files lack it
+    y_test: np.ndarray
+    class_names: list
+    dataset: str                 # mnist or fashion_mnist
+    source: str                  # the --data_dir, or "keras:<dataset>"
+
+
+def load_mnist(dataset="mnist", data_dir=None, max_bytes=DEFAULT_MAX_BYTES):
+    """The labelled data set; UsageError if it is not 28x28 images with labels 0..9."""
+    x_train, y_train, x_test, y_test = load_dataset(dataset, data_dir, max_bytes)
+    where = data_dir or f"the {dataset} download"
+    if y_train is None:
+        raise UsageError(f"{where} has training images but no training labels "
+                         "(train-labels-idx1-ubyte[.gz] or y_train in the .npz)")
+    if x_test is not None and y_test is None:
+        raise UsageError(f"{where} has test images but no test labels "
+                         "(t10k-labels-idx1-ubyte[.gz] or y_test in the .npz)")
+    for split, x, y in (("train", x_train, y_train), ("test", x_test, y_test)):
+        if x is None:
+            continue
+        if x.shape[1:3] != (IMAGE_SIZE, IMAGE_SIZE):
+            raise UsageError(f"{where}: the {split} images are {x.shape[1]}x{x.shape[2]}, "
+                             f"not {IMAGE_SIZE}x{IMAGE_SIZE}")
+        if len(y) != len(x):
+            raise UsageError(f"{where}: {len(x):,} {split} images but {len(y):,} labels")
+        if len(y) and (y.min() < 0 or y.max() >= NUM_CLASSES):
+            raise UsageError(f"{where}: {split} labels outside 0..{NUM_CLASSES - 1}")
+    as_labels = (lambda y: None if y is None else np.asarray(y, np.int64))
+    return Mnist(x_train, as_labels(y_train), x_test, as_labels(y_test),
+                 list(CLASS_NAMES[dataset]), dataset, data_dir or f"keras:{dataset}")
+
+
+def split_validation(x, y, fraction):
+    """(x_train, y_train, x_val, y_val), holding out `fraction` of every class.
+
+    No random numbers: within each class, images at evenly spaced positions
+    (in file order) go to validation, so every seed and NumPy version gives
+    the same split. A class keeps at least one training image.
+    """
+    to_validation = np.zeros(len(y), dtype=bool)
+    if fraction > 0:
+        for label in np.unique(y):
+            members = np.flatnonzero(y == label)
+            wanted = min(len(members) - 1, int(round(fraction * len(members))))
+            if wanted <= 0:
+                continue
+            step = len(members) / wanted
+            to_validation[members[(step * np.arange(wanted) + step / 2).astype(np.int64)]] = True
+    return x[~to_validation], y[~to_validation], x[to_validation], y[to_validation]
+
+
+def training_dataset(x, y, batch_size, seed, first_epoch, num_epochs):
+    """Batches (float32 images 0..255, int64 labels) for epochs [first_epoch, num_epochs).
+
+    Epoch e is shuffled by (seed, e) alone, so a resumed run sees the batches
+    an uninterrupted one would; each epoch's ragged rest is dropped.
+    """
+    images, labels = tf.constant(x), tf.constant(y)
+
+    def epoch_batches(epoch):
+        order = tf.random.experimental.stateless_shuffle(
+            tf.range(len(x)), seed=tf.stack([tf.constant(seed, tf.int64), epoch]))
+        return (tf.data.Dataset.from_tensor_slices((tf.gather(images, order),
+                                                    tf.gather(labels, order)))
+                .batch(batch_size, drop_remainder=True))
+
+    return (tf.data.Dataset.range(first_epoch, max(num_epochs, first_epoch + 1))
+            .flat_map(epoch_batches)
+            .map(lambda batch, label: (tf.cast(batch, tf.float32), label))
+            .prefetch(tf.data.AUTOTUNE))
+
+
+def evaluation_dataset(x, y, batch_size=1000):
+    return (tf.data.Dataset.from_tensor_slices((x, y)).batch(batch_size)
+            .map(lambda batch, label: (tf.cast(batch, tf.float32), label)))
+
+
+def predict_probabilities(model, images, batch_size=1000):
+    """Softmax probabilities [N, 10] of uint8 images [N, 28, 28, 1]."""
+    logits = model.predict(np.asarray(images, np.float32), batch_size=batch_size, verbose=0)
+    return tf.nn.softmax(logits).numpy()
+
+
+def load_query_images(paths, invert="auto", max_bytes=DEFAULT_MAX_BYTES):
+    """(uint8 [n, 28, 28, 1], kept indices) of image files of any size and colour.
+
+    MNIST digits are light on a dark background; a photo or scan of a digit
+    is usually dark on light. invert: "auto" inverts an image whose border is
+    mostly light, "yes" every image, "no" none. A missing file, a folder or a
+    file over `max_bytes` is an error before anything is decoded; files that
+    do not decode are skipped (and it is an error when none does).
+    """
+    for path in paths:
+        check_regular_file(path, "image file")
+        if os.path.getsize(path) > max_bytes:
+            raise UsageError(f"{path} is {os.path.getsize(path):,} bytes, more than the limit "
+                             f"of {max_bytes:,}; raise it with --max_bytes if this is really "
+                             "an image")
+    images, kept, _ = load_images(paths, IMAGE_SIZE, 1, progress=False)
+    if not len(images):
+        raise UsageError(f"none of the {len(paths)} files is a readable image "
+                         "(JPEG, PNG, BMP or GIF)")
+    for i, image in enumerate(images):
+        border = np.concatenate([image[:2].ravel(), image[-2:].ravel(),
+                                 image[:, :2].ravel(), image[:, -2:].ravel()])
+        if invert == "yes" or (invert == "auto" and border.mean() > 127):
+            images[i] = 255 - image
+    return images, kept
