@@ -191,6 +191,22 @@ def make_parser(description, **kwargs):
 class CommandParser(ErrorExitParser):
     """The parser of a command: `python -m package.command VERB --flags`."""
 
+    def parse_args(self, args=None, namespace=None):
+        """The flags; `--strategy multi_worker` starts the cluster here, before any other
+        TensorFlow operation (collective ops are configured once, at start-up)."""
+        parsed = super().parse_args(args, namespace)
+        if getattr(parsed, "strategy", None) == "multi_worker":
+            from common import distributed
+
+            distributed.check_tf_config()
+            if not parsed.multi_worker_supported:
+                command = f"python -m {self.command_module} {parsed.command}"
+                raise UsageError(f"--strategy multi_worker is not supported by `{command}` "
+                                 "yet; use default or mirrored (README.md lists the trainers "
+                                 "that support it)")
+            distributed.start(parsed.worker_timeout)
+        return parsed
+
     def verb(self, name, **kwargs):
         """Adds verb `name` (help=, aliases=) and returns its parser."""
         if not hasattr(self, "_verbs"):
@@ -203,18 +219,23 @@ def command_parser(command_module):
     import importlib
 
     doc = importlib.import_module(command_module).__doc__
-    return CommandParser(description=doc.split("\n\n")[0], formatter_class=HelpFormatter)
+    parser = CommandParser(description=doc.split("\n\n")[0], formatter_class=HelpFormatter)
+    parser.command_module = command_module
+    return parser
 
 
 STRATEGIES = ("default", "mirrored", "multi_worker")
 
 
-def add_training_flags(parser, default_out_dir, presets, default_preset, strategy=True):
+def add_training_flags(parser, default_out_dir, presets, default_preset, strategy=True,
+                       multi_worker=True):
     """Flags every `train` shares, spelled the same everywhere.
 
     `strategy=False` still offers --strategy but only `default`, for models
     that train on one device only (one that carries its RNN state between
-    batches, say), so the grammar stays the same.
+    batches, say), so the grammar stays the same. `multi_worker=False` keeps
+    `multi_worker` as a choice that is refused with one line, for trainers
+    not yet ported to common.distributed's loop.
     """
     parser.add_argument("--preset", choices=list(presets), default=default_preset,
                         help="model and training sizes; the flags below override single values")
@@ -235,6 +256,11 @@ def add_training_flags(parser, default_out_dir, presets, default_preset, strateg
                              if strategy else "this trainer runs on one device only")
     parser.add_argument("--verbose", type=int, choices=[0, 1, 2], default=1,
                         help="Keras fit verbosity: 0 silent, 1 progress bar, 2 one line per epoch")
+    parser.set_defaults(multi_worker_supported=strategy and multi_worker)
+    if strategy and multi_worker:
+        parser.add_argument("--worker_timeout", type=count(86_400), default=120,
+                            help="--strategy multi_worker: seconds to wait for every worker "
+                                 "of TF_CONFIG to come up")
 
 
 def add_run_flags(parser, checkpoint=True,

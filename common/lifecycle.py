@@ -21,17 +21,19 @@ A new run that fails before its first finished epoch (bad data found late, a
 NaN in epoch 1) removes the files it made, so no half-made run is left.
 """
 
+import contextlib
 import dataclasses
 import json
 import os
 import shutil
 from typing import Any, Callable
 
+from common import distributed
 from common.cli import UsageError
 from common.configs import changed_settings, config_to_dict, field_defaults, upgrade_keys
 from common.files import atomic_write_json, read_json_file, remove_if_exists
 from common.provenance import provenance
-from common.runs import LOCK_NAME, RunDir, load_keras_file
+from common.runs import LOCK_NAME, RunDir, load_keras_file, new_state
 from common.training import Progress, fit_run, get_strategy, set_seed
 
 # How a metadata file is named in messages.
@@ -106,33 +108,40 @@ def train(job):
     """Trains (or resumes) `job`; returns (model, state). See the module docstring."""
     run_dir = RunDir(job.out_dir)
     config = run_config(job)
-    check_new_or_resumable(run_dir, job, config)
     strategy = get_strategy(job.strategy)  # a bad TF_CONFIG fails before anything is written
-    created = _NewRunFiles(run_dir, job) if not job.resume else None
-    with run_dir.lock():
+    # In a multi-worker run only the chief writes the run directory; another
+    # worker reads it only to resume (a shared or copied folder) and writes
+    # its copies of the files to a scratch folder (common.distributed).
+    chief = job.strategy != "multi_worker" or distributed.is_chief()
+    if chief or job.resume:
+        check_new_or_resumable(run_dir, job, config)
+    created = _NewRunFiles(run_dir, job) if chief and not job.resume else None
+    with (run_dir.lock() if chief else _scratch_run_dir()) as writer:
         state = None
         try:
             # Everything that can refuse the run is checked (and the model
             # loaded) before the first file is written, so a failed resume
             # leaves the run exactly as it was.
-            state = run_dir.read_state()
+            state = run_dir.read_state() if chief or job.resume else new_state()
+            if job.strategy == "multi_worker":  # before the first variable is broadcast
+                distributed.check_same_settings(strategy, _shared_settings(job, config))
             set_seed(job.seed)
             with strategy.scope():
                 resume_from = run_dir.resume_path(state)
                 model = (load_keras_file(resume_from, compile=True) if resume_from
                          else job.build_model())
-            run_dir.write_config({**config, "provenance": provenance()})
+            writer.write_config({**config, "provenance": provenance()})
             for name, value in job.metadata.items():
-                atomic_write_json(run_dir.file(name), value)
-            run_dir.remove_superseded(state)
+                atomic_write_json(writer.file(name), value)
+            writer.remove_superseded(state)
             if state["epoch"] >= job.epochs:
                 print(f"{run_dir.path} has already trained {state['epoch']} of {job.epochs} "
                       "epochs; raise --epochs to train more")
             print(f"{job.describe(model)}; run directory {run_dir.path}", flush=True)
-            fit_run(model, run_dir, state, job.train_data(state["epoch"]),
+            fit_run(model, writer, state, job.train_data(state["epoch"]),
                     job.steps_per_epoch, job.epochs, job.progress,
                     validation_data=job.validation_data, verbose=job.verbose,
-                    extra_callbacks=job.callbacks(state))
+                    extra_callbacks=job.callbacks(state), strategy=strategy)
         except (Exception, KeyboardInterrupt):
             # A Ctrl-C in epoch 1 keeps the run: its partial epoch is interrupted.keras.
             if created is not None and (state is None or (state["epoch"] == 0
@@ -140,6 +149,20 @@ def train(job):
                 created.discard()
             raise
     return model, state
+
+
+def _shared_settings(job, config):
+    """What every worker of a cluster must agree on: model, data and training settings."""
+    differ = set(job.may_change) - {"epochs"}  # file paths may differ between machines
+    return {"config": {k: v for k, v in config.items() if k not in differ},
+            "metadata": job.metadata, "steps_per_epoch": job.steps_per_epoch}
+
+
+@contextlib.contextmanager
+def _scratch_run_dir():
+    """A non-chief worker's run directory (common.distributed.worker_scratch)."""
+    with distributed.worker_scratch() as path:
+        yield RunDir(path)
 
 
 class _NewRunFiles:

@@ -15,7 +15,6 @@ the NaN came from or keeps the best model by validation loss across resumes.
 
 import csv
 import io
-import json
 import math
 import os
 import time
@@ -23,6 +22,7 @@ import time
 import keras
 import tensorflow as tf
 
+from common import distributed
 from common.cli import Interrupted, UsageError
 from common.files import atomic_save_model, atomic_write_text
 from common.plots import plot_history
@@ -34,26 +34,6 @@ def set_seed(seed):
     keras.utils.set_random_seed(seed)
 
 
-def check_tf_config():
-    """The parsed TF_CONFIG of a multi-worker run; UsageError when missing or malformed."""
-    text = os.environ.get("TF_CONFIG")
-    if not text:
-        raise UsageError("--strategy multi_worker needs the TF_CONFIG environment variable "
-                         "(the cluster's workers and this worker's index); see README.md")
-    try:
-        config = json.loads(text)
-        workers = config["cluster"]["worker"]
-        task = config["task"]
-        ok = (isinstance(workers, list) and workers and task.get("type") in ("worker", "chief")
-              and isinstance(task.get("index"), int) and 0 <= task["index"] < len(workers))
-    except (ValueError, KeyError, TypeError, AttributeError):
-        ok = False
-    if not ok:
-        raise UsageError("TF_CONFIG is malformed: expected {\"cluster\": {\"worker\": "
-                         "[\"host:port\", ...]}, \"task\": {\"type\": \"worker\", \"index\": i}}")
-    return config
-
-
 def get_strategy(name):
     """The tf.distribute strategy for --strategy.
 
@@ -61,7 +41,7 @@ def get_strategy(name):
     mirrored      synchronous data parallelism over every local GPU, or over
                   every logical CPU device when there is no GPU
     multi_worker  synchronous data parallelism across machines; the cluster
-                  comes from the TF_CONFIG environment variable
+                  comes from the TF_CONFIG environment variable (common.distributed)
     """
     if name == "default":
         return tf.distribute.get_strategy()
@@ -70,13 +50,7 @@ def get_strategy(name):
         devices = [d.name for d in (gpus or tf.config.list_logical_devices("CPU"))]
         return tf.distribute.MirroredStrategy(devices)
     if name == "multi_worker":
-        check_tf_config()
-        # Keras 3's fit cannot run under MultiWorkerMirroredStrategy
-        # (keras-team/keras#20585); the lifecycle's own distributed loop is
-        # the multi-worker issue's work. Until then: refuse, clearly.
-        raise UsageError("--strategy multi_worker is not supported by this trainer yet "
-                         "(Keras 3's fit fails under MultiWorkerMirroredStrategy, "
-                         "keras-team/keras#20585); use default or mirrored")
+        return distributed.start()  # usually started already, when the flags were read
     raise UsageError(f"unknown --strategy {name!r}; choose default, mirrored or multi_worker")
 
 
@@ -232,13 +206,14 @@ def write_history_csv(history, path):
 
 
 def fit_run(model, run_dir, state, train_data, steps_per_epoch, epochs, progress,
-            validation_data=None, verbose=1, extra_callbacks=()):
+            validation_data=None, verbose=1, extra_callbacks=(), strategy=None):
     """model.fit from state["epoch"] to `epochs` with the run-directory callbacks.
 
     Returns the updated state. Raises UsageError if a loss in
     `progress.loss_keys` becomes NaN. Ctrl-C saves the partial epoch's weights
     (checkpoints/interrupted.keras, which --resume continues from) and keeps
-    the last finished epoch's checkpoint.
+    the last finished epoch's checkpoint. Under MultiWorkerMirroredStrategy,
+    where Keras's fit cannot run, common.distributed drives the same callbacks.
     """
     nan_guard = StopOnNaN(progress.loss_keys)
     checkpoint = EpochCheckpoint(run_dir, state, progress, nan_guard)
@@ -246,10 +221,20 @@ def fit_run(model, run_dir, state, train_data, steps_per_epoch, epochs, progress
     # so that what they add to the epoch's logs is recorded in the history.
     callbacks = [nan_guard, *extra_callbacks, checkpoint,
                  keras.callbacks.TensorBoard(run_dir.log_dir, write_graph=False)]
+    multi_worker = isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
     try:
-        model.fit(train_data, epochs=epochs, initial_epoch=state["epoch"],
-                  steps_per_epoch=steps_per_epoch, validation_data=validation_data,
-                  callbacks=callbacks, verbose=verbose, shuffle=False)
+        if multi_worker:
+            distributed.distributed_fit(model, strategy, train_data, steps_per_epoch, epochs,
+                                        state["epoch"], callbacks, validation_data, verbose)
+        else:
+            model.fit(train_data, epochs=epochs, initial_epoch=state["epoch"],
+                      steps_per_epoch=steps_per_epoch, validation_data=validation_data,
+                      callbacks=callbacks, verbose=verbose, shuffle=False)
+    except (tf.errors.UnavailableError, tf.errors.DeadlineExceededError,
+            tf.errors.CancelledError, tf.errors.AbortedError, tf.errors.InternalError) as error:
+        if not multi_worker:
+            raise
+        raise distributed.worker_failure(error) from None
     except KeyboardInterrupt:
         checkpoint.save_interrupted()
         print(flush=True)  # ends Keras's progress bar line on stdout

@@ -155,7 +155,7 @@ def build_parser():
     p.add_argument("--bottleneck_dir", default=DEFAULT_BOTTLENECK_DIR,
                    help="cache of base-network features, shared by all runs ('': no cache)")
     add_config_flags(p, TransferConfig, PRESETS)
-    add_training_flags(p, "runs/transfer", PRESETS, "default")
+    add_training_flags(p, "runs/transfer", PRESETS, "default", multi_worker=False)
     add_input_limit_flag(p)
     p = parser.verb("evaluate", help="test-split accuracy; results.json")
     add_run_flags(p)

@@ -180,7 +180,7 @@ def build_parser():
     p.add_argument("--probe_words", nargs="+",
                    help="words whose nearest neighbours are printed after every epoch "
                         "(default: 8 drawn from the 100 most frequent)")
-    add_training_flags(p, "runs/word2vec", PRESETS, "small")
+    add_training_flags(p, "runs/word2vec", PRESETS, "small", multi_worker=False)
 
     for name, text in [("neighbors", "the nearest words by cosine similarity"),
                        ("analogy", "A is to B as C is to ? (nearest to B - A + C)"),

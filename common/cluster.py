@@ -1,0 +1,107 @@
+"""Try multi-worker training on one machine: N local workers with a generated TF_CONFIG.
+
+    python -m common.cluster --workers 2 -- python -m week3_rnn.char_rnn train \
+        --preset test --out_dir runs/mw --strategy multi_worker
+
+starts the command N times, each with TF_CONFIG naming N free 127.0.0.1 ports
+and its own index. Worker 0 is the chief: it alone writes the run directory
+and prints progress; the others print only errors. The exit status is the
+first non-zero status of a worker (0 when all succeed). Ctrl-C or a failed
+worker ends them all; every worker is stopped before this command returns.
+
+On real machines, set TF_CONFIG yourself on each host instead (README.md).
+"""
+
+import argparse
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+
+def free_ports(count):
+    """`count` distinct free TCP ports on 127.0.0.1 (held open until all are chosen)."""
+    sockets = []
+    try:
+        for _ in range(count):
+            s = socket.socket()
+            s.bind(("127.0.0.1", 0))
+            sockets.append(s)
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
+
+
+def tf_configs(count):
+    """One TF_CONFIG (JSON text) per worker of a local cluster of `count` workers."""
+    workers = [f"127.0.0.1:{port}" for port in free_ports(count)]
+    return [json.dumps({"cluster": {"worker": workers}, "task": {"type": "worker", "index": i}})
+            for i in range(count)]
+
+
+def start_workers(command, count, **popen):
+    """Starts `command` once per worker of a new local cluster; returns the processes."""
+    base_env = {**os.environ, **popen.pop("env", {})}
+    processes = []
+    for config in tf_configs(count):
+        processes.append(subprocess.Popen(command, env={**base_env, "TF_CONFIG": config},
+                                          **popen))
+    return processes
+
+
+def wait_all(processes, timeout=None):
+    """Waits for every process; the first failure (or the timeout) stops the rest."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    status = 0
+    try:
+        while any(p.poll() is None for p in processes):
+            failed = [p.returncode for p in processes if p.returncode not in (None, 0)]
+            if failed and not status:
+                status = failed[0]
+            if deadline is not None and time.monotonic() > deadline:
+                status = status or 124
+                break
+            time.sleep(0.2)
+    finally:
+        stop(processes)
+    failed = [p.returncode for p in processes if p.returncode not in (None, 0)]
+    return status or (failed[0] if failed else 0)
+
+
+def stop(processes, grace=10):
+    """SIGINT, then SIGKILL after `grace` seconds, to every process still running."""
+    for p in processes:
+        if p.poll() is None:
+            p.send_signal(signal.SIGINT)
+    end = time.monotonic() + grace
+    for p in processes:
+        try:
+            p.wait(max(0.1, end - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--workers", type=int, default=2, choices=range(1, 17),
+                        metavar="N", help="how many local workers (1 to 16)")
+    parser.add_argument("command", nargs=argparse.REMAINDER,
+                        help="the training command, after `--`")
+    args = parser.parse_args(argv)
+    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    if not command:
+        parser.error("give the training command after `--`")
+    processes = start_workers(command, args.workers)
+    try:
+        return wait_all(processes)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
