@@ -15,7 +15,8 @@ rounds and the ratio tfcourse / pytorch (>= 1.0 means this project is faster).
 """
 
 import numpy as np
-from benchmarks.side_by_side import compare, keras_fit_speed, loop_speed, make_parser, print_measurement
+from benchmarks.side_by_side import (compare, keras_fit_speed, loop_speed, make_parser,
+                                     print_measurement)
 
 VOCAB, EMBEDDING, UNITS, LAYERS, SEQ, BATCH, CLIP, LR = 65, 64, 256, 2, 100, 64, 5.0, 2e-3
 

@@ -163,6 +163,11 @@ def count(maximum):
     return _number_type(int, lambda v: 0 < v <= maximum, f"in 1..{maximum:,}")
 
 
+def whole_number_in(low, high):
+    """A whole number in [low, high]."""
+    return _number_type(int, lambda v: low <= v <= high, f"in {low}..{high:,}")
+
+
 def percentage(text):
     """A percentage in [0, 100] (NaN and infinities refused)."""
     return _number_type(float, lambda v: 0.0 <= v <= 100.0, "in [0, 100]")(text)
@@ -212,6 +217,13 @@ class CommandParser(ErrorExitParser):
         if not hasattr(self, "_verbs"):
             self._verbs = self.add_subparsers(dest="command", required=True)
         return self._verbs.add_parser(name, formatter_class=HelpFormatter, **kwargs)
+
+    def export_verb(self, help, formats=("saved_model", "litert")):
+        """`export --run_dir R --checkpoint best|last --export_dir D --overwrite --format F`."""
+        p = self.verb("export", help=help)
+        add_run_flags(p)
+        add_export_flags(p, formats)
+        return p
 
 
 def command_parser(command_module):

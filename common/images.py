@@ -15,6 +15,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from common.cli import UsageError
+from common.files import DEFAULT_MAX_BYTES, check_regular_file
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
 
@@ -110,6 +111,26 @@ def load_images(paths, size, channels=3, progress=True):
         print(f"skipped {len(skipped)} of {len(paths)} files that are not readable images "
               f"(first: {skipped[0]})")
     return images[:len(kept)], np.array(kept, dtype=np.int64), skipped
+
+
+def load_query_images(paths, size, channels=3, max_bytes=DEFAULT_MAX_BYTES):
+    """(uint8 [n, size, size, channels], kept indices) of the files to predict.
+
+    A missing file, a folder, a FIFO or a device, or a file over `max_bytes`,
+    is an error before any file is decoded; files that do not decode are
+    skipped (and it is an error when none does).
+    """
+    for path in paths:
+        check_regular_file(path, "image file")
+        if os.path.getsize(path) > max_bytes:
+            raise UsageError(f"{path} is {os.path.getsize(path):,} bytes, more than the limit "
+                             f"of {max_bytes:,}; raise it with --max_bytes if this is really "
+                             "an image")
+    images, kept, _ = load_images(paths, size, channels, progress=False)
+    if not len(images):
+        raise UsageError(f"none of the {len(paths)} files is a readable image "
+                         "(JPEG, PNG, BMP or GIF)")
+    return images, kept
 
 
 def _progress_bar(total):

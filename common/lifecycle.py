@@ -25,6 +25,7 @@ import contextlib
 import dataclasses
 import json
 import os
+import shlex
 import shutil
 from typing import Any, Callable
 
@@ -203,6 +204,25 @@ def write_results(path, results):
     """results.json (with provenance), atomically; returns its path."""
     atomic_write_json(path, {**results, "provenance": provenance()})
     return path
+
+
+def next_commands(command_module, out_dir, verbs):
+    """The commands `train` suggests: `python -m MODULE VERB --run_dir OUT_DIR FLAGS`.
+
+    `verbs` is [(verb, flags)]; `{name}` in flags becomes the run folder's name
+    (for export folders and output files). Values in flags must already be
+    quoted for the shell (shlex.quote, or `shell_flag`).
+    """
+    run = shlex.quote(out_dir)
+    name = shlex.quote(os.path.basename(os.path.normpath(out_dir)) or "run")
+    return [" ".join(part for part in (f"python -m {command_module} {verb} --run_dir {run}",
+                                       flags.replace("{name}", name).strip()) if part)
+            for verb, flags in verbs]
+
+
+def shell_flag(flag, value):
+    """`--flag 'value'` quoted for the shell, or "" when there is no value."""
+    return f"{flag} {shlex.quote(str(value))}" if value else ""
 
 
 def print_next_steps(run_dir_path, commands):

@@ -9,7 +9,6 @@ epoch (the flag is there so that every command reads runs the same way).
 """
 
 import math
-import shlex
 
 from common import lifecycle
 from common.cli import (UsageError, add_export_flags, add_input_limit_flag, add_run_flags,
@@ -217,15 +216,11 @@ def config_for(args):
 
 
 def next_steps(args):
-    run = shlex.quote(args.out_dir)
-    name = shlex.quote(args.out_dir.rstrip("/").split("/")[-1] or "dcgan")
-    steps = []
-    if not args.image_dir:
-        data = f" --data_dir {shlex.quote(args.data_dir)}" if args.data_dir else ""
-        steps.append(f"python -m gan.dcgan evaluate --run_dir {run}{data} --num 10000")
-    return steps + [
-        f"python -m gan.dcgan generate --run_dir {run} --num 64 --out {name}.png --seed 1",
-        f"python -m gan.dcgan export --run_dir {run} --export_dir exports/{name}"]
+    evaluate = ([] if args.image_dir else
+                [("evaluate", f"{lifecycle.shell_flag('--data_dir', args.data_dir)} --num 10000")])
+    return lifecycle.next_commands("gan.dcgan", args.out_dir, [
+        *evaluate, ("generate", "--num 64 --out {name}.png --seed 1"),
+        ("export", "--export_dir exports/{name}")])
 
 
 def main(argv=None):

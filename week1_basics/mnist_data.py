@@ -8,14 +8,13 @@ images for `predict` (any size, colour or gray) are decoded here too.
 """
 
 import dataclasses
-import os
 
 import numpy as np
 import tensorflow as tf
 
 from common.cli import UsageError
-from common.files import DEFAULT_MAX_BYTES, check_regular_file
-from common.images import load_images
+from common.files import DEFAULT_MAX_BYTES
+from common import images as common_images
 from common.mnist_data import CLASS_NAMES, load_dataset
 from week1_basics.mnist_models import IMAGE_SIZE, NUM_CLASSES
 
@@ -116,16 +115,7 @@ def load_query_images(paths, invert="auto", max_bytes=DEFAULT_MAX_BYTES):
     file over `max_bytes` is an error before anything is decoded; files that
     do not decode are skipped (and it is an error when none does).
     """
-    for path in paths:
-        check_regular_file(path, "image file")
-        if os.path.getsize(path) > max_bytes:
-            raise UsageError(f"{path} is {os.path.getsize(path):,} bytes, more than the limit "
-                             f"of {max_bytes:,}; raise it with --max_bytes if this is really "
-                             "an image")
-    images, kept, _ = load_images(paths, IMAGE_SIZE, 1, progress=False)
-    if not len(images):
-        raise UsageError(f"none of the {len(paths)} files is a readable image "
-                         "(JPEG, PNG, BMP or GIF)")
+    images, kept = common_images.load_query_images(paths, IMAGE_SIZE, 1, max_bytes)
     for i, image in enumerate(images):
         border = np.concatenate([image[:2].ravel(), image[-2:].ravel(),
                                  image[:, :2].ravel(), image[:, -2:].ravel()])

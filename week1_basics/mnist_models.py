@@ -16,14 +16,13 @@ lecture's update rules: sgd (w -= lr g), momentum (v = mu v - lr g; w += v),
 nesterov (momentum with the gradient taken at the look-ahead point) and adam.
 """
 
-import argparse
 import dataclasses
 import math
 
 import keras
 from keras import layers
 
-from common.cli import count, fraction, non_negative_float, non_negative_int, positive_float
+from common.cli import count, fraction, non_negative_float, positive_float, whole_number_in
 from common.configs import setting
 
 ARCHS = ("softmax", "dnn", "mlp", "lenet5")
@@ -36,17 +35,6 @@ IMAGE_SIZE = 28
 NUM_CLASSES = 10
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081  # of the training pixels scaled to [0, 1]
 MAX_TRANSLATE = 8
-
-
-def translate_pixels(text):
-    """An argparse type: a shift of 0..MAX_TRANSLATE pixels."""
-    value = non_negative_int(text)
-    if value > MAX_TRANSLATE:
-        raise argparse.ArgumentTypeError(f"must be in 0..{MAX_TRANSLATE}, got {text}")
-    return value
-
-
-translate_pixels.__name__ = f"in 0..{MAX_TRANSLATE}"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,7 +51,7 @@ class MnistConfig:
     pooling: str = setting("max", "lenet5: max pooling, or average (the 1998 paper's "
                            "subsampling)", choices=("max", "average"))
     translate: int = setting(0, "largest random shift (pixels) of training images; 0: no "
-                             "augmentation", translate_pixels)
+                             "augmentation", whole_number_in(0, MAX_TRANSLATE))
     epochs: int = 10                     # --epochs comes from common.cli.add_training_flags
     batch_size: int = setting(128, "images per training step", count(65_536))
     optimizer: str = setting("adam", "sgd, momentum, nesterov or adam (its learning rate "

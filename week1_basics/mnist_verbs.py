@@ -11,13 +11,13 @@ runs once at the end when the data has a test split).
 
 import dataclasses
 import os
-import shlex
 
 import keras
 import numpy as np
 
 from common import lifecycle
-from common.cli import (UsageError, add_export_flags, add_input_limit_flag, add_run_flags,
+from common.classifier_servable import ClassifierServable
+from common.cli import (UsageError, add_input_limit_flag, add_run_flags,
                         add_training_flags, command_parser, input_path)
 from common.configs import add_config_flags, config_from_args, config_to_dict
 from common.export import check_export_dir, save_litert, save_servable
@@ -28,9 +28,8 @@ from common.training import Progress
 from week1_basics import mnist_optimizers
 from week1_basics.mnist_data import (evaluation_dataset, load_mnist, load_query_images,
                                      predict_probabilities, split_validation, training_dataset)
-from week1_basics.mnist_models import (DEFAULT_LEARNING_RATES, PRESETS, MnistConfig, build_model,
-                                       compile_model, epoch_learning_rate)
-from week1_basics.mnist_servable import MnistServable
+from week1_basics.mnist_models import (DEFAULT_LEARNING_RATES, IMAGE_SIZE, PRESETS, MnistConfig,
+                                       build_model, compile_model, epoch_learning_rate)
 
 KIND = "mnist"
 DEFAULT_PRESET = "lenet5"
@@ -142,7 +141,7 @@ def export(run_dir, export_dir, overwrite=False, checkpoint="best", fmt="saved_m
     """A SavedModel (or LiteRT serving_default.tflite): uint8 [N, 28, 28, 1] -> probabilities."""
     check_export_dir(export_dir, overwrite, run_dir)
     model, config, class_names = load_run(run_dir, checkpoint)
-    servable = MnistServable(model, class_names)
+    servable = ClassifierServable(model, class_names, (IMAGE_SIZE, IMAGE_SIZE, 1))
     info = {"class_names": class_names, "config": config_to_dict(config)}
     if fmt == "litert":
         return save_litert({"serving_default": servable.probabilities_function()}, export_dir,
@@ -185,10 +184,7 @@ def build_parser():
                         "is mostly light")
     add_input_limit_flag(p)
 
-    p = parser.verb("export", help="SavedModel (or .tflite): uint8 [N, 28, 28, 1] -> "
-                                   "probabilities")
-    add_run_flags(p)
-    add_export_flags(p)
+    parser.export_verb(help="SavedModel (or .tflite): uint8 [N, 28, 28, 1] -> probabilities")
 
     p = parser.verb("compare-optimizers", help="one PNG of the training loss of sgd, "
                                                "momentum, nesterov and adam on the same model "
@@ -228,12 +224,9 @@ def data_for_run(args, run_dir):
 
 
 def next_steps(out_dir, data_dir):
-    run = shlex.quote(out_dir)
-    data = f" --data_dir {shlex.quote(data_dir)}" if data_dir else ""
-    name = shlex.quote(os.path.basename(os.path.normpath(out_dir)) or "mnist")
-    return [f"python -m week1_basics.mnist evaluate --run_dir {run}{data}",
-            f"python -m week1_basics.mnist predict --run_dir {run} YOUR_DIGIT.png",
-            f"python -m week1_basics.mnist export --run_dir {run} --export_dir exports/{name}"]
+    return lifecycle.next_commands("week1_basics.mnist", out_dir, [
+        ("evaluate", lifecycle.shell_flag("--data_dir", data_dir)),
+        ("predict", "YOUR_DIGIT.png"), ("export", "--export_dir exports/{name}")])
 
 
 def main(argv=None):

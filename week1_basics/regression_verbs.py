@@ -8,13 +8,12 @@ exactly the points the model was trained on and compares the learned weights
 with the exact minimiser of the same loss.
 """
 
-import shlex
 
 import numpy as np
 import tensorflow as tf
 
 from common import lifecycle
-from common.cli import (UsageError, add_export_flags, add_run_flags, add_training_flags,
+from common.cli import (UsageError, add_run_flags, add_training_flags,
                         command_parser)
 from common.configs import add_config_flags, config_from_args, config_to_dict
 from common.export import check_export_dir, save_servable
@@ -179,9 +178,8 @@ def build_parser():
     add_run_flags(p, checkpoint_help="best: lowest training loss (there is no validation "
                                      "data); last: the last finished epoch")
 
-    p = parser.verb("export", help="SavedModel: float32 x -> y or probabilities")
-    add_run_flags(p)
-    add_export_flags(p, formats=("saved_model",))
+    parser.export_verb(help="SavedModel: float32 x -> y or probabilities",
+                       formats=("saved_model",))
     return parser
 
 
@@ -191,10 +189,8 @@ def resolve_config(args):
 
 
 def next_steps(out_dir):
-    run = shlex.quote(out_dir)
-    return [f"python -m week1_basics.regression evaluate --run_dir {run}",
-            f"python -m week1_basics.regression export --run_dir {run} "
-            "--export_dir exports/regression"]
+    return lifecycle.next_commands("week1_basics.regression", out_dir, [
+        ("evaluate", ""), ("export", "--export_dir exports/{name}")])
 
 
 def main(argv=None):

@@ -9,10 +9,11 @@ runs once at the end).
 """
 
 import os
-import shlex
 
 from common import lifecycle
-from common.cli import (UsageError, add_export_flags, add_input_limit_flag, add_run_flags,
+from common.classifier_servable import ClassifierServable
+from common.images import load_query_images
+from common.cli import (UsageError, add_input_limit_flag, add_run_flags,
                         add_training_flags, command_parser, deprecated, input_path)
 from common.configs import (add_config_flags, config_from_args, config_from_dict, config_to_dict,
                             upgrade_keys)
@@ -21,8 +22,8 @@ from common.files import DEFAULT_MAX_BYTES, read_json_file
 from common.runs import RunDir, load_keras_file
 from common.training import Progress
 from week2_cnn.cifar_data import DEFAULT_CACHE_DIR, load_cifar10, split_validation
-from week2_cnn.cifar_evaluation import (ClassifierServable, accuracy_report, format_report,
-                                        load_query_images, save_report, top_classes)
+from week2_cnn.cifar_evaluation import (accuracy_report, format_report,
+                                        save_report, top_classes)
 from week2_cnn.cifar_models import PRESETS, RENAMED, CifarConfig, build_model, init_whitening
 from week2_cnn.cifar_training import (TrainingClock, compile_model, evaluation_dataset,
                                       predict_probabilities, training_dataset)
@@ -142,7 +143,7 @@ def evaluate(run_dirs, data, checkpoint="best", out_dir=None):
 def predict(run_dir, paths, top=3, checkpoint="best", max_bytes=DEFAULT_MAX_BYTES):
     """[(path, [(class name, probability), ...top])] for image files of any size."""
     read_run(run_dir)  # a wrong directory fails before any image is read
-    images, kept = load_query_images(paths, 32, max_bytes)
+    images, kept = load_query_images(paths, 32, 3, max_bytes)
     model, config, class_names = load_run(run_dir, checkpoint)
     probabilities = predict_probabilities(model, images, config["tta"])
     return top_classes(paths, kept, probabilities, class_names, top)
@@ -152,7 +153,7 @@ def export(run_dir, export_dir, overwrite=False, checkpoint="best", fmt="saved_m
     """A SavedModel (or LiteRT serving_default.tflite): uint8 [N, 32, 32, 3] -> probabilities."""
     check_export_dir(export_dir, overwrite, run_dir)
     model, config, class_names = load_run(run_dir, checkpoint)
-    servable = ClassifierServable(model, class_names, config["tta"])
+    servable = ClassifierServable(model, class_names, (32, 32, 3), config["tta"])
     info = {"class_names": class_names, "config": config}
     if fmt == "litert":
         return save_litert({"serving_default": servable.probabilities_function()}, export_dir,
@@ -203,10 +204,7 @@ def build_parser():
     p.add_argument("images", nargs="+", help="image files")
     add_input_limit_flag(p)
 
-    p = parser.verb("export", help="SavedModel (or .tflite): uint8 [N, 32, 32, 3] -> "
-                    "probabilities")
-    add_run_flags(p)
-    add_export_flags(p)
+    parser.export_verb(help="SavedModel (or .tflite): uint8 [N, 32, 32, 3] -> probabilities")
     return parser
 
 
@@ -230,12 +228,9 @@ def resolve_preset(args):
 
 
 def next_steps(out_dir, data_dir):
-    run = shlex.quote(out_dir)
-    data = f" --data_dir {shlex.quote(data_dir)}" if data_dir else ""
-    name = shlex.quote(os.path.basename(os.path.normpath(out_dir)) or "cifar10")
-    return [f"python -m week2_cnn.cifar10 evaluate --run_dir {run}{data}",
-            f"python -m week2_cnn.cifar10 predict --run_dir {run} YOUR_IMAGE.jpg",
-            f"python -m week2_cnn.cifar10 export --run_dir {run} --export_dir exports/{name}"]
+    return lifecycle.next_commands("week2_cnn.cifar10", out_dir, [
+        ("evaluate", lifecycle.shell_flag("--data_dir", data_dir)),
+        ("predict", "YOUR_IMAGE.jpg"), ("export", "--export_dir exports/{name}")])
 
 
 def main(argv=None):

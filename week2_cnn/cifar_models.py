@@ -13,14 +13,13 @@ Every model takes float32 images with values 0..255 [batch, 32, 32, 3] (the
 per-channel normalisation is the first layer) and returns logits [batch, classes].
 """
 
-import argparse
 import dataclasses
 
 import keras
 import numpy as np
 from keras import layers
 
-from common.cli import count, fraction, non_negative_float, non_negative_int, positive_float
+from common.cli import count, fraction, non_negative_float, positive_float, whole_number_in
 from common.configs import setting
 
 # Per-channel mean and standard deviation of the CIFAR-10 training images (0..255).
@@ -28,17 +27,6 @@ CIFAR_MEAN = (125.3, 123.0, 113.9)
 CIFAR_STD = (63.0, 62.1, 66.7)
 ARCHITECTURES = ("tutorial", "vgg", "resnet", "fast")
 MAX_TRANSLATE = 16  # reflect padding needs fewer pixels than half the 32-pixel image
-
-
-def translate_pixels(text):
-    """An argparse type: a shift of 0..MAX_TRANSLATE pixels."""
-    value = non_negative_int(text)
-    if value > MAX_TRANSLATE:
-        raise argparse.ArgumentTypeError(f"must be in 0..{MAX_TRANSLATE}, got {text}")
-    return value
-
-
-translate_pixels.__name__ = f"in 0..{MAX_TRANSLATE}"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,7 +55,7 @@ class CifarConfig:
     augment: bool = setting(True, "random horizontal flips and translations of the "
                             "training images")
     translate: int = setting(2, "largest random shift in pixels when augmenting",
-                             translate_pixels)
+                             whole_number_in(0, MAX_TRANSLATE))
     label_smoothing: float = setting(0.2, "weight moved from the true label to all classes",
                                      fraction)
     tta: bool = setting(True, "test-time augmentation: average the image's and its mirror's "

@@ -7,13 +7,12 @@ phases, each a run of common.lifecycle) is in week2_cnn/transfer_training.py;
 """
 
 import os
-import shlex
 
 import keras
 import numpy as np
 
 from common import lifecycle
-from common.cli import (UsageError, add_export_flags, add_input_limit_flag, add_run_flags,
+from common.cli import (UsageError, add_input_limit_flag, add_run_flags,
                         add_training_flags, command_parser, count, input_path)
 from common.configs import add_config_flags, config_from_args
 from common.export import check_export_dir, save_litert, save_servable
@@ -167,19 +166,15 @@ def build_parser():
     p.add_argument("images", nargs="+", help=f"JPEG/PNG/GIF/BMP files (at most {MAX_FILES:,})")
     p.add_argument("--top", type=count(MAX_TOP), default=5, help="classes shown per image")
     add_input_limit_flag(p)
-    p = parser.verb("export", help="SavedModel: image bytes or uint8 pixels -> "
-                    "probabilities (or pixels.tflite)")
-    add_run_flags(p)
-    add_export_flags(p)
+    parser.export_verb(help="SavedModel: image bytes or uint8 pixels -> probabilities "
+                            "(or pixels.tflite)")
     return parser
 
 
 def next_steps(out_dir):
-    run = shlex.quote(out_dir)
-    name = shlex.quote(out_dir.rstrip("/").split("/")[-1] or "transfer")
-    return [f"python -m week2_cnn.transfer evaluate --run_dir {run} --print_misclassified",
-            f"python -m week2_cnn.transfer predict --run_dir {run} YOUR_PHOTO.jpg",
-            f"python -m week2_cnn.transfer export --run_dir {run} --export_dir exports/{name}"]
+    return lifecycle.next_commands("week2_cnn.transfer", out_dir, [
+        ("evaluate", "--print_misclassified"), ("predict", "YOUR_PHOTO.jpg"),
+        ("export", "--export_dir exports/{name}")])
 
 
 def main(argv=None):

@@ -12,7 +12,7 @@ import numpy as np
 import tensorflow as tf
 
 from common import lifecycle
-from common.cli import (SEED_MAX, UsageError, add_export_flags, add_input_limit_flag, add_run_flags,
+from common.cli import (SEED_MAX, UsageError, add_input_limit_flag, add_run_flags,
                         add_training_flags, command_parser, count, deprecated, input_path, seed_int,
                         temperature)
 from common.configs import add_config_flags, config_from_args
@@ -177,10 +177,7 @@ def build_parser():
     add_run_flags(p)
     add_text_flags(p)
 
-    p = parser.verb("export", help="a SavedModel (or .tflite) that generates text "
-                    "alone")
-    add_run_flags(p)
-    add_export_flags(p)
+    parser.export_verb(help="a SavedModel (or .tflite) that generates text alone")
     return parser
 
 
@@ -195,13 +192,9 @@ def add_text_flags(parser):
 
 
 def next_steps(out_dir, vocab):
-    run = shlex.quote(out_dir)
-    prime = shlex.quote(vocab.chars[-1])
-    return [f"python -m week3_rnn.char_rnn generate --run_dir {run} --prime {prime} "
-            "--length 300 --temperature 0.8",
-            f"python -m week3_rnn.char_rnn evaluate --run_dir {run} --text YOUR_TEXT.txt",
-            f"python -m week3_rnn.char_rnn export --run_dir {run} --export_dir "
-            f"exports/{shlex.quote(out_dir.rstrip('/').split('/')[-1] or 'char_rnn')}"]
+    return lifecycle.next_commands("week3_rnn.char_rnn", out_dir, [
+        ("generate", f"--prime {shlex.quote(vocab.chars[-1])} --length 300 --temperature 0.8"),
+        ("evaluate", "--text YOUR_TEXT.txt"), ("export", "--export_dir exports/{name}")])
 
 
 def main(argv=None):

@@ -6,14 +6,13 @@ module only once TensorFlow has been imported quietly.
 
 import math
 import os
-import shlex
 import time
 
 import numpy as np
 import tensorflow as tf
 
 from common import lifecycle
-from common.cli import (UsageError, add_export_flags, add_input_limit_flag, add_run_flags,
+from common.cli import (UsageError, add_input_limit_flag, add_run_flags,
                         add_training_flags, command_parser, count, deprecated, input_path, seed_int,
                         temperature)
 from common.configs import add_config_flags, config_from_args
@@ -221,10 +220,7 @@ def build_parser():
     p.add_argument("--seed", type=seed_int, default=0,
                    help="random seed; the same seed gives the same sentences")
 
-    p = parser.verb("export",
-                    help="a SavedModel that scores and generates alone (or .tflite)")
-    add_run_flags(p)
-    add_export_flags(p)
+    parser.export_verb(help="a SavedModel that scores and generates alone (or .tflite)")
     return parser
 
 
@@ -240,13 +236,10 @@ def aliased(args, new, old, default):
 
 
 def next_steps(out_dir):
-    run = shlex.quote(out_dir)
-    name = shlex.quote(os.path.basename(os.path.normpath(out_dir)) or "ptb")
-    return [f"python -m week3_rnn.ptb evaluate --run_dir {run} --split test",
-            f"python -m week3_rnn.ptb generate --run_dir {run} --num 5",
-            f"python -m week3_rnn.ptb score --run_dir {run} \"the company said it expects N "
-            "profit\"",
-            f"python -m week3_rnn.ptb export --run_dir {run} --export_dir exports/{name}"]
+    return lifecycle.next_commands("week3_rnn.ptb", out_dir, [
+        ("evaluate", "--split test"), ("generate", "--num 5"),
+        ("score", '"the company said it expects N profit"'),
+        ("export", "--export_dir exports/{name}")])
 
 
 def main(argv=None):

@@ -226,13 +226,10 @@ def old_spellings(args):
 
 
 def next_steps(out_dir, vocab):
-    run = shlex.quote(out_dir)
-    name = shlex.quote(out_dir.rstrip("/").split("/")[-1] or "word2vec")
-    word = shlex.quote(vocab.words[0])
-    return [f"python -m word2vec.skipgram neighbors --run_dir {run} {word}",
-            f"python -m word2vec.skipgram evaluate --run_dir {run} --analogies "
-            "questions-words.txt --wordsim wordsim353.tsv",
-            f"python -m word2vec.skipgram export --run_dir {run} --export_dir exports/{name}"]
+    return lifecycle.next_commands("word2vec.skipgram", out_dir, [
+        ("neighbors", shlex.quote(vocab.words[0])),
+        ("evaluate", "--analogies questions-words.txt --wordsim wordsim353.tsv"),
+        ("export", "--export_dir exports/{name}")])
 
 
 def main(argv=None):
