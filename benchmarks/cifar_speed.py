@@ -15,7 +15,8 @@ import os
 import sys
 import time
 
-from common.cli import count, deprecated, run_cli
+from common.argtypes import count
+from common.cli import deprecated, run_cli
 
 PRESET_NAMES = ["tutorial", "vgg", "resnet", "fast"]
 

@@ -20,7 +20,8 @@ import json
 import os
 import sys
 
-from common.cli import count, make_parser, positive_float, run_cli, seed_int
+from common.argtypes import count, positive_float, seed_int
+from common.cli import make_parser, run_cli
 
 
 def subset(data, classes, per_class=None, seed=0):

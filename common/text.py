@@ -32,12 +32,31 @@ def decode_text(data, source):
     return text.lstrip("\ufeff")  # drop a byte-order mark if an editor added one
 
 
-class CharVocab:
+class _JsonVocab:
+    """save/load as JSON for a vocabulary whose constructor takes its to_json() fields."""
+
+    kind = "vocabulary"
+
+    def save(self, path):
+        atomic_write_json(path, self.to_json())
+
+    @classmethod
+    def load(cls, path):
+        data = read_json_file(path)
+        try:
+            return cls(**data)
+        except (TypeError, ValueError):
+            raise UsageError(f"{path} is not a {cls.kind} of this project") from None
+
+
+class CharVocab(_JsonVocab):
     """Maps characters (Unicode code points, so Korean works) to ids and back.
 
     Ids follow sorted character order, so the same text always gives the same
     vocabulary. Saved as JSON: {"chars": [...]}.
     """
+
+    kind = "character vocabulary"
 
     def __init__(self, chars):
         self.chars = list(chars)
@@ -73,19 +92,8 @@ class CharVocab:
     def to_json(self):
         return {"chars": self.chars}
 
-    def save(self, path):
-        atomic_write_json(path, self.to_json())
 
-    @classmethod
-    def load(cls, path):
-        data = read_json_file(path)
-        try:
-            return cls(data["chars"])
-        except (KeyError, TypeError, ValueError):
-            raise UsageError(f"{path} is not a character vocabulary of this project") from None
-
-
-class WordVocab:
+class WordVocab(_JsonVocab):
     """Maps words to ids and back, most frequent word first.
 
     Ids follow (-count, word) order, as the TF PTB tutorial's reader builds
@@ -93,6 +101,8 @@ class WordVocab:
     it map to `unknown` ("<unk>"), which is always in the vocabulary. Saved as
     JSON: {"words": [...], "unknown": "<unk>"}.
     """
+
+    kind = "word vocabulary"
 
     def __init__(self, words, unknown="<unk>"):
         self.words = list(words)
@@ -139,14 +149,3 @@ class WordVocab:
 
     def to_json(self):
         return {"words": self.words, "unknown": self.unknown}
-
-    def save(self, path):
-        atomic_write_json(path, self.to_json())
-
-    @classmethod
-    def load(cls, path):
-        data = read_json_file(path)
-        try:
-            return cls(data["words"], data["unknown"])
-        except (KeyError, TypeError, ValueError):
-            raise UsageError(f"{path} is not a word vocabulary of this project") from None

@@ -11,8 +11,9 @@ epoch (the flag is there so that every command reads runs the same way).
 import math
 
 from common import lifecycle
+from common.argtypes import count, input_path, seed_int
 from common.cli import (UsageError, add_export_flags, add_input_limit_flag, add_run_flags,
-                        add_training_flags, command_parser, count, deprecated, input_path, seed_int)
+                        add_training_flags, command_parser, deprecated)
 from common.configs import add_config_flags, config_from_args, upgrade_keys
 from common.export import check_export_dir, save_litert, save_servable
 from common.runs import RunDir, check_outside_run

@@ -22,7 +22,7 @@ import dataclasses
 import keras
 from keras import layers
 
-from common.cli import count, fraction, positive_float
+from common.argtypes import count, fraction, positive_float
 from common.configs import setting
 from common.layers import FusedBatchNormalization
 

@@ -50,6 +50,19 @@ def trained_run(tmp_path_factory, corpus, test_config):
     return run_dir, model, vocab
 
 
+def snapshot(folder):
+    """{relative path: sha256} of every file under `folder`: equal means byte for byte."""
+    import hashlib
+
+    found = {}
+    for root, _, names in os.walk(folder):
+        for name in names:
+            path = os.path.join(root, name)
+            with open(path, "rb") as f:
+                found[os.path.relpath(path, folder)] = hashlib.sha256(f.read()).hexdigest()
+    return found
+
+
 def call_cli(main, argv, capsys):
     """Runs a command module's `main` in-process as the CLI does: (exit status, stdout, stderr)."""
     from common.cli import run_cli

@@ -13,7 +13,7 @@ import shutil
 import numpy as np
 import pytest
 
-from tests.conftest import assert_one_line_error, call_cli
+from tests.conftest import assert_one_line_error, call_cli, snapshot
 from tests.test_cifar import colour_data
 from tests.test_cifar_data import random_batch, write_image_tree, write_python_layout
 from week2_cnn import cifar10
@@ -31,17 +31,6 @@ class CreatesAFile:
         if self.how == "open":
             return open, (self.path, "w")
         return os.system, (f"touch {self.path}",)
-
-
-def snapshot(folder):
-    """{relative path: bytes} of every file under `folder`."""
-    found = {}
-    for root, _, names in os.walk(folder):
-        for name in names:
-            path = os.path.join(root, name)
-            with open(path, "rb") as f:
-                found[os.path.relpath(path, folder)] = f.read()
-    return found
 
 
 @pytest.fixture(scope="module")

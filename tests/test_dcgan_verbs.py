@@ -2,7 +2,6 @@
 
 import dataclasses
 import gzip
-import hashlib
 import json
 import os
 import shutil
@@ -16,7 +15,7 @@ from gan import dcgan
 from gan.adversarial import DCGAN
 from gan.grids import is_own_png
 from gan.sampling import GeneratorServable, generate_images, noise_for_seed
-from tests.conftest import assert_one_line_error, call_cli
+from tests.conftest import assert_one_line_error, call_cli, snapshot
 from tests.test_dcgan import TEST_CONFIG, make_images, trained_gan  # noqa: F401  (fixture)
 
 
@@ -34,17 +33,6 @@ def mnist_like(folder, train=120, test=40):
         write_idx(folder / f"{prefix}-images-idx3-ubyte.gz", make_images(count, seed=seed)[..., 0])
         write_idx(folder / f"{prefix}-labels-idx1-ubyte", np.arange(count) % 10)
     return folder
-
-
-def snapshot(folder):
-    """{relative path: sha256} of every file under `folder`."""
-    found = {}
-    for root, _, names in os.walk(folder):
-        for name in names:
-            path = os.path.join(root, name)
-            with open(path, "rb") as f:
-                found[os.path.relpath(path, folder)] = hashlib.sha256(f.read()).hexdigest()
-    return found
 
 
 def test_evaluate_writes_fid_and_inception_score(trained_gan, tmp_path, capsys):  # noqa: F811

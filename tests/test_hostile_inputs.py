@@ -9,7 +9,7 @@ import socket
 
 import pytest
 
-from common.cli import SEED_MAX
+from common.argtypes import SEED_MAX
 from tests.test_hostile_common import (RUN_FLAGS, earlier_run, time_limit, tree_hash,  # noqa: F401
                                        world)
 

@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from tests.conftest import assert_one_line_error, call_cli, cli_error_line, shared_data
+from tests.conftest import assert_one_line_error, call_cli, cli_error_line, shared_data, snapshot
 from tests.test_ptb import ptb_dir, trained, write_corpus  # noqa: F401  (fixtures)
 from week3_rnn import ptb
 from week3_rnn.ptb_data import SPLIT_SHA256, SPLIT_URL
@@ -15,16 +15,6 @@ from week3_rnn.ptb_data import SPLIT_SHA256, SPLIT_URL
 
 def run_command(argv, capsys):
     return cli_error_line(ptb.main, argv, capsys)
-
-
-def snapshot(folder):
-    """{relative path: bytes} of every file under `folder`."""
-    files = {}
-    for root, _, names in os.walk(folder):
-        for name in names:
-            path = os.path.join(root, name)
-            files[os.path.relpath(path, folder)] = open(path, "rb").read()
-    return files
 
 
 @pytest.mark.parametrize("remove, empty, fragment", [

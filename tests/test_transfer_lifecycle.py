@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from tests.conftest import call_cli
+from tests.conftest import call_cli, snapshot
 from tests.test_transfer import make_photo_folder, save_small_base
 from week2_cnn import transfer
 from week2_cnn.transfer_model import PRESETS
@@ -21,17 +21,6 @@ def train_argv(photos, out_dir, base, *extra):
 def state(run_dir):
     with open(os.path.join(run_dir, "state.json"), encoding="utf-8") as f:
         return json.load(f)
-
-
-def snapshot(folder):
-    """{relative path: bytes} of every file under `folder`."""
-    files = {}
-    for root, _, names in os.walk(folder):
-        for name in names:
-            path = os.path.join(root, name)
-            with open(path, "rb") as f:
-                files[os.path.relpath(path, folder)] = f.read()
-    return files
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from tests.conftest import assert_one_line_error, call_cli
+from tests.conftest import assert_one_line_error, call_cli, snapshot
 from word2vec import corpus as corpus_module
 from word2vec import skipgram
 from word2vec.corpus import CountedVocab
@@ -28,11 +28,6 @@ def run_dir(tmp_path):
     (path / "config.json").write_text('{"kind": "word2vec", "arch": "skipgram"}')
     (path / "canary.txt").write_bytes(b"earlier results \x00\xff")
     return path
-
-
-def snapshot(folder):
-    return {name: hashlib.sha256((folder / name).read_bytes()).hexdigest()
-            for name in sorted(os.listdir(folder))}
 
 
 def fails_cleanly(capsys, argv, fragment, unchanged=None):

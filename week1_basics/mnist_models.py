@@ -22,7 +22,7 @@ import math
 import keras
 from keras import layers
 
-from common.cli import count, fraction, non_negative_float, positive_float, whole_number_in
+from common.argtypes import count, fraction, non_negative_float, positive_float, whole_number_in
 from common.configs import setting
 
 ARCHS = ("softmax", "dnn", "mlp", "lenet5")

@@ -14,7 +14,8 @@ import os
 import keras
 from PIL import Image
 
-from common.cli import UsageError, count, seed_int
+from common.argtypes import count, seed_int
+from common.cli import UsageError
 from common.files import atomic_write_bytes, check_regular_file
 from common.plots import new_figure
 from common.training import set_seed

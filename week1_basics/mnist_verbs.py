@@ -17,8 +17,9 @@ import numpy as np
 
 from common import lifecycle
 from common.classifier_servable import ClassifierServable
-from common.cli import (UsageError, add_input_limit_flag, add_run_flags,
-                        add_training_flags, command_parser, input_path)
+from common.argtypes import input_path
+from common.cli import (UsageError, add_input_limit_flag, add_run_flags, add_training_flags,
+                        command_parser)
 from common.configs import add_config_flags, config_from_args, config_to_dict
 from common.export import check_export_dir, save_litert, save_servable
 from common.files import DEFAULT_MAX_BYTES, read_json_file

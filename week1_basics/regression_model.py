@@ -17,7 +17,7 @@ import keras
 import numpy as np
 from keras import layers
 
-from common.cli import count, non_negative_float, positive_float
+from common.argtypes import count, non_negative_float, positive_float
 from common.configs import setting
 
 ARCHS = ("least_squares", "logistic")

@@ -13,8 +13,9 @@ import os
 from common import lifecycle
 from common.classifier_servable import ClassifierServable
 from common.images import load_query_images
-from common.cli import (UsageError, add_input_limit_flag, add_run_flags,
-                        add_training_flags, command_parser, deprecated, input_path)
+from common.argtypes import input_path
+from common.cli import (UsageError, add_input_limit_flag, add_run_flags, add_training_flags,
+                        command_parser, deprecated)
 from common.configs import (add_config_flags, config_from_args, config_from_dict, config_to_dict,
                             upgrade_keys)
 from common.export import check_export_dir, save_litert, save_servable

@@ -19,7 +19,7 @@ import keras
 import numpy as np
 from keras import layers
 
-from common.cli import count, fraction, non_negative_float, positive_float, whole_number_in
+from common.argtypes import count, fraction, non_negative_float, positive_float, whole_number_in
 from common.configs import setting
 
 # Per-channel mean and standard deviation of the CIFAR-10 training images (0..255).

@@ -17,7 +17,8 @@ import os
 import keras
 from keras import layers
 
-from common.cli import UsageError, count, fraction, non_negative_int, percentage, positive_float
+from common.argtypes import count, fraction, non_negative_int, percentage, positive_float
+from common.cli import UsageError
 from common.configs import setting
 from common.files import check_regular_file
 from common.runs import load_keras_file

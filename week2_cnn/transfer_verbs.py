@@ -12,8 +12,9 @@ import keras
 import numpy as np
 
 from common import lifecycle
-from common.cli import (UsageError, add_input_limit_flag, add_run_flags,
-                        add_training_flags, command_parser, count, input_path)
+from common.argtypes import count, input_path
+from common.cli import (UsageError, add_input_limit_flag, add_run_flags, add_training_flags,
+                        command_parser)
 from common.configs import add_config_flags, config_from_args
 from common.export import check_export_dir, save_litert, save_servable
 from common.files import DEFAULT_MAX_BYTES, check_regular_file, read_json_file

@@ -10,8 +10,7 @@ import dataclasses
 import keras
 from keras import layers
 
-from common.cli import (count, fraction, non_negative_float, non_negative_int,
-                        positive_float)
+from common.argtypes import count, fraction, non_negative_float, non_negative_int, positive_float
 from common.configs import setting
 from week3_rnn.cells import LectureGRUCell, LectureLSTMCell
 from week3_rnn.fast_lstm import FastLSTM

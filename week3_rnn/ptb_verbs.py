@@ -12,9 +12,9 @@ import numpy as np
 import tensorflow as tf
 
 from common import lifecycle
-from common.cli import (UsageError, add_input_limit_flag, add_run_flags,
-                        add_training_flags, command_parser, count, deprecated, input_path, seed_int,
-                        temperature)
+from common.argtypes import count, input_path, seed_int, temperature
+from common.cli import (UsageError, add_input_limit_flag, add_run_flags, add_training_flags,
+                        command_parser, deprecated)
 from common.configs import add_config_flags, config_from_args
 from common.export import check_export_dir, save_litert, save_servable
 from common.files import DEFAULT_MAX_BYTES, read_json_file

@@ -36,7 +36,7 @@ import dataclasses
 import keras
 import tensorflow as tf
 
-from common.cli import count, non_negative_float, positive_float
+from common.argtypes import count, non_negative_float, positive_float
 from common.configs import setting
 from word2vec.pairs import MODELS
 

@@ -11,8 +11,9 @@ import keras
 import numpy as np
 
 from common import lifecycle
+from common.argtypes import count, input_path
 from common.cli import (UsageError, add_export_flags, add_input_limit_flag, add_training_flags,
-                        command_parser, count, deprecated, input_path)
+                        command_parser, deprecated)
 from common.configs import add_config_flags, config_from_args, upgrade_keys
 from common.export import check_export_dir, save_litert, save_servable
 from common.runs import RunDir
