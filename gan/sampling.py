@@ -48,6 +48,9 @@ def interpolation_noise(latent_dim, seed_a, seed_b, steps):
 class GeneratorServable(tf.Module):
     """A generator with its noise sampling and pixel conversion, for serving alone.
 
+    `generator` is any model z (N, latent_dim) -> images in [-1, 1]: the DCGAN's
+    G, or the VAE's decoder mean rescaled (gan.vae_model.build_generator).
+
     generate(count, seed)  int32 scalars -> uint8 images [count, H, W, C]; the
                            same seed gives the same images (stateless noise)
     decode(z)              float32 latent points [N, latent_dim] -> uint8 images
@@ -78,3 +81,18 @@ class GeneratorServable(tf.Module):
     def signatures(self):
         return {"generate": self.generate, "serving_default": self.generate,
                 "decode": self.decode}
+
+
+def save_generated_grid(generator, num, seed, out, scale=2):
+    """`generate --num N --out PNG --seed S`: a square grid of N images from seed S."""
+    from gan.grids import make_grid, save_png
+
+    save_png(make_grid(generate_images(generator, num, seed)), out, scale)
+
+
+def save_interpolation_row(generator, seed_a, seed_b, steps, out, scale=2):
+    """`interpolate`: one row of `steps` images from seed_a's latent point to seed_b's."""
+    from gan.grids import make_grid, save_png
+
+    noise = interpolation_noise(generator.input_shape[-1], seed_a, seed_b, steps)
+    save_png(make_grid(images_from_noise(generator, noise), columns=steps), out, scale)

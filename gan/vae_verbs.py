@@ -1,0 +1,279 @@
+"""What `python -m gan.vae` does: train, evaluate, generate, interpolate, export.
+
+The command line and docstring live in gan/vae.py. The VAE shares the
+DCGAN's data flags, sample grids, progress GIF, FID/IS scorer and export
+contract: its `generator` (z -> the decoder's mean in [-1, 1]) is read
+exactly as a DCGAN's generator is.
+
+No validation split is held out (the test split is never used to choose a
+checkpoint), so `--checkpoint best` reads the epoch with the lowest training
+loss (-ELBO), and `last` the last finished epoch.
+"""
+
+import math
+
+from common import lifecycle
+from common.argtypes import count, input_path, seed_int
+from common.cli import (UsageError, add_export_flags, add_run_flags, add_training_flags,
+                        command_parser)
+from common.configs import add_config_flags, config_from_args
+from common.export import check_export_dir, save_litert, save_servable
+from common.mnist_data import CLASS_NAMES
+from common.runs import RunDir, check_outside_run
+from common.sequences import training_dataset
+from common.training import Progress
+from gan.data import DATASETS, load_dataset, load_image_folder, resize_images
+from gan.dcgan_verbs import add_data_flags
+from gan.grids import SampleGrid, check_out_file
+from gan.latent_maps import LatentMaps
+from gan.metrics import score_generator
+from gan.model import IMAGE_SIZES
+from gan.sampling import (MAX_EXPORT_COUNT, GeneratorServable, noise_for_seed,
+                          save_generated_grid, save_interpolation_row)
+from gan.vae_model import PRESETS, VAEConfig, build_vae, negative_elbo, to_model_input
+
+KIND = "vae"
+GRID_SIZE = 64  # images in each epoch's sample grid
+MAX_NUM = 1_024  # images in one generated grid
+MAX_SCALE = 4  # PNG enlargement
+MAX_STEPS = 100  # images in one interpolation row
+MAX_EVALUATE_NUM = 50_000  # generated images scored by evaluate
+CHECKPOINT_HELP = ("best: lowest training loss (-ELBO; no validation split is held out); "
+                   "last: the last finished epoch")
+
+
+def vae_batches(images, config, seed, first_epoch):
+    """Batches of model inputs ({0, 1} or [0, 1]) for epochs [first_epoch, config.epochs)."""
+    return training_dataset(images, config.batch_size, seed, first_epoch, config.epochs,
+                            transform=lambda x: to_model_input(x, config.likelihood))
+
+
+def train(config, out_dir, images, source="images", seed=0, resume=False, verbose=1,
+          strategy="default", labelled=None):
+    """Trains (or resumes) a VAE on uint8 images (N, H, W, C); returns (model, state).
+
+    The run directory gets a sample grid per epoch in samples/ (decoded prior
+    samples), progress.gif, loss.png (-ELBO, reconstruction, KL), history.csv,
+    TensorBoard logs and checkpoints. With a 2-D code it also gets manifold.png
+    (decoded grid of z) and, when `labelled` = (uint8 images, labels, class
+    names) is given, latent_codes.png (their codes mu, coloured by class).
+    """
+    if images.ndim != 4 or not len(images):
+        raise UsageError(f"expected uint8 images (N, H, W, C); got shape {images.shape}")
+    if len(images) < config.batch_size:
+        raise UsageError(f"{len(images)} training images are fewer than one batch "
+                         f"({config.batch_size}); add images or lower --batch_size")
+    image_shape = [int(d) for d in images.shape[1:]]
+    run_dir = RunDir(out_dir)
+    grid_noise = noise_for_seed(GRID_SIZE, config.latent_dim, seed)
+
+    def callbacks(state):
+        found = [SampleGrid(run_dir.file("samples"), run_dir.file("progress.gif"), grid_noise)]
+        if config.latent_dim == 2:
+            found.append(LatentMaps(run_dir.file("manifold.png"),
+                                    run_dir.file("latent_codes.png"), labelled))
+        return found
+
+    job = lifecycle.TrainJob(
+        kind=KIND, config=config, out_dir=out_dir, seed=seed, resume=resume,
+        strategy=strategy, verbose=verbose,
+        settings={"image_shape": image_shape, "source": source},
+        build_model=lambda: build_vae(config, image_shape, seed),
+        train_data=lambda first_epoch: vae_batches(images, config, seed, first_epoch),
+        steps_per_epoch=len(images) // config.batch_size,
+        progress=Progress(config.batch_size, "images",
+                          plot_keys=("loss", "reconstruction", "kl"),
+                          plot_ylabel="nats per image"),
+        callbacks=callbacks,
+        describe=lambda model: (f"{len(images):,} training images "
+                                f"{'x'.join(map(str, image_shape))}; encoder "
+                                f"{model.encoder.count_params():,} and decoder "
+                                f"{model.decoder.count_params():,} parameters"))
+    return lifecycle.train(job)
+
+
+def load_vae(run_dir_path, checkpoint="best"):
+    """The VAE of a run: its best (lowest training loss) or last finished epoch."""
+    if checkpoint not in ("best", "last"):
+        raise UsageError(f"--checkpoint {checkpoint!r}: choose best or last")
+    return RunDir(run_dir_path).load_model(KIND, checkpoint)
+
+
+def evaluate(run_dir_path, data, dataset, num=10_000, seed=0, checkpoint="best",
+             classifier_path=None, classifier_epochs=3, verbose=0):
+    """Test -ELBO (nats per image), FID-MNIST and inception score; writes results.json.
+
+    `data` is (x_train, y_train, x_test, y_test) of `dataset`: the -ELBO is
+    taken on the test images (binarized at 0.5 for a Bernoulli decoder), the
+    scores of `num` images decoded from prior samples as `dcgan evaluate` does.
+    """
+    run_dir = RunDir(run_dir_path)
+    run_dir.read_config(KIND)
+    if classifier_path:
+        check_outside_run(classifier_path, run_dir.path, "--classifier")
+    model = load_vae(run_dir_path, checkpoint)
+    x_test = data[2]
+    if x_test is None or len(x_test) == 0:
+        raise UsageError("evaluate needs the test images (the IDX files t10k-*, or an .npz "
+                         "with x_test)")
+    size, _, channels = model.image_shape
+    if x_test.shape[3] != channels:
+        raise UsageError(f"this run models {channels}-channel images; {dataset} has "
+                         f"{x_test.shape[3]}-channel ones")
+    elbo = negative_elbo(model, resize_images(x_test, size))
+    score = score_generator(model.generator, data, num, seed, classifier_path,
+                            classifier_epochs, verbose)
+    results = {**elbo, "likelihood": model.settings.likelihood,
+               "test_images": f"{len(x_test):,} test images"
+                              + (", binarized at 0.5" if model.settings.likelihood ==
+                                 "bernoulli" else ", pixels / 255"),
+               "fid": score["fid"], "inception_score": score["inception_score"],
+               "class_counts": score["class_counts"], "num": num, "seed": seed,
+               "checkpoint": checkpoint, "dataset": dataset, **score["reference"]}
+    if not all(math.isfinite(results[k]) for k in ("negative_elbo", "fid", "inception_score")):
+        raise UsageError(f"the results are not finite (-ELBO {results['negative_elbo']}, FID "
+                         f"{results['fid']}); the model's output is unusable")
+    path = lifecycle.write_results(run_dir.file("results.json"), results)
+    print(f"test -ELBO {results['negative_elbo']:.2f} nats per image (reconstruction "
+          f"{results['reconstruction']:.2f}, KL {results['kl']:.2f}); FID-{dataset} "
+          f"{results['fid']:.2f}, inception score {results['inception_score']:.2f} "
+          f"({num:,} images, seed {seed}); wrote {path}")
+    return results
+
+
+def export(model, export_dir, overwrite=False, run_dir=None, fmt="saved_model", config=None):
+    """A SavedModel with generate(count, seed) and decode(z), or decode.tflite for LiteRT."""
+    servable = GeneratorServable(model.generator)
+    info = {"config": config or {}, "image_shape": list(model.image_shape),
+            "latent_dim": servable.latent_dim, "max_count": MAX_EXPORT_COUNT,
+            "likelihood": model.settings.likelihood,
+            "pixels": "uint8, the decoder's mean x 255 (0 black, 255 white)"}
+    if fmt == "litert":
+        return save_litert({"decode": servable.decode.get_concrete_function()}, export_dir,
+                           overwrite, run_dir, KIND, info)
+    return save_servable(servable, export_dir, servable.signatures(), overwrite, run_dir,
+                         KIND, info)
+
+
+def add_reading_flags(parser):
+    add_run_flags(parser, checkpoint_help=CHECKPOINT_HELP)
+
+
+def add_out_flags(parser, default):
+    parser.add_argument("--out", default=default,
+                        help="PNG file to write (an existing file only if this project wrote it)")
+    parser.add_argument("--scale", type=count(MAX_SCALE), default=2,
+                        help="enlarge the PNG this much")
+
+
+def build_parser():
+    parser = command_parser("gan.vae")
+
+    p = parser.verb("train", help="train (or --resume) a VAE")
+    add_data_flags(p)
+    p.add_argument("--image_dir", type=input_path,
+                   help="train on every image under this folder instead")
+    p.add_argument("--image_size", type=int, choices=IMAGE_SIZES,
+                   help="image side in pixels (default: 28 for MNIST-like data sets, 64 for "
+                        "--image_dir)")
+    p.add_argument("--channels", type=int, choices=(1, 3), default=1,
+                   help="--image_dir only: 1 grayscale, 3 RGB")
+    add_config_flags(p, VAEConfig, PRESETS)
+    add_training_flags(p, "runs/vae", PRESETS, "default", multi_worker=False)
+
+    p = parser.verb("evaluate", help="test -ELBO, FID-MNIST and inception score; results.json")
+    add_reading_flags(p)
+    add_data_flags(p, dataset_default=None)
+    p.add_argument("--num", type=count(MAX_EVALUATE_NUM), default=10_000,
+                   help="generated images to score (at least 2)")
+    p.add_argument("--seed", type=seed_int, default=0, help="noise seed of the scored images")
+    p.add_argument("--classifier", type=input_path,
+                   help="a .keras scoring classifier: read if it exists, else "
+                        "trained and saved there (default: trained each time)")
+    p.add_argument("--classifier_epochs", type=count(100), default=3,
+                   help="epochs to train the scoring classifier on the training split")
+
+    p = parser.verb("generate", help="a grid of images decoded from prior samples, as a PNG")
+    add_reading_flags(p)
+    p.add_argument("--num", type=count(MAX_NUM), default=64, help="number of images")
+    p.add_argument("--seed", type=seed_int, default=0,
+                   help="noise seed; the same seed gives the same images")
+    add_out_flags(p, "generated.png")
+
+    p = parser.verb("interpolate", help="a row of images between two latent points")
+    add_reading_flags(p)
+    p.add_argument("--seed_a", type=seed_int, default=1, help="noise seed of the first point")
+    p.add_argument("--seed_b", type=seed_int, default=2, help="noise seed of the last point")
+    p.add_argument("--steps", type=count(MAX_STEPS), default=10, help="images in the row")
+    add_out_flags(p, "interpolation.png")
+
+    p = parser.verb("export", help="a SavedModel with generate(count, seed) and decode(z) -> "
+                                   "uint8 images (litert: decode.tflite)")
+    add_reading_flags(p)
+    add_export_flags(p)
+    return parser
+
+
+def load_training_data(args):
+    """(uint8 train images, source, labelled test images or None) from the train flags."""
+    if args.image_dir:
+        images = load_image_folder(args.image_dir, args.image_size or 64, args.channels)
+        return images, f"folder {args.image_dir}", None
+    x_train, _, x_test, y_test = load_dataset(args.dataset, args.data_dir, args.max_bytes)
+    size = args.image_size or 28
+    labelled = None
+    if x_test is not None and y_test is not None:
+        labelled = (resize_images(x_test, size), y_test, CLASS_NAMES[args.dataset])
+    return resize_images(x_train, size), args.dataset, labelled
+
+
+def next_steps(args):
+    evaluate = ([] if args.image_dir else
+                [("evaluate", f"{lifecycle.shell_flag('--data_dir', args.data_dir)} --num 10000")])
+    return lifecycle.next_commands("gan.vae", args.out_dir, [
+        *evaluate, ("generate", "--num 64 --out {name}.png --seed 1"),
+        ("export", "--export_dir exports/{name}")])
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    if args.command == "train":
+        config = config_from_args(args, PRESETS)
+        images, source, labelled = load_training_data(args)
+        train(config, args.out_dir, images, source, seed=args.seed, resume=args.resume,
+              verbose=args.verbose, strategy=args.strategy, labelled=labelled)
+        lifecycle.print_next_steps(args.out_dir, next_steps(args))
+    elif args.command == "evaluate":
+        source = RunDir(args.run_dir).read_config(KIND).get("source")
+        dataset = args.dataset or source
+        if dataset not in DATASETS:
+            raise UsageError(f"{args.run_dir} was trained on {source}, not on a built-in data "
+                             f"set; pass --dataset ({', '.join(DATASETS)}) to score it anyway")
+        data = load_dataset(dataset, args.data_dir, args.max_bytes)
+        evaluate(args.run_dir, data, dataset, args.num, args.seed, args.checkpoint,
+                 args.classifier, args.classifier_epochs)
+    elif args.command == "generate":
+        RunDir(args.run_dir).read_config(KIND)
+        check_out_file(args.out, args.run_dir)
+        save_generated_grid(load_vae(args.run_dir, args.checkpoint).generator, args.num,
+                            args.seed, args.out, args.scale)
+        print(f"wrote {args.out} ({args.num} images, seed {args.seed})")
+    elif args.command == "interpolate":
+        RunDir(args.run_dir).read_config(KIND)
+        check_out_file(args.out, args.run_dir)
+        save_interpolation_row(load_vae(args.run_dir, args.checkpoint).generator, args.seed_a,
+                               args.seed_b, args.steps, args.out, args.scale)
+        print(f"wrote {args.out} ({args.steps} images from seed {args.seed_a} to "
+              f"{args.seed_b})")
+    elif args.command == "export":
+        check_export_dir(args.export_dir, args.overwrite, args.run_dir)
+        config = RunDir(args.run_dir).read_config(KIND)
+        path = export(load_vae(args.run_dir, args.checkpoint), args.export_dir,
+                      args.overwrite, args.run_dir, args.format, config)
+        if args.format == "litert":
+            print(f"wrote {path}/decode.tflite: float32 z [N, {config['latent_dim']}] -> "
+                  "uint8 images (resize the input tensor to N rows)")
+        else:
+            print(f"wrote {path}; try:\n  python -c \"import tensorflow as tf; "
+                  f"g = tf.saved_model.load('{path}').signatures['generate']; "
+                  f"print(g(count=tf.constant(4), seed=tf.constant(0))['images'].shape)\"")
