@@ -12,6 +12,7 @@ import dataclasses
 import numpy as np
 import tensorflow as tf
 
+from common import holdout
 from common.cli import UsageError
 from common.files import DEFAULT_MAX_BYTES
 from common import images as common_images
@@ -55,23 +56,7 @@ def load_mnist(dataset="mnist", data_dir=None, max_bytes=DEFAULT_MAX_BYTES):
                  list(CLASS_NAMES[dataset]), dataset, data_dir or f"keras:{dataset}")
 
 
-def split_validation(x, y, fraction):
-    """(x_train, y_train, x_val, y_val), holding out `fraction` of every class.
-
-    No random numbers: within each class, images at evenly spaced positions
-    (in file order) go to validation, so every seed and NumPy version gives
-    the same split. A class keeps at least one training image.
-    """
-    to_validation = np.zeros(len(y), dtype=bool)
-    if fraction > 0:
-        for label in np.unique(y):
-            members = np.flatnonzero(y == label)
-            wanted = min(len(members) - 1, int(round(fraction * len(members))))
-            if wanted <= 0:
-                continue
-            step = len(members) / wanted
-            to_validation[members[(step * np.arange(wanted) + step / 2).astype(np.int64)]] = True
-    return x[~to_validation], y[~to_validation], x[to_validation], y[to_validation]
+split_validation = holdout.split_validation  # common/holdout.py, shared with CIFAR-10
 
 
 def training_dataset(x, y, batch_size, seed, first_epoch, num_epochs):

@@ -15,7 +15,7 @@ import os
 import keras
 import numpy as np
 
-from common import lifecycle
+from common import holdout, lifecycle
 from common.classifier_servable import ClassifierServable
 from common.argtypes import input_path
 from common.cli import (UsageError, add_input_limit_flag, add_run_flags, add_training_flags,
@@ -28,7 +28,7 @@ from common.runs import RunDir, load_keras_file
 from common.training import Progress
 from week1_basics import mnist_optimizers
 from week1_basics.mnist_data import (evaluation_dataset, load_mnist, load_query_images,
-                                     predict_probabilities, split_validation, training_dataset)
+                                     predict_probabilities, training_dataset)
 from week1_basics.mnist_models import (DEFAULT_LEARNING_RATES, IMAGE_SIZE, PRESETS, MnistConfig,
                                        build_model, compile_model, epoch_learning_rate)
 
@@ -42,12 +42,8 @@ def train(config, out_dir, data, seed=0, resume=False, strategy="default", verbo
     The report is `evaluate` on the test images, once, at the end (None when
     the data has no test split).
     """
-    x_train, y_train, x_val, y_val = split_validation(data.x_train, data.y_train,
-                                                      config.val_fraction)
-    if len(x_train) < config.batch_size:
-        raise UsageError(f"{len(x_train)} training images (after holding out {len(x_val)} "
-                         f"for validation) are fewer than one batch (--batch_size "
-                         f"{config.batch_size})")
+    x_train, y_train, x_val, y_val = holdout.split_for_training(
+        data.x_train, data.y_train, config.val_fraction, config.batch_size)
     job = lifecycle.TrainJob(
         kind=KIND, config=config, out_dir=out_dir, seed=seed, resume=resume,
         strategy=strategy, verbose=verbose,

@@ -10,7 +10,7 @@ runs once at the end).
 
 import os
 
-from common import lifecycle
+from common import holdout, lifecycle
 from common.classifier_servable import ClassifierServable
 from common.images import load_query_images
 from common.argtypes import input_path
@@ -22,7 +22,7 @@ from common.export import check_export_dir, save_litert, save_servable
 from common.files import DEFAULT_MAX_BYTES, read_json_file
 from common.runs import RunDir, load_keras_file
 from common.training import Progress
-from week2_cnn.cifar_data import DEFAULT_CACHE_DIR, load_cifar10, split_validation
+from week2_cnn.cifar_data import DEFAULT_CACHE_DIR, load_cifar10
 from week2_cnn.cifar_evaluation import (accuracy_report, format_report,
                                         save_report, top_classes)
 from week2_cnn.cifar_models import PRESETS, RENAMED, CifarConfig, build_model, init_whitening
@@ -42,12 +42,8 @@ def train(config, out_dir, data, seed=0, resume=False, strategy="default", verbo
     best.keras is chosen on the validation split of the training images; the
     report is `evaluate` on the test images, once, at the end.
     """
-    x_train, y_train, x_val, y_val = split_validation(data.x_train, data.y_train,
-                                                      config.val_fraction)
-    if len(x_train) < config.batch_size:
-        raise UsageError(f"{len(x_train)} training images (after holding out {len(x_val)} "
-                         f"for validation) are fewer than one batch (--batch_size "
-                         f"{config.batch_size})")
+    x_train, y_train, x_val, y_val = holdout.split_for_training(
+        data.x_train, data.y_train, config.val_fraction, config.batch_size)
     num_classes = len(data.class_names)
     steps_per_epoch = len(x_train) // config.batch_size
 

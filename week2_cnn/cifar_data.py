@@ -22,6 +22,7 @@ import zipfile
 
 import numpy as np
 
+from common import holdout
 from common.cli import UsageError
 from common.files import read_bytes, staging_path
 from common.images import find_labelled_images, load_images
@@ -272,23 +273,4 @@ def _write_cache(cache_path, arrays):
     print(f"decoded images cached in {cache_path} (later runs skip decoding)")
 
 
-def split_validation(x, y, fraction):
-    """(x_train, y_train, x_val, y_val): `fraction` of each class held out for validation.
-
-    Deterministic (no random numbers, so any seed and numpy version give the
-    same split): within each class, in data order, evenly spaced images are
-    held out. Every class with at least two images keeps one for validation
-    and one for training, so a small folder still trains; a class with a
-    single image stays in training. fraction 0: no validation images.
-    """
-    held_out = np.zeros(len(y), dtype=bool)
-    if fraction > 0:
-        for label in np.unique(y):
-            members = np.flatnonzero(y == label)
-            count = len(members)
-            if count < 2:
-                continue
-            num_val = min(count - 1, max(1, int(round(fraction * count))))
-            positions = np.floor((np.arange(num_val) + 0.5) * count / num_val).astype(np.int64)
-            held_out[members[positions]] = True
-    return x[~held_out], y[~held_out], x[held_out], y[held_out]
+split_validation = holdout.split_validation  # common/holdout.py, shared with MNIST
