@@ -160,6 +160,37 @@ def test_no_pretrain_trains_only_the_network(data_dir, tmp_path, capsys):
         "encoder1": True, "encoder2": True, "classifier": True}
 
 
+def test_resume_continues_the_stage_that_was_running(stacked, data_dir, tmp_path, capsys):
+    import shutil
+
+    from tests.conftest import snapshot
+
+    # A run stopped after pretraining: the classifier stage and fine-tuning never began.
+    run = tmp_path / "run"
+    shutil.copytree(stacked, run)
+    shutil.rmtree(run / "classifier")
+    for name in ("config.json", "state.json", "best.keras", "history.csv", "results.json"):
+        os.remove(run / name)
+    shutil.rmtree(run / "checkpoints")
+    def checkpoints(stage):  # the finished stage's weights (config.json gets provenance)
+        return {k: v for k, v in snapshot(run / stage).items() if k.endswith(".keras")}
+
+    pretrained = {stage: checkpoints(stage) for stage in ("pretrain1", "pretrain2")}
+    argv = train_argv(data_dir, run, "--arch", "stacked", "--labels", "40")
+    status, _, err = call_cli(autoencoder.main, argv, capsys)
+    assert_one_line_error(status, err, "already holds a run; pass --resume")
+    run_ok([*argv, "--resume"], capsys)
+    assert {stage: checkpoints(stage) for stage in pretrained} == pretrained
+    with open(run / "results.json") as f:
+        assert json.load(f)["labels"] == 40
+    status, _, err = call_cli(autoencoder.main, [*argv[:-2], "--labels", "41", "--resume"],
+                              capsys)
+    assert_one_line_error(status, err, "labels: 40 -> 41")
+    status, _, err = call_cli(autoencoder.main, [*train_argv(data_dir, tmp_path / "none"),
+                                                 "--arch", "stacked", "--resume"], capsys)
+    assert_one_line_error(status, err, "holds no run of this stacked autoencoder")
+
+
 def saved_outputs(export, signature, images):
     import tensorflow as tf
 

@@ -28,14 +28,13 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from common import lifecycle
+from common import holdout, lifecycle
 from common.cli import UsageError
 from common.runs import RunDir, load_keras_file
 from common.training import Progress
 from week1_basics.autoencoder_models import (STAGES, build_autoencoder, compile_stage,
                                              epoch_learning_rate, layers_of, stacked_layers,
                                              stage_model)
-from week1_basics.mnist_data import split_validation
 
 KIND, STAGE_KIND = "autoencoder", "autoencoder_stage"
 
@@ -103,12 +102,8 @@ def splits(config, data, seed):
     validation split), the same number of every class where possible, chosen
     by the seed; None means all.
     """
-    x_train, y_train, x_val, y_val = split_validation(data.x_train, data.y_train,
-                                                      config.val_fraction)
-    if len(x_train) < config.batch_size:
-        raise UsageError(f"{len(x_train)} training images (after holding out {len(x_val)} "
-                         f"for validation) are fewer than one batch (--batch_size "
-                         f"{config.batch_size})")
+    x_train, y_train, x_val, y_val = holdout.split_for_training(
+        data.x_train, data.y_train, config.val_fraction, config.batch_size)
     if config.labels is None:
         return x_train, y_train, x_val, y_val, np.arange(len(x_train))
     if not 0 < config.labels <= len(x_train):

@@ -9,7 +9,7 @@ import os
 
 import numpy as np
 
-from common import lifecycle
+from common import holdout, lifecycle
 from common.argtypes import input_path
 from common.cli import (UsageError, add_input_limit_flag, add_run_flags, add_training_flags,
                         command_parser)
@@ -22,7 +22,7 @@ from week1_basics import autoencoder_training as training
 from week1_basics.autoencoder_models import (PRESETS, AutoencoderConfig, layers_of,
                                              stacked_reconstruction)
 from week1_basics.autoencoder_servable import AutoencoderServable
-from week1_basics.mnist_data import load_mnist, split_validation
+from week1_basics.mnist_data import load_mnist
 
 KIND = training.KIND
 GRID_NAME = "reconstructions.png"
@@ -140,7 +140,7 @@ def evaluate(run_dir_path, data, checkpoint="best"):
         report.update(test_accuracy=float(np.mean(np.argmax(logits, axis=1) == data.y_test)),
                       labels=config.labels, pretrain=config.pretrain)
     if config.linear:
-        x_train = split_validation(data.x_train, data.y_train, config.val_fraction)[0]
+        x_train = holdout.split_validation(data.x_train, data.y_train, config.val_fraction)[0]
         report["pca_test_mse"] = pca_mse(x_train, data.x_test, config.code_size)
         report["mse_over_pca"] = report["test_mse"] / report["pca_test_mse"]
     path = lifecycle.write_results(run_dir.file("results.json"), report)
