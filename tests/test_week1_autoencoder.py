@@ -244,6 +244,19 @@ def test_labels_are_for_the_stacked_autoencoder(data_dir, tmp_path, capsys):
     assert_one_line_error(status, err, "--labels and --no-pretrain are for --arch stacked")
 
 
+def test_importing_the_command_loads_no_tensorflow():
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO_ROOT
+
+    code = ("import sys, week1_basics.autoencoder; "
+            "print('tensorflow' in sys.modules, 'keras' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True,
+                            text=True, timeout=120)
+    assert result.stdout.split() == ["False", "False"], result.stderr[-2000:]
+
+
 @pytest.mark.slow
 def test_linear_autoencoder_equals_pca_on_real_mnist(tmp_path, capsys):
     from tests.conftest import shared_data
