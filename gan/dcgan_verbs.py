@@ -11,8 +11,7 @@ epoch (the flag is there so that every command reads runs the same way).
 import math
 
 from common import lifecycle
-from common.argtypes import count, input_path, seed_int
-from common.cli import (UsageError, add_export_flags, add_input_limit_flag, add_run_flags,
+from common.cli import (UsageError, add_run_flags,
                         add_training_flags, command_parser, deprecated)
 from common.configs import add_config_flags, config_from_args, upgrade_keys
 from common.export import check_export_dir, save_litert, save_servable
@@ -21,6 +20,7 @@ from common.training import Progress
 from gan.adversarial import build_dcgan
 from gan.data import (DATASETS, load_dataset, load_image_folder, resize_images,
                       training_batches)
+from gan.generative_flags import add_reading_verbs, add_training_data_flags
 from gan.grids import SampleGrid, check_out_file, make_grid, save_png
 from gan.metrics import score_generator
 from gan.model import ARCHS, IMAGE_SIZES, PRESETS, RENAMED, GANConfig
@@ -29,10 +29,6 @@ from gan.sampling import (MAX_EXPORT_COUNT, GeneratorServable, generate_images,
 
 KIND = "dcgan"
 GRID_SIZE = 64  # images in each epoch's sample grid
-MAX_NUM = 1_024  # images in one generated grid
-MAX_SCALE = 4  # PNG enlargement (1,024 64x64 images at 4x: 8,456 pixels square)
-MAX_STEPS = 100  # images in one interpolation row
-MAX_EVALUATE_NUM = 50_000  # generated images scored by evaluate
 
 
 def train(config, out_dir, images, source="images", seed=0, resume=False, verbose=1,
@@ -138,69 +134,17 @@ def build_parser():
     parser = command_parser("gan.dcgan")
 
     p = parser.verb("train", help="train (or --resume) a GAN")
-    add_data_flags(p)
-    p.add_argument("--image_dir", type=input_path,
-                   help="train on every image under this folder instead")
-    p.add_argument("--image_size", type=int, choices=IMAGE_SIZES,
-                   help="image side in pixels (default: 28 for MNIST-like data sets, 64 for "
-                        "--image_dir)")
-    p.add_argument("--channels", type=int, choices=(1, 3), default=3,
-                   help="--image_dir only: 1 grayscale, 3 RGB")
+    add_training_data_flags(p, channels_default=3)
     add_config_flags(p, GANConfig, PRESETS)
     p.add_argument("--model", choices=ARCHS,
                    help="deprecated spelling of --arch; fc_gan without --preset also takes "
                         "the fc_gan preset, as it always did")
     add_training_flags(p, "runs/dcgan", PRESETS, "default")
-
-    p = parser.verb("evaluate",
-                    help="FID-MNIST and inception score of generated images; "
-                         "results.json")
-    add_reading_flags(p)
-    add_data_flags(p, dataset_default=None)
-    p.add_argument("--num", type=count(MAX_EVALUATE_NUM), default=10_000,
-                   help="generated images to score (at least 2)")
-    p.add_argument("--seed", type=seed_int, default=0, help="noise seed of the scored images")
-    p.add_argument("--classifier", type=input_path,
-                   help="a .keras scoring classifier: read if it exists, else "
-                        "trained and saved there (default: trained each time)")
-    p.add_argument("--classifier_epochs", type=count(100), default=3,
-                   help="epochs to train the scoring classifier on the training split")
-
-    p = parser.verb("generate", help="a grid of generated images as a PNG")
-    add_reading_flags(p)
-    p.add_argument("--num", type=count(MAX_NUM), default=64, help="number of images")
-    p.add_argument("--out", default="generated.png",
-                   help="PNG file to write (an existing file only if this project wrote it)")
-    p.add_argument("--seed", type=seed_int, default=0,
-                   help="noise seed; the same seed gives the same images")
-    p.add_argument("--scale", type=count(MAX_SCALE), default=2, help="enlarge the PNG this much")
-
-    p = parser.verb("interpolate", help="a row of images between two latent points")
-    add_reading_flags(p)
-    p.add_argument("--seed_a", type=seed_int, default=1, help="noise seed of the first point")
-    p.add_argument("--seed_b", type=seed_int, default=2, help="noise seed of the last point")
-    p.add_argument("--steps", type=count(MAX_STEPS), default=10, help="images in the row")
-    p.add_argument("--out", default="interpolation.png",
-                   help="PNG file to write (an existing file only if this project wrote it)")
-    p.add_argument("--scale", type=count(MAX_SCALE), default=2, help="enlarge the PNG this much")
-
-    p = parser.verb("export",
-                    help="a SavedModel with generate(count, seed) and decode(z) -> "
-                         "uint8 images (litert: decode.tflite)")
-    add_reading_flags(p)
-    add_export_flags(p)
+    add_reading_verbs(parser, add_reading_flags,
+                      evaluate_help="FID-MNIST and inception score of generated images; "
+                                    "results.json",
+                      generate_help="a grid of generated images as a PNG")
     return parser
-
-
-def add_data_flags(parser, dataset_default="mnist"):
-    parser.add_argument("--dataset", choices=DATASETS, default=dataset_default,
-                        help="built-in data set, used when no --image_dir is given"
-                        if dataset_default else "the run's data set (default: the one it "
-                        "was trained on)")
-    parser.add_argument("--data_dir", type=input_path,
-                        help="folder with the official IDX files (.gz or not) or "
-                             "an .npz with x_train; default: Keras's download")
-    add_input_limit_flag(parser)
 
 
 def config_for(args):

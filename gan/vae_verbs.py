@@ -13,8 +13,7 @@ loss (-ELBO), and `last` the last finished epoch.
 import math
 
 from common import lifecycle
-from common.argtypes import count, input_path, seed_int
-from common.cli import (UsageError, add_export_flags, add_run_flags, add_training_flags,
+from common.cli import (UsageError, add_run_flags, add_training_flags,
                         command_parser)
 from common.configs import add_config_flags, config_from_args
 from common.export import check_export_dir, save_litert, save_servable
@@ -23,21 +22,16 @@ from common.runs import RunDir, check_outside_run
 from common.sequences import training_dataset
 from common.training import Progress
 from gan.data import DATASETS, load_dataset, load_image_folder, resize_images
-from gan.dcgan_verbs import add_data_flags
+from gan.generative_flags import add_reading_verbs, add_training_data_flags
 from gan.grids import SampleGrid, check_out_file
 from gan.latent_maps import LatentMaps
 from gan.metrics import score_generator
-from gan.model import IMAGE_SIZES
 from gan.sampling import (MAX_EXPORT_COUNT, GeneratorServable, noise_for_seed,
                           save_generated_grid, save_interpolation_row)
 from gan.vae_model import PRESETS, VAEConfig, build_vae, negative_elbo, to_model_input
 
 KIND = "vae"
 GRID_SIZE = 64  # images in each epoch's sample grid
-MAX_NUM = 1_024  # images in one generated grid
-MAX_SCALE = 4  # PNG enlargement
-MAX_STEPS = 100  # images in one interpolation row
-MAX_EVALUATE_NUM = 50_000  # generated images scored by evaluate
 CHECKPOINT_HELP = ("best: lowest training loss (-ELBO; no validation split is held out); "
                    "last: the last finished epoch")
 
@@ -159,58 +153,16 @@ def add_reading_flags(parser):
     add_run_flags(parser, checkpoint_help=CHECKPOINT_HELP)
 
 
-def add_out_flags(parser, default):
-    parser.add_argument("--out", default=default,
-                        help="PNG file to write (an existing file only if this project wrote it)")
-    parser.add_argument("--scale", type=count(MAX_SCALE), default=2,
-                        help="enlarge the PNG this much")
-
-
 def build_parser():
     parser = command_parser("gan.vae")
 
     p = parser.verb("train", help="train (or --resume) a VAE")
-    add_data_flags(p)
-    p.add_argument("--image_dir", type=input_path,
-                   help="train on every image under this folder instead")
-    p.add_argument("--image_size", type=int, choices=IMAGE_SIZES,
-                   help="image side in pixels (default: 28 for MNIST-like data sets, 64 for "
-                        "--image_dir)")
-    p.add_argument("--channels", type=int, choices=(1, 3), default=1,
-                   help="--image_dir only: 1 grayscale, 3 RGB")
+    add_training_data_flags(p, channels_default=1)
     add_config_flags(p, VAEConfig, PRESETS)
     add_training_flags(p, "runs/vae", PRESETS, "default", multi_worker=False)
-
-    p = parser.verb("evaluate", help="test -ELBO, FID-MNIST and inception score; results.json")
-    add_reading_flags(p)
-    add_data_flags(p, dataset_default=None)
-    p.add_argument("--num", type=count(MAX_EVALUATE_NUM), default=10_000,
-                   help="generated images to score (at least 2)")
-    p.add_argument("--seed", type=seed_int, default=0, help="noise seed of the scored images")
-    p.add_argument("--classifier", type=input_path,
-                   help="a .keras scoring classifier: read if it exists, else "
-                        "trained and saved there (default: trained each time)")
-    p.add_argument("--classifier_epochs", type=count(100), default=3,
-                   help="epochs to train the scoring classifier on the training split")
-
-    p = parser.verb("generate", help="a grid of images decoded from prior samples, as a PNG")
-    add_reading_flags(p)
-    p.add_argument("--num", type=count(MAX_NUM), default=64, help="number of images")
-    p.add_argument("--seed", type=seed_int, default=0,
-                   help="noise seed; the same seed gives the same images")
-    add_out_flags(p, "generated.png")
-
-    p = parser.verb("interpolate", help="a row of images between two latent points")
-    add_reading_flags(p)
-    p.add_argument("--seed_a", type=seed_int, default=1, help="noise seed of the first point")
-    p.add_argument("--seed_b", type=seed_int, default=2, help="noise seed of the last point")
-    p.add_argument("--steps", type=count(MAX_STEPS), default=10, help="images in the row")
-    add_out_flags(p, "interpolation.png")
-
-    p = parser.verb("export", help="a SavedModel with generate(count, seed) and decode(z) -> "
-                                   "uint8 images (litert: decode.tflite)")
-    add_reading_flags(p)
-    add_export_flags(p)
+    add_reading_verbs(parser, add_reading_flags,
+                      evaluate_help="test -ELBO, FID-MNIST and inception score; results.json",
+                      generate_help="a grid of images decoded from prior samples, as a PNG")
     return parser
 
 
