@@ -14,18 +14,18 @@ from common import lifecycle
 from common.cli import (UsageError, add_run_flags,
                         add_training_flags, command_parser, deprecated)
 from common.configs import add_config_flags, config_from_args, upgrade_keys
-from common.export import check_export_dir, save_litert, save_servable
+from common.export import save_litert, save_servable
 from common.runs import RunDir, check_outside_run
 from common.training import Progress
 from gan.adversarial import build_dcgan
-from gan.data import (DATASETS, load_dataset, load_image_folder, resize_images,
+from gan.data import (load_dataset, load_image_folder, resize_images,
                       training_batches)
 from gan.generative_flags import add_reading_verbs, add_training_data_flags
-from gan.grids import SampleGrid, check_out_file, make_grid, save_png
+from gan.reading_verbs import run_reading_verb
+from gan.grids import SampleGrid
 from gan.metrics import score_generator
 from gan.model import ARCHS, IMAGE_SIZES, PRESETS, RENAMED, GANConfig
-from gan.sampling import (MAX_EXPORT_COUNT, GeneratorServable, generate_images,
-                          images_from_noise, interpolation_noise, noise_for_seed)
+from gan.sampling import (MAX_EXPORT_COUNT, GeneratorServable, noise_for_seed)
 
 KIND = "dcgan"
 GRID_SIZE = 64  # images in each epoch's sample grid
@@ -176,41 +176,10 @@ def main(argv=None):
         train(config, args.out_dir, images, source, seed=args.seed, resume=args.resume,
               verbose=args.verbose, strategy=args.strategy)
         lifecycle.print_next_steps(args.out_dir, next_steps(args))
-    elif args.command == "evaluate":
-        source = RunDir(args.run_dir).read_config(KIND).get("source")
-        dataset = args.dataset or source
-        if dataset not in DATASETS:
-            raise UsageError(f"{args.run_dir} was trained on {source}, not on a built-in data "
-                             f"set; pass --dataset ({', '.join(DATASETS)}) to score it anyway")
-        data = load_dataset(dataset, args.data_dir, args.max_bytes)
-        evaluate(args.run_dir, data, dataset, args.num, args.seed, args.checkpoint,
-                 args.classifier, args.classifier_epochs)
-    elif args.command == "generate":
-        RunDir(args.run_dir).read_config(KIND)
-        check_out_file(args.out, args.run_dir)
-        images = generate_images(load_generator(args.run_dir, args.checkpoint), args.num,
-                                 args.seed)
-        save_png(make_grid(images), args.out, args.scale)
-        print(f"wrote {args.out} ({args.num} images, seed {args.seed})")
-    elif args.command == "interpolate":
-        RunDir(args.run_dir).read_config(KIND)
-        check_out_file(args.out, args.run_dir)
-        generator = load_generator(args.run_dir, args.checkpoint)
-        noise = interpolation_noise(generator.input_shape[-1], args.seed_a, args.seed_b,
-                                    args.steps)
-        save_png(make_grid(images_from_noise(generator, noise), columns=args.steps), args.out,
-                 args.scale)
-        print(f"wrote {args.out} ({args.steps} images from seed {args.seed_a} to "
-              f"{args.seed_b})")
-    elif args.command == "export":
-        check_export_dir(args.export_dir, args.overwrite, args.run_dir)
-        config = upgrade_keys(RunDir(args.run_dir).read_config(KIND), RENAMED)
-        path = export(load_generator(args.run_dir, args.checkpoint), args.export_dir,
-                      args.overwrite, args.run_dir, args.format, config)
-        if args.format == "litert":
-            print(f"wrote {path}/decode.tflite: float32 z [N, {config['latent_dim']}] -> "
-                  "uint8 images (resize the input tensor to N rows)")
-        else:
-            print(f"wrote {path}; try:\n  python -c \"import tensorflow as tf; "
-                  f"g = tf.saved_model.load('{path}').signatures['generate']; "
-                  f"print(g(count=tf.constant(4), seed=tf.constant(0))['images'].shape)\"")
+    else:
+        run_reading_verb(
+            args, KIND, load_generator, evaluate,
+            export=lambda args, config: export(
+                load_generator(args.run_dir, args.checkpoint), args.export_dir,
+                args.overwrite, args.run_dir, args.format, config),
+            read_config=lambda path: upgrade_keys(RunDir(path).read_config(KIND), RENAMED))

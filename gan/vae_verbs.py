@@ -16,18 +16,18 @@ from common import lifecycle
 from common.cli import (UsageError, add_run_flags, add_training_flags,
                         command_parser)
 from common.configs import add_config_flags, config_from_args
-from common.export import check_export_dir, save_litert, save_servable
+from common.export import save_litert, save_servable
 from common.mnist_data import CLASS_NAMES
 from common.runs import RunDir, check_outside_run
 from common.sequences import training_dataset
 from common.training import Progress
-from gan.data import DATASETS, load_dataset, load_image_folder, resize_images
+from gan.data import load_dataset, load_image_folder, resize_images
 from gan.generative_flags import add_reading_verbs, add_training_data_flags
-from gan.grids import SampleGrid, check_out_file
+from gan.reading_verbs import run_reading_verb
+from gan.grids import SampleGrid
 from gan.latent_maps import LatentMaps
 from gan.metrics import score_generator
-from gan.sampling import (MAX_EXPORT_COUNT, GeneratorServable, noise_for_seed,
-                          save_generated_grid, save_interpolation_row)
+from gan.sampling import (MAX_EXPORT_COUNT, GeneratorServable, noise_for_seed)
 from gan.vae_model import PRESETS, VAEConfig, build_vae, negative_elbo, to_model_input
 
 KIND = "vae"
@@ -195,37 +195,9 @@ def main(argv=None):
         train(config, args.out_dir, images, source, seed=args.seed, resume=args.resume,
               verbose=args.verbose, strategy=args.strategy, labelled=labelled)
         lifecycle.print_next_steps(args.out_dir, next_steps(args))
-    elif args.command == "evaluate":
-        source = RunDir(args.run_dir).read_config(KIND).get("source")
-        dataset = args.dataset or source
-        if dataset not in DATASETS:
-            raise UsageError(f"{args.run_dir} was trained on {source}, not on a built-in data "
-                             f"set; pass --dataset ({', '.join(DATASETS)}) to score it anyway")
-        data = load_dataset(dataset, args.data_dir, args.max_bytes)
-        evaluate(args.run_dir, data, dataset, args.num, args.seed, args.checkpoint,
-                 args.classifier, args.classifier_epochs)
-    elif args.command == "generate":
-        RunDir(args.run_dir).read_config(KIND)
-        check_out_file(args.out, args.run_dir)
-        save_generated_grid(load_vae(args.run_dir, args.checkpoint).generator, args.num,
-                            args.seed, args.out, args.scale)
-        print(f"wrote {args.out} ({args.num} images, seed {args.seed})")
-    elif args.command == "interpolate":
-        RunDir(args.run_dir).read_config(KIND)
-        check_out_file(args.out, args.run_dir)
-        save_interpolation_row(load_vae(args.run_dir, args.checkpoint).generator, args.seed_a,
-                               args.seed_b, args.steps, args.out, args.scale)
-        print(f"wrote {args.out} ({args.steps} images from seed {args.seed_a} to "
-              f"{args.seed_b})")
-    elif args.command == "export":
-        check_export_dir(args.export_dir, args.overwrite, args.run_dir)
-        config = RunDir(args.run_dir).read_config(KIND)
-        path = export(load_vae(args.run_dir, args.checkpoint), args.export_dir,
-                      args.overwrite, args.run_dir, args.format, config)
-        if args.format == "litert":
-            print(f"wrote {path}/decode.tflite: float32 z [N, {config['latent_dim']}] -> "
-                  "uint8 images (resize the input tensor to N rows)")
-        else:
-            print(f"wrote {path}; try:\n  python -c \"import tensorflow as tf; "
-                  f"g = tf.saved_model.load('{path}').signatures['generate']; "
-                  f"print(g(count=tf.constant(4), seed=tf.constant(0))['images'].shape)\"")
+    else:
+        run_reading_verb(
+            args, KIND, lambda path, checkpoint: load_vae(path, checkpoint).generator, evaluate,
+            export=lambda args, config: export(
+                load_vae(args.run_dir, args.checkpoint), args.export_dir, args.overwrite,
+                args.run_dir, args.format, config))
