@@ -25,7 +25,8 @@ import zlib
 
 import numpy as np
 
-from common.cli import UsageError
+from common.argtypes import input_path
+from common.cli import UsageError, add_input_limit_flag
 from common.files import DEFAULT_MAX_BYTES, check_regular_file, read_bytes
 
 DATASETS = ("mnist", "fashion_mnist")
@@ -158,4 +159,18 @@ def load_dataset(name, data_dir=None, max_bytes=DEFAULT_MAX_BYTES):
                              "pass --data_dir with the IDX files or an .npz") from None
     add_channel = (lambda x: None if x is None else x.reshape(*x.shape[:3], 1))
     return add_channel(x_train), y_train, add_channel(x_test), y_test
+
+
+def add_data_flags(parser, dataset_default="mnist", dataset_help="which data set"):
+    """--dataset, --data_dir and --max_bytes, the same for every command on these data sets.
+
+    dataset_default=None is for reading verbs: the run's own data set.
+    """
+    parser.add_argument("--dataset", choices=DATASETS, default=dataset_default,
+                        help=dataset_help if dataset_default else
+                        "the data set (default: the one the run was trained on)")
+    parser.add_argument("--data_dir", type=input_path,
+                        help="folder with the official IDX files (.gz or not) or an .npz with "
+                             "x_train, y_train (x_test, y_test); default: Keras's download")
+    add_input_limit_flag(parser)
 

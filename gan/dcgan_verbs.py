@@ -14,7 +14,6 @@ from common import lifecycle
 from common.cli import (UsageError, add_run_flags,
                         add_training_flags, command_parser, deprecated)
 from common.configs import add_config_flags, config_from_args, upgrade_keys
-from common.export import save_litert, save_servable
 from common.runs import RunDir, check_outside_run
 from common.training import Progress
 from gan.adversarial import build_dcgan
@@ -25,7 +24,7 @@ from gan.reading_verbs import run_reading_verb
 from gan.grids import SampleGrid
 from gan.metrics import score_generator
 from gan.model import ARCHS, IMAGE_SIZES, PRESETS, RENAMED, GANConfig
-from gan.sampling import (MAX_EXPORT_COUNT, GeneratorServable, noise_for_seed)
+from gan.sampling import export_generator, noise_for_seed
 
 KIND = "dcgan"
 GRID_SIZE = 64  # images in each epoch's sample grid
@@ -111,15 +110,8 @@ def evaluate(run_dir_path, data, dataset, num=10_000, seed=0, checkpoint="best",
 def export(generator, export_dir, overwrite=False, run_dir=None, fmt="saved_model",
            config=None):
     """A SavedModel with generate(count, seed) and decode(z), or decode.tflite for LiteRT."""
-    servable = GeneratorServable(generator)
-    info = {"config": config or {}, "image_shape": list(generator.output_shape[1:]),
-            "latent_dim": servable.latent_dim, "max_count": MAX_EXPORT_COUNT,
-            "pixels": "uint8, 0 (black) to 255"}
-    if fmt == "litert":
-        return save_litert({"decode": servable.decode.get_concrete_function()}, export_dir,
-                           overwrite, run_dir, KIND, info)
-    return save_servable(servable, export_dir, servable.signatures(), overwrite, run_dir,
-                         KIND, info)
+    return export_generator(generator, KIND, export_dir, overwrite, run_dir, fmt,
+                            {"config": config or {}, "pixels": "uint8, 0 (black) to 255"})
 
 
 def add_reading_flags(parser):

@@ -7,8 +7,8 @@ the help texts and the meaning of --checkpoint differ, so they are arguments.
 """
 
 from common.argtypes import count, input_path, seed_int
-from common.cli import add_export_flags, add_input_limit_flag
-from gan.data import DATASETS
+from common.cli import add_export_flags
+from common.mnist_data import add_data_flags
 from gan.model import IMAGE_SIZES
 
 MAX_NUM = 1_024  # images in one generated grid
@@ -17,20 +17,9 @@ MAX_STEPS = 100  # images in one interpolation row
 MAX_EVALUATE_NUM = 50_000  # generated images scored by evaluate
 
 
-def add_data_flags(parser, dataset_default="mnist"):
-    parser.add_argument("--dataset", choices=DATASETS, default=dataset_default,
-                        help="built-in data set, used when no --image_dir is given"
-                        if dataset_default else "the run's data set (default: the one it "
-                        "was trained on)")
-    parser.add_argument("--data_dir", type=input_path,
-                        help="folder with the official IDX files (.gz or not) or "
-                             "an .npz with x_train; default: Keras's download")
-    add_input_limit_flag(parser)
-
-
 def add_training_data_flags(parser, channels_default):
     """The data flags of `train`: a data set, or --image_dir with its size and channels."""
-    add_data_flags(parser)
+    add_data_flags(parser, dataset_help="built-in data set, used when no --image_dir is given")
     parser.add_argument("--image_dir", type=input_path,
                         help="train on every image under this folder instead")
     parser.add_argument("--image_size", type=int, choices=IMAGE_SIZES,

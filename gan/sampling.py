@@ -96,3 +96,19 @@ def save_interpolation_row(generator, seed_a, seed_b, steps, out, scale=2):
 
     noise = interpolation_noise(generator.input_shape[-1], seed_a, seed_b, steps)
     save_png(make_grid(images_from_noise(generator, noise), columns=steps), out, scale)
+
+
+def export_generator(generator, kind, export_dir, overwrite, run_dir, fmt, info):
+    """The DCGAN's and the VAE's export: generate(count, seed) and decode(z) as a
+    SavedModel, or decode.tflite for LiteRT; `info` adds to the metadata."""
+    from common.export import save_litert, save_servable
+
+    servable = GeneratorServable(generator)
+    info = {**info, "image_shape": list(generator.output_shape[1:]),
+            "latent_dim": servable.latent_dim, "max_count": MAX_EXPORT_COUNT}
+    if fmt == "litert":
+        return save_litert({"decode": servable.decode.get_concrete_function()}, export_dir,
+                           overwrite, run_dir, kind, info)
+    return save_servable(servable, export_dir, servable.signatures(), overwrite, run_dir,
+                         kind, info)
+

@@ -16,7 +16,6 @@ from common import lifecycle
 from common.cli import (UsageError, add_run_flags, add_training_flags,
                         command_parser)
 from common.configs import add_config_flags, config_from_args
-from common.export import save_litert, save_servable
 from common.mnist_data import CLASS_NAMES
 from common.runs import RunDir, check_outside_run
 from common.sequences import training_dataset
@@ -27,7 +26,7 @@ from gan.reading_verbs import run_reading_verb
 from gan.grids import SampleGrid
 from gan.latent_maps import LatentMaps
 from gan.metrics import score_generator
-from gan.sampling import (MAX_EXPORT_COUNT, GeneratorServable, noise_for_seed)
+from gan.sampling import export_generator, noise_for_seed
 from gan.vae_model import PRESETS, VAEConfig, build_vae, negative_elbo, to_model_input
 
 KIND = "vae"
@@ -137,16 +136,9 @@ def evaluate(run_dir_path, data, dataset, num=10_000, seed=0, checkpoint="best",
 
 def export(model, export_dir, overwrite=False, run_dir=None, fmt="saved_model", config=None):
     """A SavedModel with generate(count, seed) and decode(z), or decode.tflite for LiteRT."""
-    servable = GeneratorServable(model.generator)
-    info = {"config": config or {}, "image_shape": list(model.image_shape),
-            "latent_dim": servable.latent_dim, "max_count": MAX_EXPORT_COUNT,
-            "likelihood": model.settings.likelihood,
-            "pixels": "uint8, the decoder's mean x 255 (0 black, 255 white)"}
-    if fmt == "litert":
-        return save_litert({"decode": servable.decode.get_concrete_function()}, export_dir,
-                           overwrite, run_dir, KIND, info)
-    return save_servable(servable, export_dir, servable.signatures(), overwrite, run_dir,
-                         KIND, info)
+    return export_generator(model.generator, KIND, export_dir, overwrite, run_dir, fmt, {
+        "config": config or {}, "likelihood": model.settings.likelihood,
+        "pixels": "uint8, the decoder's mean x 255 (0 black, 255 white)"})
 
 
 def add_reading_flags(parser):

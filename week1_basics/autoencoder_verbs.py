@@ -10,12 +10,11 @@ import os
 import numpy as np
 
 from common import holdout, lifecycle
-from common.argtypes import input_path
-from common.cli import (UsageError, add_input_limit_flag, add_run_flags, add_training_flags,
+from common.cli import (UsageError, add_run_flags, add_training_flags,
                         command_parser)
 from common.configs import add_config_flags, config_from_args, config_to_dict
 from common.export import check_export_dir, save_servable
-from common.mnist_data import CLASS_NAMES, DATASETS
+from common.mnist_data import CLASS_NAMES, DATASETS, add_data_flags
 from common.plots import new_figure, save_figure
 from common.runs import RunDir, load_keras_file
 from week1_basics import autoencoder_training as training
@@ -166,16 +165,6 @@ def export(run_dir, export_dir, overwrite=False, checkpoint="best"):
         info["class_names"] = CLASS_NAMES.get(dataset, CLASS_NAMES["mnist"])
     return save_servable(servable, export_dir, servable.signatures(), overwrite, run_dir,
                          KIND, info)
-
-
-def add_data_flags(parser, dataset_default="mnist"):
-    parser.add_argument("--dataset", choices=DATASETS, default=dataset_default,
-                        help="which data set" if dataset_default else
-                        "the data set (default: the one the run was trained on)")
-    parser.add_argument("--data_dir", type=input_path,
-                        help="folder with the official IDX files (.gz or not) or an .npz with "
-                             "x_train, y_train (x_test, y_test); default: Keras's download")
-    add_input_limit_flag(parser)
 
 
 def build_parser():
