@@ -5,7 +5,6 @@ imports this module only once TensorFlow has been imported quietly. Training
 (one run, or the stacked autoencoder's stages) is week1_basics/autoencoder_training.py.
 """
 
-import os
 
 import numpy as np
 
@@ -14,14 +13,14 @@ from common.cli import (UsageError, add_run_flags, add_training_flags,
                         command_parser)
 from common.configs import add_config_flags, config_from_args, config_to_dict
 from common.export import check_export_dir, save_servable
-from common.mnist_data import CLASS_NAMES, DATASETS, add_data_flags
+from common.mnist_data import CLASS_NAMES, add_data_flags
 from common.plots import new_figure, save_figure
 from common.runs import RunDir, load_keras_file
 from week1_basics import autoencoder_training as training
 from week1_basics.autoencoder_models import (PRESETS, AutoencoderConfig, layers_of,
                                              stacked_reconstruction)
 from week1_basics.autoencoder_servable import AutoencoderServable
-from week1_basics.mnist_data import load_mnist
+from week1_basics.mnist_data import data_for_run, load_mnist
 
 KIND = training.KIND
 GRID_NAME = "reconstructions.png"
@@ -194,20 +193,6 @@ def resolve_config(args):
     return config_from_args(args, PRESETS, name)
 
 
-def data_for_run(args, run_dir):
-    """The evaluation data: --data_dir/--dataset, else where and what the run trained on."""
-    saved = RunDir(run_dir).read_config(KIND)
-    dataset = args.dataset or saved.get("dataset", "mnist")
-    if dataset not in DATASETS:
-        raise UsageError(f"{run_dir}'s config.json names the data set {dataset!r}; pass "
-                         f"--dataset ({', '.join(DATASETS)})")
-    if args.data_dir is None:
-        source = saved.get("source", "")
-        if isinstance(source, str) and os.path.isdir(source):
-            args.data_dir = source
-    return load_mnist(dataset, args.data_dir, args.max_bytes)
-
-
 def main(argv=None):
     args = build_parser().parse_args(argv)
     if args.command == "train":
@@ -222,7 +207,7 @@ def main(argv=None):
              ("export", "--export_dir exports/{name}")]))
     elif args.command == "evaluate":
         read_run(args.run_dir)  # a wrong directory fails before the data is read
-        evaluate(args.run_dir, data_for_run(args, args.run_dir), args.checkpoint)
+        evaluate(args.run_dir, data_for_run(args, args.run_dir, KIND), args.checkpoint)
     else:
         path = export(args.run_dir, args.export_dir, args.overwrite, args.checkpoint)
         print(f"exported {args.run_dir} to {path}")

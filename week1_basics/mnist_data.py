@@ -8,15 +8,17 @@ images for `predict` (any size, colour or gray) are decoded here too.
 """
 
 import dataclasses
+import os
 
 import numpy as np
 import tensorflow as tf
 
 from common import holdout
+from common import images as common_images
 from common.cli import UsageError
 from common.files import DEFAULT_MAX_BYTES
-from common import images as common_images
-from common.mnist_data import CLASS_NAMES, load_dataset
+from common.mnist_data import CLASS_NAMES, DATASETS, load_dataset
+from common.runs import RunDir
 from week1_basics.mnist_models import IMAGE_SIZE, NUM_CLASSES
 
 
@@ -54,6 +56,22 @@ def load_mnist(dataset="mnist", data_dir=None, max_bytes=DEFAULT_MAX_BYTES):
     as_labels = (lambda y: None if y is None else np.asarray(y, np.int64))
     return Mnist(x_train, as_labels(y_train), x_test, as_labels(y_test),
                  list(CLASS_NAMES[dataset]), dataset, data_dir or f"keras:{dataset}")
+
+
+def data_for_run(args, run_dir, kind):
+    """The evaluation data of a `kind` run: --dataset/--data_dir, else what and where the
+    run trained on (its config.json's dataset and source folder)."""
+    saved = RunDir(run_dir).read_config(kind)
+    dataset = args.dataset or saved.get("dataset", "mnist")
+    if dataset not in DATASETS:
+        raise UsageError(f"{run_dir}'s config.json names the data set {dataset!r}; pass "
+                         f"--dataset ({', '.join(DATASETS)})")
+    data_dir = args.data_dir
+    if data_dir is None:
+        source = saved.get("source", "")
+        if isinstance(source, str) and os.path.isdir(source):
+            data_dir = source
+    return load_mnist(dataset, data_dir, args.max_bytes)
 
 
 split_validation = holdout.split_validation  # common/holdout.py, shared with CIFAR-10

@@ -10,7 +10,6 @@ runs once at the end when the data has a test split).
 """
 
 import dataclasses
-import os
 
 import keras
 import numpy as np
@@ -22,12 +21,13 @@ from common.cli import (UsageError, add_input_limit_flag, add_run_flags, add_tra
 from common.configs import add_config_flags, config_from_args, config_to_dict
 from common.export import check_export_dir, save_litert, save_servable
 from common.files import DEFAULT_MAX_BYTES, read_json_file
-from common.mnist_data import DATASETS, add_data_flags
+from common.mnist_data import add_data_flags
 from common.runs import RunDir, load_keras_file
 from common.training import Progress
 from week1_basics import mnist_optimizers
-from week1_basics.mnist_data import (evaluation_dataset, load_mnist, load_query_images,
-                                     predict_probabilities, training_dataset)
+from week1_basics.mnist_data import (data_for_run, evaluation_dataset, load_mnist,
+                                     load_query_images, predict_probabilities,
+                                     training_dataset)
 from week1_basics.mnist_models import (DEFAULT_LEARNING_RATES, IMAGE_SIZE, PRESETS, MnistConfig,
                                        build_model, compile_model, epoch_learning_rate)
 
@@ -195,20 +195,6 @@ def resolve_config(args):
     return config
 
 
-def data_for_run(args, run_dir):
-    """The evaluation data: --data_dir/--dataset, else where and what the run trained on."""
-    saved = RunDir(run_dir).read_config(KIND)
-    dataset = args.dataset or saved.get("dataset", "mnist")
-    if dataset not in DATASETS:
-        raise UsageError(f"{run_dir}'s config.json names the data set {dataset!r}; pass "
-                         f"--dataset ({', '.join(DATASETS)})")
-    if args.data_dir is None:
-        source = saved.get("source", "")
-        if isinstance(source, str) and os.path.isdir(source):
-            args.data_dir = source
-    return load_mnist(dataset, args.data_dir, args.max_bytes)
-
-
 def next_steps(out_dir, data_dir):
     return lifecycle.next_commands("week1_basics.mnist", out_dir, [
         ("evaluate", lifecycle.shell_flag("--data_dir", data_dir)),
@@ -225,7 +211,7 @@ def main(argv=None):
         lifecycle.print_next_steps(args.out_dir, next_steps(args.out_dir, args.data_dir))
     elif args.command == "evaluate":
         read_run(args.run_dir)  # a wrong directory fails before the data is read
-        evaluate(args.run_dir, data_for_run(args, args.run_dir), args.checkpoint)
+        evaluate(args.run_dir, data_for_run(args, args.run_dir, KIND), args.checkpoint)
     elif args.command == "predict":
         for path, top in predict(args.run_dir, args.images, checkpoint=args.checkpoint,
                                  invert=args.invert, max_bytes=args.max_bytes):
