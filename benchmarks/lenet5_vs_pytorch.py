@@ -16,8 +16,7 @@ import dataclasses
 
 import numpy as np
 
-from benchmarks.side_by_side import (compare, keras_fit_speed, loop_speed, make_parser,
-                                     print_measurement)
+from benchmarks.side_by_side import keras_fit_speed, loop_speed, run_pair
 
 MEAN, STD = 0.1307, 0.3081
 
@@ -71,15 +70,9 @@ def pytorch_speed(warmup, steps):
 
 
 def main():
-    parser = make_parser(__doc__, warmup=10, steps=200)
-    args = parser.parse_args()
-    if args.measure:
-        print_measurement(pytorch_speed(args.warmup, args.steps) if args.measure == "pytorch"
-                          else tfcourse_speed(args.warmup, args.steps))
-        return
-    names = {"tfcourse": "tfcourse week1_basics.mnist", "pytorch": "pytorch LeNet-5"}
-    compare(__file__, ["tfcourse", "pytorch"], "pytorch", args.rounds, args.warmup,
-            args.steps, "images", names)
+    run_pair(__file__, __doc__, {"tfcourse": tfcourse_speed, "pytorch": pytorch_speed},
+             {"tfcourse": "tfcourse week1_basics.mnist", "pytorch": "pytorch LeNet-5"},
+             "images", warmup=10, steps=200)
 
 
 if __name__ == "__main__":

@@ -14,8 +14,7 @@ the ratio tfcourse / pytorch.
 
 import numpy as np
 
-from benchmarks.side_by_side import (compare, keras_fit_speed, loop_speed, make_parser,
-                                     print_measurement)
+from benchmarks.side_by_side import keras_fit_speed, loop_speed, run_pair
 
 VOCAB, HIDDEN, LAYERS, STEPS, BATCH, CLIP, LR, INIT = 10000, 200, 2, 20, 20, 5.0, 1.0, 0.1
 
@@ -81,16 +80,11 @@ def pytorch_speed(warmup, steps):
 
 
 def main():
-    parser = make_parser(__doc__, warmup=10, steps=200)
-    args = parser.parse_args()
-
-    if args.measure:
-        print_measurement(pytorch_speed(args.warmup, args.steps) if args.measure == "pytorch"
-                          else tfcourse_speed(args.warmup, args.steps))
-        return
-    print(f"PTB small: {LAYERS} x {HIDDEN} LSTM, vocab {VOCAB}, batch {BATCH} x {STEPS}, SGD")
-    compare(__file__, ["tfcourse", "pytorch"], "pytorch", args.rounds, args.warmup,
-            args.steps, "words", {"tfcourse": "tfcourse PTBModel", "pytorch": "pytorch nn.LSTM"})
+    run_pair(__file__, __doc__, {"tfcourse": tfcourse_speed, "pytorch": pytorch_speed},
+             {"tfcourse": "tfcourse PTBModel", "pytorch": "pytorch nn.LSTM"}, "words",
+             warmup=10, steps=200,
+             header=f"PTB small: {LAYERS} x {HIDDEN} LSTM, vocab {VOCAB}, batch {BATCH} x "
+                    f"{STEPS}, SGD")
 
 
 if __name__ == "__main__":

@@ -93,3 +93,21 @@ def compare(script, sides, peer, rounds, warmup, steps, unit, names):
     for side in sides:
         print(f"{names[side]:>28} {medians[side]:12,.0f} {medians[side] / medians[peer]:24.2f}")
     return medians
+
+
+def run_pair(script, doc, measures, names, unit, warmup, steps, header=None):
+    """The main of a two-sided benchmark: this project against a peer (the second side).
+
+    `measures` is {side: function(warmup, steps) -> items/second}. With the
+    internal --measure SIDE a process times one side; without it, alternating
+    rounds of fresh processes compare the sides and print the medians.
+    """
+    args = make_parser(doc, warmup, steps).parse_args()
+    if args.measure:
+        print_measurement(measures[args.measure](args.warmup, args.steps))
+        return
+    if header:
+        print(header)
+    sides = list(measures)
+    compare(script, sides, sides[-1], args.rounds, args.warmup, args.steps, unit, names)
+
