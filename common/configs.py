@@ -17,6 +17,8 @@ import argparse
 import dataclasses
 import json
 
+from common.cli import UsageError
+
 MISSING = object()
 
 
@@ -84,8 +86,6 @@ def config_from_dict(config_class, saved, renamed=None, where="config.json"):
             value = tuple(value)
         problem = _field_problem(field, value)
         if problem:
-            from common.cli import UsageError
-
             raise UsageError(f"{where}: {field.name} {value!r} {problem}; the file was "
                              "edited or is damaged. Restore it or retrain")
         values[field.name] = value

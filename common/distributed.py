@@ -167,11 +167,6 @@ def _limit_registration(cluster, seconds):
         cluster_register_timeout_in_ms=int(seconds * 1000), coordinated_jobs=jobs)
 
 
-def started():
-    """The strategy `start` made, or None (TF_CONFIG is checked either way)."""
-    return _strategy
-
-
 def settings_hash(settings):
     """A 20-bit hash of JSON `settings` (small enough to sum exactly in float64)."""
     text = json.dumps(settings, sort_keys=True, ensure_ascii=False)
