@@ -1,4 +1,4 @@
-"""The lecture's hand-written cells equal the Keras built-ins numerically."""
+"""The lecture's hand-written RNN, LSTM and GRU cells equal the Keras built-ins numerically."""
 
 import numpy as np
 import pytest
@@ -6,7 +6,7 @@ import tensorflow as tf
 import keras
 from keras import layers
 
-from week3_rnn.cells import LectureGRUCell, LectureLSTMCell
+from week3_rnn.cells import LectureGRUCell, LectureLSTMCell, LectureRNNCell
 
 BATCH, TIME, FEATURES, UNITS = 3, 7, 5, 4
 ATOL = 1e-5
@@ -54,6 +54,18 @@ def _gru_pair():
     return reference, ours
 
 
+def _rnn_pair():
+    """A keras.layers.SimpleRNN and RNN(LectureRNNCell) with identical weights."""
+    keras.utils.set_random_seed(0)
+    reference = layers.SimpleRNN(UNITS, return_sequences=True, return_state=True)
+    ours = layers.RNN(LectureRNNCell(UNITS), return_sequences=True, return_state=True)
+    x = _random_inputs()
+    reference(x), ours(x)
+    _randomize(reference, seed=1)
+    ours.set_weights(reference.get_weights())
+    return reference, ours
+
+
 def _initial_state(num_states, seed=2):
     rng = np.random.default_rng(seed)
     return [
@@ -67,7 +79,8 @@ def _assert_all_close(actual, expected):
         np.testing.assert_allclose(np.asarray(a), np.asarray(e), atol=ATOL, rtol=0)
 
 
-@pytest.mark.parametrize("pair, num_states", [(_lstm_pair, 2), (_gru_pair, 1)])
+@pytest.mark.parametrize("pair, num_states", [(_lstm_pair, 2), (_gru_pair, 1),
+                                              (_rnn_pair, 1)])
 @pytest.mark.parametrize("with_initial_state", [False, True])
 def test_cell_matches_keras_builtin(pair, num_states, with_initial_state):
     reference, ours = pair()
@@ -114,7 +127,7 @@ def test_gru_weight_shapes_match_reset_before():
     ] == [(FEATURES, 3 * UNITS), (UNITS, 3 * UNITS), (3 * UNITS,)]
 
 
-@pytest.mark.parametrize("pair", [_lstm_pair, _gru_pair])
+@pytest.mark.parametrize("pair", [_lstm_pair, _gru_pair, _rnn_pair])
 def test_gradients_match_keras_builtin(pair):
     reference, ours = pair()
     x = tf.constant(_random_inputs())
@@ -152,7 +165,7 @@ def _token_batch(seed=4, vocab_size=11):
     return rng.integers(0, vocab_size, size=(BATCH, TIME + 1)).astype("int32")
 
 
-@pytest.mark.parametrize("cell_class", [LectureLSTMCell, LectureGRUCell])
+@pytest.mark.parametrize("cell_class", [LectureLSTMCell, LectureGRUCell, LectureRNNCell])
 def test_keras_save_load_round_trip(tmp_path, cell_class):
     keras.utils.set_random_seed(0)
     model = _language_model(cell_class(UNITS))
@@ -166,7 +179,7 @@ def test_keras_save_load_round_trip(tmp_path, cell_class):
     np.testing.assert_array_equal(reloaded.predict_on_batch(tokens), before)
 
 
-@pytest.mark.parametrize("cell_class", [LectureLSTMCell, LectureGRUCell])
+@pytest.mark.parametrize("cell_class", [LectureLSTMCell, LectureGRUCell, LectureRNNCell])
 def test_adam_steps_lower_the_loss(cell_class):
     keras.utils.set_random_seed(0)
     model = _language_model(cell_class(8))
@@ -189,8 +202,43 @@ def test_adam_steps_lower_the_loss(cell_class):
     assert loss_value() < 0.8 * initial
 
 
+def test_rnn_weights_are_simple_rnn_s():
+    """Same names, shapes and initial values (glorot, orthogonal, zeros) as SimpleRNN."""
+    x = _random_inputs()
+    reference = layers.SimpleRNN(UNITS)
+    ours = layers.RNN(LectureRNNCell(UNITS))
+    reference(x), ours(x)
+    assert ([w.name for w in ours.weights] == [w.name for w in reference.weights]
+            == ["kernel", "recurrent_kernel", "bias"])
+    assert [w.shape for w in ours.get_weights()] == [
+        (FEATURES, UNITS), (UNITS, UNITS), (UNITS,)]
+    kernel, recurrent, bias = ours.get_weights()
+    np.testing.assert_allclose(recurrent @ recurrent.T, np.eye(UNITS), atol=1e-5)
+    np.testing.assert_array_equal(bias, np.zeros(UNITS))
+
+
+def test_rnn_cell_is_the_lecture_equation():
+    """One step by hand: h_t = tanh(W_xh x_t + W_hh h_{t-1} + b)."""
+    cell = LectureRNNCell(UNITS)
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(BATCH, FEATURES)).astype("float32")
+    h = rng.normal(size=(BATCH, UNITS)).astype("float32")
+    cell.build((None, FEATURES))
+    cell.set_weights([rng.normal(size=w.shape).astype("float32") for w in cell.get_weights()])
+    # Keras stores W_xh and W_hh transposed, as (in, out) matrices that rows multiply.
+    kernel, recurrent_kernel, b = cell.get_weights()
+    w_xh, w_hh = kernel.T, recurrent_kernel.T  # (units, features), (units, units)
+    expected = np.tanh(x @ w_xh.T + h @ w_hh.T + b)  # rows are examples: (batch, units)
+    output, state = cell(x, [h])
+    np.testing.assert_allclose(np.asarray(output), expected, atol=ATOL)
+    np.testing.assert_allclose(np.asarray(state[0]), expected, atol=ATOL)
+    np.testing.assert_allclose(np.asarray(cell(x, h)[1]), expected, atol=ATOL)
+
+
 def test_cells_reject_non_positive_units():
     with pytest.raises(ValueError, match="units"):
         LectureLSTMCell(0)
     with pytest.raises(ValueError, match="units"):
         LectureGRUCell(-1)
+    with pytest.raises(ValueError, match="units"):
+        LectureRNNCell(0)

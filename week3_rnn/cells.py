@@ -1,10 +1,14 @@
-"""The lecture's LSTM and GRU cells, written out from the equations.
+"""The lecture's vanilla RNN, LSTM and GRU cells, written out from the equations.
 
-Both are Keras 3 RNN cells: they process one time step and are run over a
+All three are Keras 3 RNN cells: they process one time step and are run over a
 sequence by `keras.layers.RNN(cell, return_sequences=True, return_state=True)`.
 Their weights have the same names, shapes, gate order and initializers as the
 Keras built-ins, so `cell_rnn.set_weights(keras_rnn.get_weights())` makes the
 two compute the same numbers; `tests/test_cells.py` checks this.
+
+Vanilla RNN (state h; the weights of `keras.layers.SimpleRNN`):
+
+    h_t = tanh(x W_xh + h W_hh + b)        kernel, recurrent_kernel, bias
 
 LSTM (state h, c; gate order i, f, g, o as `keras.layers.LSTM` stores them):
 
@@ -30,6 +34,8 @@ r * (h Uh + bh') after the matmul and keeps a second, recurrent bias, so it
 neither matches these equations nor has the same weight shapes. Note also
 that Keras (and this cell) keeps the old state with weight z; some texts
 write h_t = (1 - z) * h + z * h~, which only swaps the meaning of z.
+
+The LSTM with peephole connections is in week3_rnn/peephole_cell.py.
 """
 
 import keras
@@ -53,6 +59,52 @@ def _lstm_bias_initializer(units):
         )
 
     return initializer
+
+
+def _single_state(states):
+    """(h, was_a_list): the RNN layer passes a one-element list for an int
+    state_size; a bare tensor is accepted too so the cell can be called alone."""
+    is_list = isinstance(states, (list, tuple))
+    return (states[0] if is_list else states), is_list
+
+
+@keras.saving.register_keras_serializable(package="tfcourse")
+class LectureRNNCell(layers.Layer):
+    """One vanilla RNN step, h_t = tanh(W_xh x_t + W_hh h_{t-1} + b)."""
+
+    def __init__(self, units, **kwargs):
+        super().__init__(**kwargs)
+        if units <= 0:
+            raise ValueError(f"units must be a positive integer, got {units}.")
+        self.units = units
+        self.state_size = units
+        self.output_size = units
+
+    def build(self, input_shape):
+        # SimpleRNN's names, shapes and initializers, in its order.
+        self.kernel = self.add_weight(
+            shape=(input_shape[-1], self.units),
+            name="kernel",
+            initializer=initializers.GlorotUniform(),
+        )  # W_xh stored transposed: (features, units)
+        self.recurrent_kernel = self.add_weight(
+            shape=(self.units, self.units),
+            name="recurrent_kernel",
+            initializer=initializers.Orthogonal(),
+        )  # W_hh transposed: (units, units)
+        self.bias = self.add_weight(shape=(self.units,), name="bias", initializer="zeros")
+
+    def call(self, inputs, states, training=None):
+        h, is_list = _single_state(states)  # (batch, units)
+        h_new = ops.tanh(
+            ops.matmul(inputs, self.kernel)
+            + ops.matmul(h, self.recurrent_kernel)
+            + self.bias
+        )  # (batch, units)
+        return h_new, [h_new] if is_list else h_new
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units}
 
 
 @keras.saving.register_keras_serializable(package="tfcourse")
@@ -136,10 +188,7 @@ class LectureGRUCell(layers.Layer):
         )
 
     def call(self, inputs, states, training=None):
-        # With an int state_size the RNN layer passes a one-element list;
-        # accept a bare tensor too so the cell can be called on its own.
-        is_list = isinstance(states, (list, tuple))
-        h = states[0] if is_list else states  # (batch, units)
+        h, is_list = _single_state(states)  # (batch, units)
         u = self.units
         x = ops.matmul(inputs, self.kernel) + self.bias  # (batch, 3 * units)
         x_z, x_r, x_h = ops.split(x, 3, axis=-1)  # (batch, units) each
