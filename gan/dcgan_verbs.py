@@ -22,6 +22,7 @@ from gan.data import (load_dataset, load_image_folder, resize_images,
 from gan.generative_flags import add_reading_verbs, add_training_data_flags
 from gan.reading_verbs import run_reading_verb
 from gan.grids import SampleGrid
+from gan.losses import LOSSES
 from gan.metrics import score_generator
 from gan.model import ARCHS, IMAGE_SIZES, PRESETS, RENAMED, GANConfig
 from gan.sampling import export_generator, noise_for_seed
@@ -55,13 +56,25 @@ def train(config, out_dir, images, source="images", seed=0, resume=False, verbos
                                                         first_epoch, config.epochs),
         steps_per_epoch=len(images) // config.batch_size,
         progress=Progress(config.batch_size, "images", plot_keys=("d_loss", "g_loss"),
-                          plot_ylabel="cross-entropy", loss_keys=("d_loss", "g_loss")),
+                          plot_ylabel=LOSSES[config.loss].ylabel,
+                          loss_keys=("d_loss", "g_loss")),
         callbacks=lambda state: [SampleGrid(run_dir.file("samples"),
                                             run_dir.file("progress.gif"), grid_noise)],
         describe=lambda model: (f"{len(images):,} training images {size}x{size}x{channels}; "
                                 f"G {model.generator.count_params():,} and D "
-                                f"{model.discriminator.count_params():,} parameters"))
+                                f"{model.discriminator.count_params():,} parameters; "
+                                + describe_loss(config)))
     return lifecycle.train(job)
+
+
+def describe_loss(config):
+    """The loss, for the line train prints once at the start."""
+    text = f"loss {config.loss}"
+    if LOSSES[config.loss].layer_norm_critic:
+        text += (": the critic uses layer normalization instead of batch norm (the gradient "
+                 "penalty is per image)" if config.arch == "dcgan" else
+                 ": the fc_gan critic has no batch norm (the gradient penalty is per image)")
+    return text
 
 
 def load_generator(run_dir_path, checkpoint="best"):

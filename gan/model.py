@@ -6,7 +6,11 @@ G's output layer and D's input layer, ReLU in G with tanh at the output,
 LeakyReLU(0.2) in D, weights from N(0, 0.02), Adam(2e-4, beta_1 0.5), batch 128.
 G starts with the paper's "project and reshape" (a dense layer to a small
 feature map) and doubles the resolution per transposed convolution while
-halving the filters; D mirrors it and ends with one logit.
+halving the filters; D mirrors it and ends with one linear unit (a logit
+for the logistic losses, a score for the others; gan.losses). With `--loss
+wgan_gp` D's batch norm becomes layer normalization over each image's
+features: the gradient penalty is taken per image, and batch norm would make
+each image's output depend on the rest of the batch.
 
     size 28: 7 -> 14 -> 28         size 32: 4 -> 8 -> 16 -> 32
     size 64: 4 -> 8 -> 16 -> 32 -> 64 (the paper's LSUN generator, narrower)
@@ -25,6 +29,7 @@ from keras import layers
 from common.argtypes import count, fraction, positive_float
 from common.configs import setting
 from common.layers import FusedBatchNormalization
+from gan.losses import LOSS_NAMES, LOSSES
 
 ARCHS = ("dcgan", "fc_gan")
 IMAGE_SIZES = (28, 32, 64)
@@ -37,6 +42,10 @@ class GANConfig:
     arch: str = setting("dcgan", "dcgan (Radford et al.) or fc_gan (the course's fully "
                         "connected GAN; --preset fc_gan gives its training settings too)",
                         choices=ARCHS)
+    loss: str = setting("non_saturating", "adversarial loss: minimax (the original, G "
+                        "saturates), non_saturating (the paper's), lsgan (least squares), "
+                        "wgan_gp (Wasserstein critic with gradient penalty 10 and layer norm), "
+                        "hinge", choices=LOSS_NAMES)
     latent_dim: int = setting(100, "size of the noise vector z", count(4096))
     # Filters of G's last hidden layer and of D's first layer; each step
     # towards the small end doubles them (the paper's 64 at 64x64 images).
@@ -111,7 +120,7 @@ def build_generator(config, image_size=28, channels=1):
 
 
 def build_discriminator(config, image_size=28, channels=1):
-    """images (batch, size, size, channels) -> real-vs-fake logits (batch, 1)."""
+    """images (batch, size, size, channels) -> D's outputs (batch, 1), one linear unit."""
     images = keras.Input((image_size, image_size, channels), name="images")
     if config.arch == "fc_gan":
         x = layers.Flatten()(images)
@@ -120,11 +129,14 @@ def build_discriminator(config, image_size=28, channels=1):
         return keras.Model(images, layers.Dense(1, name="logit")(x), name="discriminator")
     x = images
     filters = config.discriminator_filters
+    layer_norm = LOSSES[config.loss].layer_norm_critic
     for i in range(num_upsamplings(image_size)):
         x = layers.Conv2D(filters, config.kernel_size, strides=2, padding="same",
                           use_bias=i == 0, kernel_initializer=_init(),
                           name=f"conv_{i}")(x)  # resolution halves
-        if i > 0:  # no batch norm on D's input layer
+        if i > 0 and layer_norm:  # over (H, W, C) of each image: no batch statistics
+            x = layers.LayerNormalization(axis=(1, 2, 3), name=f"conv_{i}_ln")(x)
+        elif i > 0:  # no batch norm on D's input layer
             x = FusedBatchNormalization(name=f"conv_{i}_bn")(x)
         x = layers.LeakyReLU(0.2)(x)
         filters *= 2
