@@ -12,16 +12,22 @@ from keras import layers
 
 from common.argtypes import count, fraction, non_negative_float, non_negative_int, positive_float
 from common.configs import setting
-from week3_rnn.cells import LectureGRUCell, LectureLSTMCell
+from week3_rnn.cells import LectureGRUCell, LectureLSTMCell, LectureRNNCell
 from week3_rnn.fast_lstm import FastLSTM
+from week3_rnn.peephole_cell import PeepholeLSTMCell
 
-CELLS = ("lstm", "gru", "rnn", "lecture_lstm", "lecture_gru", "keras_lstm")
+CELLS = ("lstm", "gru", "rnn", "lecture_lstm", "lecture_gru", "lecture_rnn", "peephole_lstm",
+         "keras_lstm")
+# The lecture's hand-written cells, each run by keras.layers.RNN.
+LECTURE_CELLS = {"lecture_lstm": LectureLSTMCell, "lecture_gru": LectureGRUCell,
+                 "lecture_rnn": LectureRNNCell, "peephole_lstm": PeepholeLSTMCell}
 
 
 @dataclasses.dataclass(frozen=True)
 class CharRNNConfig:
     cell: str = setting("lstm", "recurrent cell: lstm (fused, fast on CPUs), gru, rnn, the "
-                        "lecture's hand-written lecture_lstm / lecture_gru, or keras_lstm "
+                        "lecture's hand-written lecture_lstm / lecture_gru / lecture_rnn, "
+                        "peephole_lstm (gates also see the cell state), or keras_lstm "
                         "(stock Keras)", choices=CELLS)
     num_layers: int = setting(2, "stacked recurrent layers", count(16))
     units: int = setting(256, "hidden units per layer", count(8192))
@@ -67,10 +73,8 @@ def make_recurrent_layer(cell, units, name):
         return layers.GRU(units, **options)
     if cell == "rnn":
         return layers.SimpleRNN(units, **options)
-    if cell == "lecture_lstm":
-        return layers.RNN(LectureLSTMCell(units), **options)
-    if cell == "lecture_gru":
-        return layers.RNN(LectureGRUCell(units), **options)
+    if cell in LECTURE_CELLS:
+        return layers.RNN(LECTURE_CELLS[cell](units), **options)
     raise ValueError(f"unknown cell {cell!r}; choose one of {', '.join(CELLS)}")
 
 
@@ -113,6 +117,14 @@ class CharRNN(keras.Model):
 
     def call(self, token_ids, states=None, training=False, return_state=False):
         x = self.embedding(token_ids)  # (batch, time, embedding_dim)
+        return self.from_embeddings(x, states, training, return_state)
+
+    def from_embeddings(self, x, states=None, training=False, return_state=False):
+        """The rest of `call` after the embedding lookup, on x (batch, time, embedding_dim).
+
+        Separate so that gradients with respect to the embedded inputs can be
+        taken (week3_rnn/gradient_flow.py); `call` is embedding + this.
+        """
         new_states = []
         for i, layer in enumerate(self.recurrent_layers):
             initial_state = None if states is None else states[i]

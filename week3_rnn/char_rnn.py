@@ -10,6 +10,9 @@
     python -m week3_rnn.char_rnn export --run_dir runs/shakespeare --export_dir exports/shakespeare
     python -m week3_rnn.char_rnn export --run_dir runs/shakespeare --export_dir exports/tfl \
         --format litert                                   # logits.tflite for LiteRT
+    python -m week3_rnn.char_rnn train --cell peephole_lstm   # or lecture_rnn, gru, rnn, ...
+    python -m week3_rnn.char_rnn gradient-flow --run_dir runs/rnn --run_dir runs/lstm \
+        --out gradient_flow.png                 # the vanishing-gradient figure, measured
 
 Expected results (2 CPU cores; details and commands in benchmarks/RESULTS.md):
 
