@@ -1,4 +1,4 @@
-"""What `python -m week3_rnn.char_rnn` does: train, evaluate, generate, export.
+"""What `python -m week3_rnn.char_rnn` does: train, evaluate, generate, export, gradient-flow.
 
 The command line and docstring live in week3_rnn/char_rnn.py, which imports
 this module only once TensorFlow has been imported quietly.
@@ -21,6 +21,7 @@ from common.runs import RunDir
 from common.sequences import evaluation_dataset, make_windows, split_tail, training_dataset
 from common.text import CharVocab, read_text_file
 from common.training import Progress, epoch_decay_callback
+from week3_rnn import gradient_flow
 from week3_rnn.char_data import DATASETS, load_corpus
 from week3_rnn.char_model import PRESETS, CharRNN, CharRNNConfig, build_char_rnn
 from week3_rnn.generation import SAMPLING, CharRNNServable
@@ -178,6 +179,10 @@ def build_parser():
     add_text_flags(p)
 
     parser.export_verb(help="a SavedModel (or .tflite) that generates text alone")
+
+    p = parser.verb("gradient-flow", help="one PNG of the gradient norm of the last step's "
+                                          "loss against each earlier input, per run")
+    gradient_flow.add_flags(p, add_text_flags)
     return parser
 
 
@@ -189,6 +194,13 @@ def add_text_flags(parser):
                         help="local copy of the dataset (tiny_shakespeare: "
                              "the folder with input.txt) instead of downloading")
     add_input_limit_flag(parser)
+
+
+def read_evaluation_text(args):
+    """(text, its name) for the reading verbs: --text, else the --dataset."""
+    if args.text is not None:
+        return read_text_file(args.text, args.max_bytes), args.text
+    return load_corpus(None, args.dataset, args.data_dir, args.max_bytes)[0], args.dataset
 
 
 def next_steps(out_dir, vocab):
@@ -217,9 +229,10 @@ def main(argv=None):
                          args.seed + i, args.sampling))
     elif args.command == "evaluate":
         RunDir(args.run_dir).read_config(KIND)  # a wrong directory fails before reading text
-        text = (read_text_file(args.text, args.max_bytes) if args.text is not None
-                else load_corpus(None, args.dataset, args.data_dir, args.max_bytes)[0])
-        evaluate(args.run_dir, text, args.checkpoint, args.text or args.dataset)
+        text, source = read_evaluation_text(args)
+        evaluate(args.run_dir, text, args.checkpoint, source)
+    elif args.command == "gradient-flow":
+        gradient_flow.run(args, lambda: read_evaluation_text(args))
     elif args.command == "export":
         check_export_dir(args.export_dir, args.overwrite, args.run_dir)
         model, vocab = load_run(args.run_dir, args.checkpoint)
