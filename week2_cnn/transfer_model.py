@@ -22,6 +22,7 @@ from common.cli import UsageError
 from common.configs import setting
 from common.files import check_regular_file
 from common.runs import load_keras_file
+from week2_cnn.transfer_layer_rates import LayerRateAdam
 
 MAX_HIDDEN_UNITS = 65_536
 MAX_BATCH_SIZE = 65_536
@@ -47,7 +48,19 @@ def hidden_unit_count(text):
 
 
 fine_tune_layer_count.__name__ = "-1, 0 or positive"
+def layer_lr_decay(text):
+    """An argparse type: the per-layer learning-rate factor D, in (0, 1]; 1 is off."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = None
+    if value is None or not 0.0 < value <= 1.0:  # NaN fails the comparison too
+        raise argparse.ArgumentTypeError(f"must be in (0, 1] (1: off), got {text}")
+    return value
+
+
 hidden_unit_count.__name__ = f"in 0..{MAX_HIDDEN_UNITS:,}"
+layer_lr_decay.__name__ = "in (0, 1]"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,6 +79,11 @@ class TransferConfig:
     fine_tune_epochs: int = setting(5, "epochs of fine-tuning", count(MAX_FINE_TUNE_EPOCHS))
     fine_tune_learning_rate: float = setting(1e-5, "Adam learning rate while fine-tuning",
                                              positive_float)
+    layer_lr_decay: float = setting(1.0, "D: while fine-tuning, each block of the base "
+                                    "learns at D times the rate of the block above it (the "
+                                    "head at --fine_tune_learning_rate; blocks: "
+                                    "week2_cnn/transfer_layer_rates.py); 1: off",
+                                    layer_lr_decay)
     validation_percentage: float = setting(10.0, "percent of the images used for validation "
                                            "(chooses best.keras)", percentage)
     test_percentage: float = setting(10.0, "percent of the images used for the test",
@@ -84,11 +102,13 @@ class FineTuneConfig:
     layers: int = 0
     batch_size: int = 100
     distort: bool = False
+    layer_lr_decay: float = 1.0
 
     @classmethod
     def of(cls, config):
         return cls(config.fine_tune_epochs, config.fine_tune_learning_rate,
-                   config.fine_tune_layers, config.batch_size, config.distort)
+                   config.fine_tune_layers, config.batch_size, config.distort,
+                   config.layer_lr_decay)
 
 
 PRESETS = {
@@ -246,8 +266,11 @@ def as_classifier(model, load_base_model):
     raise UsageError(f"the checkpoint {model.name!r} is not a transfer head or classifier")
 
 
-def compile_classifier(model, learning_rate):
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate),
+def compile_classifier(model, learning_rate, lr_multipliers=None):
+    """Adam, or with `lr_multipliers` (one per trainable variable) LayerRateAdam."""
+    optimizer = (keras.optimizers.Adam(learning_rate) if lr_multipliers is None
+                 else LayerRateAdam(learning_rate, lr_multipliers=lr_multipliers))
+    model.compile(optimizer=optimizer,
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                   metrics=["accuracy"])
     return model

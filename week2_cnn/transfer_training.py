@@ -10,7 +10,9 @@ Ctrl-C saving, history.csv and --resume:
                           names) and base.keras (the frozen base the head sits on).
     <out_dir>/fine_tune/  the fine-tuning phase (kind "transfer_fine_tune"), only with
                           --fine_tune_layers: base + head, the top layers unfrozen, a
-                          run of its own started from the head phase's last epoch.
+                          run of its own started from the head phase's last epoch;
+                          with --layer_lr_decay D each base block learns D times
+                          slower than the one above it (transfer_layer_rates).
 
 Two run directories rather than one run with a phase field: the phases train
 different models (the head alone, then the whole classifier) with different
@@ -37,6 +39,7 @@ from common.runs import RunDir, load_keras_file
 from common.training import Progress, get_strategy, set_seed
 from week2_cnn.transfer_data import (DEFAULT_BOTTLENECK_DIR, BottleneckCache, find_split_images,
                                      load_images)
+from week2_cnn.transfer_layer_rates import depth_groups, layer_rate_multipliers
 from week2_cnn.transfer_model import (Base, FineTuneConfig, as_classifier, base_key,
                                       build_classifier, build_head, compile_classifier,
                                       image_size_of, load_base, trainable_layer_count,
@@ -71,7 +74,7 @@ def train(config, image_dir, out_dir, base_name="inception_v3", weights="imagene
                   "image_dir": os.path.abspath(image_dir)},
         # bottleneck_key is checked above (runs made before it was saved lack it).
         may_change=("epochs", "image_dir", "bottleneck_key", "fine_tune_layers",
-                    "fine_tune_epochs", "fine_tune_learning_rate"),
+                    "fine_tune_epochs", "fine_tune_learning_rate", "layer_lr_decay"),
         metadata={"labels.json": class_names})
     fine_dir = os.path.join(out_dir, FINE_DIR)
     fine_job = lifecycle.TrainJob(
@@ -117,9 +120,7 @@ def train(config, image_dir, out_dir, base_name="inception_v3", weights="imagene
             progress=_progress(batch),
             train_data=lambda first: _batches(train_x, train_y, batch, seed + first),
             build_model=lambda: _fine_tune_model(run_dir, head_path, config),
-            describe=lambda m: (f"fine-tuning {trainable_layer_count(m.get_layer('base'))} "
-                                f"base layers and the head at learning rate "
-                                f"{config.fine_tune_learning_rate}"))
+            describe=lambda m: _describe_fine_tuning(m, config))
         model, _ = lifecycle.train(fine_job)
     classifier = as_classifier(model, lambda: load_base_file(run_dir))
     atomic_save_model(classifier, run_dir.file("classifier.keras"))
@@ -129,6 +130,16 @@ def train(config, image_dir, out_dir, base_name="inception_v3", weights="imagene
 def _progress(batch):
     return Progress(batch, "images", plot_keys=("accuracy", "val_accuracy"),
                     plot_ylabel="accuracy")
+
+
+def _describe_fine_tuning(model, config):
+    text = (f"fine-tuning {trainable_layer_count(model.get_layer('base'))} base layers and "
+            f"the head at learning rate {config.fine_tune_learning_rate}")
+    if config.layer_lr_decay == 1.0:
+        return text
+    depths = len(depth_groups(model.get_layer("base")))
+    return (f"{text}, each of the base's {depths} blocks at {config.layer_lr_decay} x the "
+            "rate of the one above (--layer_lr_decay)")
 
 
 def _check_can_start(run_dir, head_job, fine_job):
@@ -230,6 +241,10 @@ def _fine_tune_model(run_dir, head_path, config):
     base = Base(features, image_size_of(features, "base.keras"), "")
     classifier = build_classifier(base, head, distort=config.distort)
     unfreeze_top(base, config.fine_tune_layers)
-    return compile_classifier(classifier, config.fine_tune_learning_rate)
+    # With --layer_lr_decay a multiplier per trainable variable, computed once the
+    # top layers are unfrozen (the optimizer keeps them in the checkpoint).
+    multipliers = (None if config.layer_lr_decay == 1.0 else
+                   layer_rate_multipliers(classifier, features, config.layer_lr_decay))
+    return compile_classifier(classifier, config.fine_tune_learning_rate, multipliers)
 
 
