@@ -4,21 +4,28 @@
 
 1. Pretrain the `fast` CIFAR-10 net on all 25,000 training images of classes 0-4
    (airplane, automobile, bird, cat, deer).
-2. Transfer, two of the lecture's ways, on 100 training images per class of
+2. Transfer, the lecture's three ways, on 100 training images per class of
    classes 5-9 (dog, frog, horse, ship, truck):
    - head: freeze the pretrained net and train only a new softmax head on its
      features;
    - fine-tune: start from all the pretrained weights with a new 5-way logits
-     layer and train everything, at a tenth of the scratch learning rate.
+     layer and train everything, at a tenth of the scratch learning rate;
+   - layer-wise: fine-tune, but each depth of the net below the logits learns
+     at --layer_lr_decay times the rate of the one above (the logits at
+     fine-tune's rate; week2_cnn/transfer_layer_rates.py: for `fast` each conv
+     with its batch norm is a depth, 6 trainable ones).
 3. Scratch: the same architecture trained from random weights on those same
    500 images, with the same recipe and augmentation as fine-tune.
-All are scored on all 5,000 test images of classes 5-9. Results: RESULTS.md.
+All are scored on all 5,000 test images of classes 5-9, and each method's wall
+and CPU minutes are reported (the machine is shared: CPU minutes / 2 cores is
+what it would take alone). Results: RESULTS.md.
 """
 
 import dataclasses
 import json
 import os
 import sys
+import time
 
 from common.argtypes import count, positive_float, seed_int
 from common.cli import make_parser, run_cli
@@ -66,18 +73,21 @@ def head_accuracy(base_path, target, epochs, seed):
     return float(head.evaluate(features[1], target.y_test, verbose=0)[1])
 
 
-def fine_tune_accuracy(base_path, target, config, seed):
+def fine_tune_accuracy(base_path, target, config, seed, layer_lr_decay=1.0):
     """Trains all layers from the pretrained weights (new logits layer); test accuracy.
 
     The network is rebuilt for the target's classes and every layer but the
     logits takes the pretrained layer's weights (same architecture, so the
-    layers pair up in order, the whitening filters included).
+    layers pair up in order, the whitening filters included). With
+    layer_lr_decay < 1 the optimizer (SGD, the same schedule) is the
+    layer-wise one of week2_cnn.transfer, the logits layer being the head.
     """
     import keras
     import numpy as np
 
     from week2_cnn.cifar_models import build_model
     from week2_cnn.cifar_training import compile_model, predict_probabilities, training_dataset
+    from week2_cnn.transfer_layer_rates import layer_rate_multipliers, with_layer_rates
 
     keras.utils.set_random_seed(seed)
     pretrained = keras.saving.load_model(base_path, compile=False)
@@ -87,6 +97,11 @@ def fine_tune_accuracy(base_path, target, config, seed):
             new.set_weights(old.get_weights())
     steps = len(target.x_train) // config.batch_size
     compile_model(model, config, steps)
+    if layer_lr_decay != 1.0:
+        base = keras.Model(model.inputs, model.get_layer("logits").input)  # shares the layers
+        model.compile(optimizer=with_layer_rates(model.optimizer, layer_rate_multipliers(
+                          model, base, layer_lr_decay)),
+                      loss=model.loss, metrics=[keras.metrics.CategoricalAccuracy("accuracy")])
     model.fit(training_dataset(target.x_train, target.y_train, config,
                                len(target.class_names), seed, 0),
               steps_per_epoch=steps, epochs=config.epochs, verbose=0)
@@ -100,6 +115,7 @@ def main(argv=None):
     from week2_cnn import cifar10
     from week2_cnn.cifar_data import load_cifar10
     from week2_cnn.cifar_models import PRESETS
+    from week2_cnn.transfer_model import layer_lr_decay
 
     parser = make_parser(__doc__.split("\n\n")[0])
     parser.add_argument("--data_dir", default=None, help="local CIFAR-10 (default: tfds)")
@@ -111,6 +127,8 @@ def main(argv=None):
                         help="epochs on the 500 images for the from-scratch baseline")
     parser.add_argument("--fine_tune_lr_factor", type=positive_float, default=0.1,
                         help="fine-tuning's peak learning rate as a fraction of scratch's")
+    parser.add_argument("--layer_lr_decay", type=layer_lr_decay, default=0.7,
+                        help="layer-wise: each depth's rate as a fraction of the one above")
     parser.add_argument("--per_class", type=count(5000), default=100,
                         help="target images per class")
     parser.add_argument("--seed", type=seed_int, default=0, help="random seed")
@@ -120,31 +138,56 @@ def main(argv=None):
                                                     args.seed)
     fast = dataclasses.replace(PRESETS["fast"], width=args.width)
     pretrain_dir = os.path.join(args.out_dir, "pretrain")
+    clock = Stopwatch()
     if not os.path.exists(os.path.join(pretrain_dir, "results.json")):
-        cifar10.train(dataclasses.replace(fast, epochs=args.pretrain_epochs), pretrain_dir,
-                      source, seed=args.seed, verbose=2,
+        # All 25,000 images, as the recorded runs (made before --val_fraction existed).
+        cifar10.train(dataclasses.replace(fast, epochs=args.pretrain_epochs, val_fraction=0.0),
+                      pretrain_dir, source, seed=args.seed, verbose=2,
                       resume=os.path.exists(os.path.join(pretrain_dir, "config.json")))
+    minutes = {"pretrain (this call; 0 when reused)": clock.lap()}
     base_path = RunDir(pretrain_dir).checkpoint_path()
-    transferred = head_accuracy(base_path, target, epochs=100, seed=args.seed)
+    accuracy = {"head": head_accuracy(base_path, target, epochs=100, seed=args.seed)}
+    minutes["head"] = clock.lap()
     # Scratch trains on all 500 images, as fine-tune and head do (no validation hold-out).
     scratch = dataclasses.replace(fast, epochs=args.scratch_epochs, batch_size=100,
                                   val_fraction=0.0)
-    fine_tuned = fine_tune_accuracy(base_path, target, dataclasses.replace(
-        scratch, learning_rate=scratch.learning_rate * args.fine_tune_lr_factor), args.seed)
+    tuned = dataclasses.replace(
+        scratch, learning_rate=scratch.learning_rate * args.fine_tune_lr_factor)
+    for method, decay in (("fine_tune", 1.0), ("layer_wise", args.layer_lr_decay)):
+        accuracy[method] = fine_tune_accuracy(base_path, target, tuned, args.seed, decay)
+        minutes[method] = clock.lap()
     scratch_dir = os.path.join(args.out_dir, f"scratch-{args.seed}")
     # A finished scratch run is reused (resumed to its end) when the benchmark is rerun.
     _, report = cifar10.train(scratch, scratch_dir, target, seed=args.seed, verbose=0,
                               resume=RunDir(scratch_dir).has_run())
-    scratch_accuracy = report["test_accuracy"]
-    results = {"transfer_accuracy": transferred, "fine_tune_accuracy": fine_tuned,
-               "scratch_accuracy": scratch_accuracy,
-               "head_gain_points": 100 * (transferred - scratch_accuracy),
-               "fine_tune_gain_points": 100 * (fine_tuned - scratch_accuracy),
+    accuracy["scratch"] = report["test_accuracy"]
+    minutes["scratch (0 when reused)"] = clock.lap()
+    results = {**{f"{m}_accuracy": a for m, a in accuracy.items()},
+               **{f"{m}_gain_points": 100 * (a - accuracy["scratch"])
+                  for m, a in accuracy.items() if m != "scratch"},
+               "minutes_wall_and_cpu": minutes,
                "pretrain_test_accuracy_classes_0_4": read_json(
                    os.path.join(pretrain_dir, "results.json"))["test_accuracy"],
                **vars(args)}
     print(json.dumps(results, indent=2))
     atomic_write_json(os.path.join(args.out_dir, "results.json"), results)
+    print("| method | test accuracy, classes 5-9 | wall minutes | CPU minutes |\n|---|---|---|---|")
+    for method, a in accuracy.items():
+        wall, cpu = next(v for k, v in minutes.items() if k.split()[0] == method)
+        print(f"| {method} | {100 * a:.2f}% | {wall:.1f} | {cpu:.1f} |")
+
+
+class Stopwatch:
+    """(wall, CPU) minutes since the last lap; CPU counts every thread of this process."""
+
+    def __init__(self):
+        self.last = (time.monotonic(), time.process_time())
+
+    def lap(self):
+        now = (time.monotonic(), time.process_time())
+        spent = [round((b - a) / 60, 2) for a, b in zip(self.last, now)]
+        self.last = now
+        return spent
 
 
 if __name__ == "__main__":
