@@ -6,13 +6,21 @@
     python -m gan.dcgan train --image_dir my_faces/ --image_size 64 --out_dir runs/faces
     python -m gan.dcgan train --out_dir runs/dcgan --resume --epochs 30
     python -m gan.dcgan train --preset fc_gan --out_dir runs/fc_gan   # the course's GAN
+    python -m gan.dcgan train --loss wgan_gp --out_dir runs/wgan_gp   # or minimax, lsgan, hinge
     python -m gan.dcgan evaluate --run_dir runs/dcgan --data_dir ../shared/data/mnist
     python -m gan.dcgan generate --run_dir runs/dcgan --num 64 --out grid.png --seed 1
     python -m gan.dcgan interpolate --run_dir runs/dcgan --seed_a 1 --seed_b 2 --out row.png
+    python -m gan.dcgan arithmetic --run_dir runs/dcgan --a 3 8 12 --b 5 9 --c 21 --out sum.png
+    python -m gan.dcgan arithmetic --run_dir runs/dcgan --data_dir ../shared/data/mnist \
+        --a class:7 --b class:1 --c class:4 --out digits.png    # class means (gan.arithmetic)
     python -m gan.dcgan export --run_dir runs/dcgan --export_dir exports/dcgan
     python -m gan.dcgan export --run_dir runs/dcgan --export_dir exports/dcgan_tfl \
         --format litert                                     # decode.tflite for LiteRT
 
+`--loss` picks the adversarial loss (gan/losses.py): the paper's
+non_saturating by default, the original minimax, lsgan, wgan_gp (its critic
+uses layer norm instead of batch norm) or hinge. `arithmetic` decodes
+mean(a) - mean(b) + mean(c) of groups of latent points (gan/arithmetic.py).
 `--arch dcgan|fc_gan` picks the architecture alone; the old `--model fc_gan`
 still works as before (it also takes the fc_gan preset when no --preset is
 given). A GAN has no validation loss, so `--checkpoint best` and `last` both

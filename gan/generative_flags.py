@@ -9,12 +9,14 @@ the help texts and the meaning of --checkpoint differ, so they are arguments.
 from common.argtypes import count, input_path, seed_int
 from common.cli import add_export_flags
 from common.mnist_data import add_data_flags
+from gan.arithmetic import MAX_GROUP, confidence, latent_member
 from gan.model import IMAGE_SIZES
 
 MAX_NUM = 1_024  # images in one generated grid
 MAX_SCALE = 4  # PNG enlargement (1,024 64x64 images at 4x: 8,456 pixels square)
 MAX_STEPS = 100  # images in one interpolation row
 MAX_EVALUATE_NUM = 50_000  # generated images scored by evaluate
+MAX_CLASS_SAMPLES = 50_000  # latent points classified for a class:K mean
 
 
 def add_training_data_flags(parser, channels_default):
@@ -64,7 +66,34 @@ def add_reading_verbs(parser, add_reading_flags, evaluate_help, generate_help):
     p.add_argument("--steps", type=count(MAX_STEPS), default=10, help="images in the row")
     add_out_flags(p, "interpolation.png")
 
+    add_arithmetic_verb(parser, add_reading_flags)
+
     p = parser.verb("export", help="a SavedModel with generate(count, seed) and decode(z) -> "
                                    "uint8 images (litert: decode.tflite)")
     add_reading_flags(p)
     add_export_flags(p)
+
+
+def add_arithmetic_verb(parser, add_reading_flags):
+    """`arithmetic`: decode mean(a) - mean(b) + mean(c) (gan.arithmetic)."""
+    p = parser.verb("arithmetic", help="latent vector arithmetic: the image of mean(a) - "
+                                       "mean(b) + mean(c), with each group's images, as a PNG")
+    add_reading_flags(p)
+    for name, role in (("a", "the starting point"), ("b", "subtracted"), ("c", "added")):
+        p.add_argument(f"--{name}", nargs="+", required=True, type=latent_member,
+                       metavar="SEED", help=f"group {name} ({role}): noise seeds (up to "
+                                            f"{MAX_GROUP}), or one class:K (needs --data_dir)")
+    add_out_flags(p, "arithmetic.png")
+    add_data_flags(p, dataset_default=None)
+    p.add_argument("--class_samples", type=count(MAX_CLASS_SAMPLES), default=2_000,
+                   help="class:K: latent points drawn (with --seed) and classified")
+    p.add_argument("--confidence", type=confidence, default=0.9,
+                   help="class:K: keep the points whose image is class K with at least this "
+                        "probability")
+    p.add_argument("--seed", type=seed_int, default=0,
+                   help="class:K: noise seed of the --class_samples points")
+    p.add_argument("--classifier", type=input_path,
+                   help="class:K: a .keras scoring classifier, read if it exists, else trained "
+                        "and saved there (default: trained each time)")
+    p.add_argument("--classifier_epochs", type=count(100), default=3,
+                   help="class:K: epochs to train the scoring classifier")

@@ -1,4 +1,4 @@
-"""evaluate, generate, interpolate and export of a generative run: gan.dcgan and gan.vae.
+"""evaluate, generate, interpolate, arithmetic and export of a generative run: gan.dcgan, gan.vae.
 
 The two commands differ only in how a run's model is loaded and exported, so
 `run_reading_verb` takes those as functions:
@@ -11,13 +11,15 @@ The two commands differ only in how a run's model is loaded and exported, so
 from common.cli import UsageError
 from common.export import check_export_dir
 from common.runs import RunDir
+from gan.arithmetic import run_arithmetic
 from gan.data import DATASETS, load_dataset
 from gan.grids import check_out_file
 from gan.sampling import save_generated_grid, save_interpolation_row
 
 
 def run_reading_verb(args, kind, generator, evaluate, export, read_config=None):
-    """Runs `args.command` (evaluate, generate, interpolate or export) on a `kind` run."""
+    """Runs `args.command` (evaluate, generate, interpolate, arithmetic or export) on a
+    `kind` run."""
     config = (read_config or (lambda path: RunDir(path).read_config(kind)))(args.run_dir)
     if args.command == "evaluate":
         dataset = args.dataset or config.get("source")
@@ -39,6 +41,8 @@ def run_reading_verb(args, kind, generator, evaluate, export, read_config=None):
                                args.seed_b, args.steps, args.out, args.scale)
         print(f"wrote {args.out} ({args.steps} images from seed {args.seed_a} to "
               f"{args.seed_b})")
+    elif args.command == "arithmetic":
+        run_arithmetic(args, config, generator)
     elif args.command == "export":
         check_export_dir(args.export_dir, args.overwrite, args.run_dir)
         path = export(args, config)

@@ -8,6 +8,7 @@
     python -m gan.vae evaluate --run_dir runs/vae --data_dir ../shared/data/mnist
     python -m gan.vae generate --run_dir runs/vae --num 64 --out grid.png --seed 1
     python -m gan.vae interpolate --run_dir runs/vae --seed_a 1 --seed_b 2 --out row.png
+    python -m gan.vae arithmetic --run_dir runs/vae --a 3 8 --b 5 --c 21 --out sum.png
     python -m gan.vae export --run_dir runs/vae --export_dir exports/vae
 
 The encoder gives (mu, log sigma^2) of q(z|x); z = mu + sigma * eps (the
@@ -15,7 +16,7 @@ reparameterization trick); the decoder gives Bernoulli pixel probabilities
 (MNIST binarized at 0.5) or, with `--likelihood gaussian`, Gaussian pixel means
 of fixed `--sigma`. The loss is the negative ELBO: reconstruction plus the
 closed-form KL(q(z|x) || N(0, I)), per image, in nats. The data flags, the
-sample grids and progress.gif, `generate`/`interpolate` and the SavedModel
+sample grids and progress.gif, `generate`/`interpolate`/`arithmetic` and the SavedModel
 (`generate(count, seed)` and `decode(z)` -> uint8 images, the decoder's mean
 x 255) are the DCGAN's (gan.dcgan). A run of one cannot be resumed as the
 other. No validation split is held out, so `--checkpoint best` is the epoch
