@@ -15,7 +15,10 @@ loss reads its raw output (batch, 1) its own way:
     wgan_gp         Wasserstein critic (Gulrajani et al. 2017):
                     D: D(G(z)) - D(x) + 10 (||grad D(x_hat)|| - 1)^2 on random
                     interpolates x_hat = e x + (1 - e) G(z), e ~ U[0, 1] per image;
-                    G: -D(G(z))
+                    G: -D(G(z)). Trained here like every loss, one critic step
+                    per G step with the preset's Adam, so that the losses
+                    compare at equal settings (the paper: 5 critic steps,
+                    Adam(1e-4, beta_1 0, beta_2 0.9)).
     hinge           D: relu(1 - D(x)) + relu(1 + D(G(z))),  G: -D(G(z))
                     (Lim & Ye 2017; Miyato et al. 2018)
 
