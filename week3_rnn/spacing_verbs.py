@@ -250,7 +250,8 @@ def main(argv=None):
               strategy=args.strategy, verbose=args.verbose)
         lifecycle.print_next_steps(args.out_dir, lifecycle.next_commands(
             "week3_rnn.spacing", args.out_dir, [
-                ("evaluate", ""), ("predict", "'YOUR TEXT WITHOUT SPACES'"),
+                ("evaluate", lifecycle.shell_flag("--data_dir", args.data_dir)),
+                ("predict", "'YOUR TEXT WITHOUT SPACES'"),
                 ("export", "--export_dir exports/{name}")]))
     elif args.command == "evaluate":
         RunDir(args.run_dir).read_config(KIND)  # a wrong directory fails before reading text
