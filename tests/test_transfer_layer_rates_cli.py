@@ -106,3 +106,12 @@ def test_default_is_plain_adam_and_runs_saved_before_the_flag_resume(setup, tmp_
                              "--fine_tune_epochs", "2"))
     assert fine_tune_state(run)["epoch"] == 2
     assert type(fine_tune_optimizer(run, 2)).__name__ == "Adam"
+
+
+def test_mirrored_strategy_with_distortions_and_the_decay(setup, tmp_path):
+    photos, base, _ = setup
+    run = tmp_path / "run"
+    transfer.main(train_argv(photos, run, base, "--strategy", "mirrored", "--epochs", "1",
+                             "--distort", "--layer_lr_decay", "0.5"))
+    assert fine_tune_state(run)["epoch"] == 1
+    assert fine_tune_optimizer(run, 1).lr_multipliers == (0.25, 0.5, 0.5, 1.0, 1.0)
