@@ -4,6 +4,10 @@
     python -m week2_cnn.cifar10 train --preset fast --data_dir ../cifar10_jpg --out_dir runs/fast
     python -m week2_cnn.cifar10 train --preset vgg --no-augment --dropout_rate 0 --out_dir runs/v
     python -m week2_cnn.cifar10 train --preset vgg --arch resnet --out_dir runs/vgg_recipe_resnet
+    python -m week2_cnn.cifar10 train --preset alexnet --out_dir runs/alexnet
+    python -m week2_cnn.cifar10 train --preset googlenet --width 64 --out_dir runs/googlenet
+    python -m week2_cnn.cifar10 train --preset resnet --depth 56 --resnet_version 2 --out_dir r56
+    python -m week2_cnn.cifar10 train --preset densenet --depth 40 --growth_rate 12 --out_dir d40
     python -m week2_cnn.cifar10 train --out_dir runs/fast --resume      # after an interruption
     python -m week2_cnn.cifar10 evaluate --run_dir runs/fast
     python -m week2_cnn.cifar10 evaluate --ensemble runs/fast runs/fast2 --out_dir runs/ens
@@ -13,7 +17,12 @@
         --format litert                                   # serving_default.tflite
 
 --preset names a whole recipe (architecture, widths, schedule; `--model` is
-its old spelling), --arch only the network. --data_dir takes
+its old spelling), --arch only the network: alexnet, vgg, googlenet, resnet,
+densenet, tutorial or fast (week2_cnn/cifar_models.py and cifar_zoo_models.py
+say how each was sized for 32x32 images). resnet takes --depth 6n+2 (20, 32,
+56, 110) and --resnet_version 1 or 2 (pre-activation); densenet (DenseNet-BC)
+takes --depth 6n+4 (40, 100, 190) and --growth_rate. Each architecture has a
+preset of its name; `resnet` with no flags is the ResNet-20 (v1) it always was. --data_dir takes
 cifar-10-batches-py, cifar-10-batches-bin or an image folder (train/<class>/*,
 test/<class>/*). --val_fraction (default 0.1: 5,000 of the 50,000 training
 images, per class) is held out to choose best.keras; the test set is read only
@@ -21,6 +30,20 @@ by `evaluate`, which `train` runs once at the end. Reading verbs use best.keras
 (--checkpoint best) unless told --checkpoint last. Expected results (2 CPU
 cores; commands and the time-to-accuracy curves in benchmarks/RESULTS.md): see
 the CIFAR-10 rows of README.md's results table.
+
+The zoo at one wall-clock budget (python -m benchmarks.cifar_zoo --data_dir
+../shared/data/cifar10_jpg.tar --minutes 5; MFLOPs = 2 x multiply-accumulates
+per image; numbers in benchmarks/RESULTS.md once measured):
+
+    | arch      | parameters | MFLOPs/image | train images/s | test accuracy, 5 min |
+    |-----------|-----------:|-------------:|---------------:|---------------------:|
+    | alexnet   |      7.71M |          451 |            TBD |                  TBD |
+    | vgg       |      0.29M |           77 |            TBD |                  TBD |
+    | googlenet |      1.48M |          726 |            TBD |                  TBD |
+    | resnet    |      0.27M |           82 |            TBD |                  TBD |
+    | densenet  |      0.79M |          576 |            TBD |                  TBD |
+    | tutorial  |      1.76M |           66 |            TBD |                  TBD |
+    | fast      |      0.50M |           66 |            TBD |                  TBD |
 """
 
 import sys

@@ -28,6 +28,7 @@ from week2_cnn.cifar_evaluation import (accuracy_report, format_report,
 from week2_cnn.cifar_models import PRESETS, RENAMED, CifarConfig, build_model, init_whitening
 from week2_cnn.cifar_training import (TrainingClock, compile_model, evaluation_dataset,
                                       predict_probabilities, training_dataset)
+from week2_cnn.cifar_zoo_models import ARCH_FLAGS, architecture_problem
 
 KIND = "cifar10"
 DEFAULT_PRESET = "fast"
@@ -221,7 +222,13 @@ def resolve_preset(args):
             raise UsageError(f"--model {args.model_preset} and --preset {args.preset} name "
                              "different presets; pass only --preset")
         args.preset = args.model_preset
-    return config_from_args(args, PRESETS)
+    config = config_from_args(args, PRESETS)
+    # Checked before any data is read or run directory made: --depth 21 for resnet.
+    problem = architecture_problem(config, [name for name in ARCH_FLAGS
+                                            if getattr(args, name, None) is not None])
+    if problem:
+        raise UsageError(problem)
+    return config
 
 
 def next_steps(out_dir, data_dir):

@@ -1,8 +1,13 @@
 """The CIFAR-10 model zoo: pure builders of a frozen config.
 
-    tutorial  the TF tutorial's CNN: two 5x5 conv + pool, two dense layers
+    alexnet   AlexNet scaled to 32x32: 5 convs (5x5 first), 3 fully connected layers
     vgg       3x3 conv pairs + batch norm + max pool, the lecture's recipe
-    resnet    ResNet-20-style residual blocks (He et al. 2016, CIFAR variant)
+    googlenet nine Inception modules (1x1 bottlenecks), the CIFAR GoogLeNet layout
+    resnet    residual blocks (He et al. 2016, CIFAR variant): --depth 6n+2 (20, 32, 56,
+              110), --resnet_version 1 (post-activation) or 2 (pre-activation)
+    densenet  DenseNet-BC: --depth 6n+4, --growth_rate k, every layer reads the
+              concatenation of all earlier feature maps of its block
+    tutorial  the TF tutorial's CNN: two 5x5 conv + pool, two dense layers
     fast      accuracy per CPU minute, after the fastest known CIFAR-10 trainers
               (Page's ResNet-9 for DAWNBench, Keller Jordan's airbench): a fixed
               2x2 patch-whitening first layer, three conv groups with batch norm,
@@ -11,6 +16,9 @@
 
 Every model takes float32 images with values 0..255 [batch, 32, 32, 3] (the
 per-channel normalisation is the first layer) and returns logits [batch, classes].
+alexnet, googlenet, densenet and ResNet v2 are built in week2_cnn.cifar_zoo_models,
+which documents how each was scaled to 32x32; week2_cnn.model_cost counts their
+parameters and multiply-accumulates.
 """
 
 import dataclasses
@@ -21,11 +29,13 @@ from keras import layers
 
 from common.argtypes import count, fraction, non_negative_float, positive_float, whole_number_in
 from common.configs import setting
+from week2_cnn.cifar_layers import conv, conv_bn, dense, l2_regularizer
+from week2_cnn.cifar_zoo_models import ZOO_BODIES, architecture_problem, resnet_v2_body
 
 # Per-channel mean and standard deviation of the CIFAR-10 training images (0..255).
 CIFAR_MEAN = (125.3, 123.0, 113.9)
 CIFAR_STD = (63.0, 62.1, 66.7)
-ARCHITECTURES = ("tutorial", "vgg", "resnet", "fast")
+ARCHITECTURES = ("alexnet", "vgg", "googlenet", "resnet", "densenet", "tutorial", "fast")
 MAX_TRANSLATE = 16  # reflect padding needs fewer pixels than half the 32-pixel image
 
 
@@ -33,8 +43,9 @@ MAX_TRANSLATE = 16  # reflect padding needs fewer pixels than half the 32-pixel 
 class CifarConfig:
     # `arch` was called `architecture` before the one-grammar change; runs that
     # saved the old key are read through RENAMED.
-    arch: str = setting("fast", "network: tutorial, vgg, resnet or fast (the preset picks the "
-                        "rest of the recipe)", choices=ARCHITECTURES)
+    arch: str = setting("fast", f"network: {', '.join(ARCHITECTURES)} (the preset picks the "
+                        "rest of the recipe; --preset NAME picks NAME's recipe)",
+                        choices=ARCHITECTURES)
     width: int = setting(64, "channels of the first conv group; later groups scale it",
                          count(1024))
     epochs: int = 10             # --epochs comes from common.cli.add_training_flags
@@ -66,6 +77,14 @@ class CifarConfig:
     val_fraction: float = setting(0.1, "fraction of the training images held out (per "
                                   "class) to choose best.keras; 0: none, best by training "
                                   "loss", fraction)
+    # Added with the model zoo; older runs read these defaults, which are the
+    # ResNet-20 (v1) every resnet run was before.
+    depth: int = setting(20, "layers of resnet (6n+2: 20, 32, 56, 110) or densenet (6n+4: "
+                         "40, 100, 190); other architectures ignore it", count(2000))
+    resnet_version: int = setting(1, "resnet only: 1, post-activation (conv, BN, ReLU, add, "
+                                  "ReLU); 2, pre-activation (BN, ReLU, conv; nothing after "
+                                  "the add)", whole_number_in(1, 2))
+    growth_rate: int = setting(12, "densenet only: channels each layer adds (k)", count(256))
 
 
 # Config keys renamed since runs were first saved: old name -> new name.
@@ -89,31 +108,32 @@ PRESETS = {
     # The 2-hour recipe: airbench94's widths (64/256/256, about 4x the compute per
     # image of `fast`) and a longer schedule.
     "fast_long": CifarConfig("fast", width=64, epochs=18, learning_rate=0.4),
+    # The lecture's other architectures, each with its paper's optimizer settings
+    # shortened to a 30-40 epoch schedule. AlexNet: no batch norm (it predates it),
+    # SGD 0.01 with momentum 0.9, weight decay 5e-4, dropout 0.5 in fc6 and fc7.
+    "alexnet": CifarConfig("alexnet", width=64, epochs=30, batch_size=128, learning_rate=0.01,
+                           schedule="cosine", warmup_fraction=0.05, dropout_rate=0.5,
+                           batch_norm=False, label_smoothing=0.0, translate=4, tta=False),
+    # GoogLeNet at half the channels of the common CIFAR one (about 1.5M parameters,
+    # a quarter of its compute: this CPU trains the full one at a few images per
+    # second); dropout 0.4 before the classifier, as in the paper.
+    "googlenet": CifarConfig("googlenet", width=32, epochs=30, batch_size=128,
+                             learning_rate=0.1, schedule="cosine", warmup_fraction=0.05,
+                             dropout_rate=0.4, label_smoothing=0.1, translate=4),
+    # DenseNet-BC-100 with k = 12, the paper's smallest BC network (0.8M parameters);
+    # its recipe: batch 64, Nesterov SGD 0.1, weight decay 1e-4, no dropout.
+    "densenet": CifarConfig("densenet", epochs=40, batch_size=64, learning_rate=0.1,
+                            schedule="cosine", warmup_fraction=0.05, l2=1e-4,
+                            label_smoothing=0.1, translate=4, depth=100, growth_rate=12),
     # Trains in seconds on a few hundred images; for tests only.
     "test": CifarConfig("fast", width=4, epochs=2, batch_size=32, tta=True),
 }
 
 
-def conv_bn(x, filters, config, kernel_size=3, strides=1, name=None):
-    """conv (no bias when batch norm follows) -> batch norm -> activation."""
-    x = layers.Conv2D(filters, kernel_size, strides=strides, padding="same",
-                      use_bias=not config.batch_norm, kernel_initializer="he_normal",
-                      kernel_regularizer=_l2(config), name=name)(x)
-    if config.batch_norm:
-        # Short runs need fast-moving statistics for evaluation (airbench uses 0.4).
-        x = layers.BatchNormalization(momentum=0.6 if config.arch == "fast" else 0.9,
-                                      scale=config.arch != "fast")(x)
-    return layers.Activation(config.activation)(x)
-
-
-def _l2(config):
-    return keras.regularizers.L2(config.l2 / 2) if config.l2 else None
-
-
 def _classifier(x, config, num_classes):
     if config.dropout_rate:
         x = layers.Dropout(config.dropout_rate)(x)
-    return layers.Dense(num_classes, kernel_regularizer=_l2(config), name="logits")(x)
+    return layers.Dense(num_classes, kernel_regularizer=l2_regularizer(config), name="logits")(x)
 
 
 def tutorial_body(x, config):
@@ -123,7 +143,7 @@ def tutorial_body(x, config):
         x = layers.MaxPooling2D(3, strides=2, padding="same")(x)   # 32 -> 16 -> 8
     x = layers.Flatten()(x)                                         # (batch, 8 * 8 * width)
     for units in (384, 192):
-        x = layers.Dense(units, activation=config.activation, kernel_regularizer=_l2(config))(x)
+        x = dense(x, units, config)
         if config.dropout_rate:
             x = layers.Dropout(config.dropout_rate)(x)
     return x
@@ -140,8 +160,15 @@ def vgg_body(x, config):
     return layers.GlobalAveragePooling2D()(x)
 
 
-def resnet_body(x, config, blocks_per_stage=3):
-    """ResNet-20: three stages of residual blocks, widths w, 2w, 4w, strided downsampling."""
+def resnet_body(x, config):
+    """ResNet-(6n+2): three stages of n residual blocks, widths w, 2w, 4w, strided downsampling.
+
+    Version 1 (post-activation, He et al. 2016a) is built here, layer for layer as
+    before --depth existed (ResNet-20 by default); version 2 in cifar_zoo_models.
+    """
+    if config.resnet_version == 2:
+        return resnet_v2_body(x, config)
+    blocks_per_stage = (config.depth - 2) // 6
     x = conv_bn(x, config.width, config)
     for stage in range(3):
         filters = config.width * 2 ** stage
@@ -149,13 +176,12 @@ def resnet_body(x, config, blocks_per_stage=3):
             strides = 2 if stage > 0 and block == 0 else 1
             shortcut = x
             y = conv_bn(x, filters, config, strides=strides)
-            y = layers.Conv2D(filters, 3, padding="same", use_bias=not config.batch_norm,
-                              kernel_initializer="he_normal", kernel_regularizer=_l2(config))(y)
+            y = conv(y, filters, config)
             if config.batch_norm:
                 y = layers.BatchNormalization()(y)
             if strides != 1:  # a 1x1 strided projection matches the shortcut's shape
                 shortcut = layers.Conv2D(filters, 1, strides=strides, use_bias=False,
-                                         kernel_regularizer=_l2(config))(x)
+                                         kernel_regularizer=l2_regularizer(config))(x)
             x = layers.Activation(config.activation)(layers.Add()([y, shortcut]))
     return layers.GlobalAveragePooling2D()(x)
 
@@ -168,7 +194,7 @@ def fast_body(x, config):
     x = layers.Activation(config.activation)(x)
     for filters in (config.width, 4 * config.width, 4 * config.width):
         x = layers.Conv2D(filters, 3, padding="same", use_bias=False,
-                          kernel_regularizer=_l2(config))(x)
+                          kernel_regularizer=l2_regularizer(config))(x)
         x = layers.MaxPooling2D(2)(x)                               # 31 -> 15 -> 7 -> 3
         if config.batch_norm:
             x = layers.BatchNormalization(momentum=0.6, scale=False)(x)
@@ -178,7 +204,8 @@ def fast_body(x, config):
     return x
 
 
-BODIES = {"tutorial": tutorial_body, "vgg": vgg_body, "resnet": resnet_body, "fast": fast_body}
+BODIES = {"tutorial": tutorial_body, "vgg": vgg_body, "resnet": resnet_body, "fast": fast_body,
+          **ZOO_BODIES}
 
 
 def build_model(config, num_classes=10):
@@ -186,6 +213,9 @@ def build_model(config, num_classes=10):
     if config.arch not in BODIES:
         raise ValueError(f"unknown architecture {config.arch!r}; "
                          f"choose one of {', '.join(ARCHITECTURES)}")
+    problem = architecture_problem(config)
+    if problem:
+        raise ValueError(problem)
     images = keras.Input((32, 32, 3), name="images")
     x = layers.Normalization(mean=CIFAR_MEAN, variance=np.square(CIFAR_STD), name="normalize")(
         images)

@@ -1,0 +1,44 @@
+"""Layer helpers shared by the CIFAR-10 model builders (cifar_models, cifar_zoo_models).
+
+Each takes the model's frozen config (week2_cnn.cifar_models.CifarConfig) for
+the settings every network shares: batch norm on or off, the activation and
+the L2 weight decay.
+"""
+
+import keras
+from keras import layers
+
+
+def l2_regularizer(config):
+    """Keras's L2 adds l * sum(w^2); the config's l2 is the decay rate, whose loss is l/2 * w^2."""
+    return keras.regularizers.L2(config.l2 / 2) if config.l2 else None
+
+
+def conv(x, filters, config, kernel_size=3, strides=1, name=None):
+    """A 'same'-padded conv, He-initialised, with a bias only when no batch norm follows."""
+    return layers.Conv2D(filters, kernel_size, strides=strides, padding="same",
+                         use_bias=not config.batch_norm, kernel_initializer="he_normal",
+                         kernel_regularizer=l2_regularizer(config), name=name)(x)
+
+
+def conv_bn(x, filters, config, kernel_size=3, strides=1, name=None):
+    """conv (no bias when batch norm follows) -> batch norm -> activation."""
+    x = conv(x, filters, config, kernel_size, strides, name)
+    if config.batch_norm:
+        # Short runs need fast-moving statistics for evaluation (airbench uses 0.4).
+        x = layers.BatchNormalization(momentum=0.6 if config.arch == "fast" else 0.9,
+                                      scale=config.arch != "fast")(x)
+    return layers.Activation(config.activation)(x)
+
+
+def bn_act(x, config):
+    """batch norm (when on) -> activation: the pre-activation of ResNet v2 and DenseNet."""
+    if config.batch_norm:
+        x = layers.BatchNormalization()(x)
+    return layers.Activation(config.activation)(x)
+
+
+def dense(x, units, config, name=None):
+    """A fully connected layer with the activation and the L2 decay of the config."""
+    return layers.Dense(units, activation=config.activation,
+                        kernel_regularizer=l2_regularizer(config), name=name)(x)
