@@ -3,7 +3,9 @@
 For windows x_0 .. x_T of real text, the loss at the last step T (the
 cross-entropy of the character that follows x_T) is differentiated with
 respect to the embedded input e_t = embedding(x_t) at every step t, and the
-norm ||dL_T / de_t|| is plotted against the distance T - t (log scale).
+norm ||dL_T / de_t|| is plotted against the distance T - t (log scale). Each
+window starts from the zero state at x_0, as the training windows do; every
+run is measured on the same windows.
 
 Why it falls: in a vanilla RNN, h_t = tanh(W_xh e_t + W_hh h_{t-1} + b), so
 
@@ -26,6 +28,7 @@ prints, per run, the mean norm at a few distances and writes one PNG.
 import io
 import os
 
+import keras
 import numpy as np
 import tensorflow as tf
 
@@ -79,7 +82,7 @@ def gradient_norms(model, windows):
 
     model: a CharRNN; windows: (num, T + 2) ids, the last one the target of step T.
     """
-    loss_fn = tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction="none")
+    loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction="none")
 
     @tf.function
     def chunk_norms(inputs, targets):
@@ -149,7 +152,8 @@ def plot_curves(curves, path, title):
         (line,) = ax.plot(distances, norms.mean(axis=0), label=label)
         ax.fill_between(distances, low, high, color=line.get_color(), alpha=0.15, lw=0)
     ax.set_yscale("log")
-    ax.set_xlabel("distance T - t (characters back from the predicting step)")
+    ax.set_xlabel("distance T - t (characters back from the predicting step)\n"
+                  "line: mean over the windows; band: their middle half (25-75%)")
     ax.set_ylabel("||d loss_T / d embedded input_t||")
     ax.set_title(title)
     ax.grid(alpha=0.3, which="both")
