@@ -92,3 +92,15 @@ def test_saved_model_export_generates_the_same_text(cell_run, tmp_path, capsys):
         prime=tf.constant("the "), length=tf.constant(30), temperature=tf.constant(1.0),
         seed=tf.constant(4))["text"].numpy().decode()
     assert text == char_rnn.sample(model, vocab, "the ", 30, temperature=1.0, seed=4)
+
+
+def test_litert_export_gives_the_same_logits(cell_run, tmp_path):
+    from ai_edge_litert.interpreter import Interpreter
+
+    _, run_dir, model, vocab = cell_run
+    path = char_rnn.export(model, vocab, str(tmp_path / "tflite"), run_dir=run_dir,
+                           fmt="litert", config={"seq_length": 11})
+    ids = np.array([vocab.encode("the cat sat")], np.int32)  # (1, 11)
+    runner = Interpreter(model_path=f"{path}/logits.tflite").get_signature_runner()
+    got = runner(token_ids=ids)["logits"]
+    assert np.max(np.abs(got - model(ids).numpy())) <= 1e-4
