@@ -250,3 +250,33 @@ def test_runs_without_the_zoo_fields_read_resnet_20_v1():
     config = config_from_dict(CifarConfig, saved)
     assert (config.depth, config.resnet_version) == (20, 1)
     assert build_model(config).count_params() == build_model(PRESETS["resnet"]).count_params()
+
+
+def test_the_zoo_benchmark_runs_from_a_tar_and_writes_its_table(tmp_path, capsys):
+    import glob
+    import json
+    import tarfile
+    import tempfile
+
+    from benchmarks import cifar_zoo
+    from tests.test_cifar import colour_images
+    from tests.test_cifar_data import write_python_layout
+
+    y_train, y_test = np.arange(260) % 10, np.arange(20) % 10
+    write_python_layout(tmp_path / "cifar-10-batches-py",
+                        [(colour_images(y_train, 1), y_train), (colour_images(y_test, 2), y_test)])
+    with tarfile.open(tmp_path / "cifar.tar", "w") as archive:
+        archive.add(tmp_path / "cifar-10-batches-py", arcname="cifar-10-batches-py")
+    scratch = set(glob.glob(os.path.join(tempfile.gettempdir(), "cifar_zoo-*")))
+    out = tmp_path / "zoo.png"
+    cifar_zoo.main(["--data_dir", str(tmp_path / "cifar.tar"), "--archs", "tutorial",
+                    "resnet", "--minutes", "0.01", "--out", str(out)])
+    table = capsys.readouterr().out.strip().splitlines()
+    assert table[-2].startswith("| tutorial | 1.76M | 66 |") and table[-1].startswith("| resnet |")
+    rows = json.loads((tmp_path / "zoo.json").read_text())["rows"]
+    assert [r["params"] for r in rows] == [build_model(PRESETS[a]).count_params()
+                                           for a in ("tutorial", "resnet")]
+    assert all(0 <= r["test_accuracy"] <= 1 and r["epochs"] > 0 for r in rows)
+    assert out.read_bytes().startswith(b"\x89PNG")
+    # The archive was unpacked into a temporary folder, removed at the end.
+    assert set(glob.glob(os.path.join(tempfile.gettempdir(), "cifar_zoo-*"))) == scratch

@@ -32,9 +32,14 @@ def conv_bn(x, filters, config, kernel_size=3, strides=1, name=None):
 
 
 def bn_act(x, config):
-    """batch norm (when on) -> activation: the pre-activation of ResNet v2 and DenseNet."""
+    """batch norm (when on) -> activation: the pre-activation of ResNet v2 and DenseNet.
+
+    Momentum 0.9 (PyTorch's 0.1, what those papers' CIFAR code used), not Keras's
+    0.99: after a few hundred steps of a short run the moving statistics that
+    evaluation uses must already be the data's, not their initial 0 and 1.
+    """
     if config.batch_norm:
-        x = layers.BatchNormalization()(x)
+        x = layers.BatchNormalization(momentum=0.9)(x)
     return layers.Activation(config.activation)(x)
 
 

@@ -79,8 +79,8 @@ class CifarConfig:
                                   "loss", fraction)
     # Added with the model zoo; older runs read these defaults, which are the
     # ResNet-20 (v1) every resnet run was before.
-    depth: int = setting(20, "layers of resnet (6n+2: 20, 32, 56, 110) or densenet (6n+4: "
-                         "40, 100, 190); other architectures ignore it", count(2000))
+    depth: int = setting(20, "resnet and densenet only: layers, 6n+2 for resnet (20, 32, "
+                         "56, 110), 6n+4 for densenet (40, 100, 190)", count(2000))
     resnet_version: int = setting(1, "resnet only: 1, post-activation (conv, BN, ReLU, add, "
                                   "ReLU); 2, pre-activation (BN, ReLU, conv; nothing after "
                                   "the add)", whole_number_in(1, 2))

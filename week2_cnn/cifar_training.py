@@ -44,16 +44,18 @@ class WarmupSchedule(keras.optimizers.schedules.LearningRateSchedule):
                 "warmup_steps": self.warmup_steps, "shape": self.shape}
 
 
-def compile_model(model, config, steps_per_epoch, jit_compile=False):
+def compile_model(model, config, steps_per_epoch, jit_compile=False, schedule=None):
     """Optimizer, label-smoothed loss and accuracy for `config`.
 
     jit_compile=False: on the reference CPU XLA trained the fast model no
     faster (310 vs 317 images per second of 2-core CPU time; benchmarks/RESULTS.md)
-    and costs a compile at start.
+    and costs a compile at start. schedule: another learning-rate schedule than
+    the config's over its epochs (benchmarks.cifar_zoo's runs on a wall clock).
     """
-    total = config.epochs * steps_per_epoch
-    schedule = WarmupSchedule(config.learning_rate, total,
-                              round(config.warmup_fraction * total), config.schedule)
+    if schedule is None:
+        total = config.epochs * steps_per_epoch
+        schedule = WarmupSchedule(config.learning_rate, total,
+                                  round(config.warmup_fraction * total), config.schedule)
     if config.optimizer == "adam":
         optimizer = keras.optimizers.Adam(schedule)
     else:
