@@ -5,11 +5,19 @@ so no display and no backend choice are needed (and nothing has to run at
 import time to pick one).
 """
 
+import io
 import os
 
 from matplotlib.figure import Figure
+from PIL import Image
 
-from common.files import staging_path
+from common.cli import UsageError
+from common.files import atomic_write_bytes, check_regular_file, staging_path
+from common.runs import check_outside_run
+
+# The PNG text chunk that marks a file as written by this project: `--out`
+# replaces an existing file only when it is a PNG with this mark.
+SOFTWARE = "tfcourse"
 
 
 def new_figure(width, height, dpi=100):
@@ -28,6 +36,38 @@ def save_figure(figure, path):
         if os.path.exists(tmp):
             os.remove(tmp)
         raise
+
+
+def save_marked_figure(figure, path):
+    """Saves a PNG atomically with the project's mark, so a later `--out` may replace it."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", metadata={"Software": SOFTWARE})
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def is_own_png(path):
+    """Whether `path` is a PNG this project wrote (it carries the Software mark)."""
+    try:
+        with Image.open(path) as image:  # reads the header and early chunks only
+            return image.format == "PNG" and image.info.get("Software") == SOFTWARE
+    except Exception:  # not an image, truncated, a decompression bomb: not ours
+        return False
+
+
+def check_out_file(path, run_dir=None):
+    """UsageError unless `--out` may be written: new, or a PNG this project wrote.
+
+    Never inside (or over) the run directory: reading verbs write nothing there.
+    """
+    if not path or not str(path).strip():
+        raise UsageError("--out is empty; name the PNG file to write")
+    if run_dir:
+        check_outside_run(path, run_dir, "--out")
+    if os.path.lexists(path):
+        check_regular_file(path, "--out file")
+        if not is_own_png(path):
+            raise UsageError(f"--out {path} exists and is not a PNG written by this project; "
+                             "refusing to replace it (choose another --out or move it)")
 
 
 def plot_history(history, path, keys, ylabel, title=None, log_y=False):

@@ -26,7 +26,8 @@ from PIL import Image, ImageDraw
 from common.argtypes import seed_int
 from common.cli import UsageError
 from gan.data import DATASETS, load_dataset, resize_images
-from gan.grids import check_out_file, save_png
+from common.plots import check_out_file
+from gan.grids import save_png
 from gan.sampling import images_from_noise, noise_for_seed
 
 GROUPS = ("a", "b", "c")

@@ -14,12 +14,8 @@ import keras
 import numpy as np
 from PIL import Image, PngImagePlugin
 
-from common.cli import UsageError
-from common.files import atomic_write_bytes, check_regular_file
-from common.runs import check_outside_run
-
-SOFTWARE = "tfcourse"
-
+from common.files import atomic_write_bytes
+from common.plots import SOFTWARE
 
 def make_grid(images, columns=None, padding=2):
     """uint8 (N, H, W, C) -> one uint8 (rows*(H+p)+p, cols*(W+p)+p, C) picture."""
@@ -50,31 +46,6 @@ def save_png(picture, path, scale=1):
     buffer = io.BytesIO()
     image.save(buffer, format="PNG", pnginfo=mark)
     atomic_write_bytes(path, buffer.getvalue())
-
-
-def is_own_png(path):
-    """Whether `path` is a PNG this project wrote (it carries the Software mark)."""
-    try:
-        with Image.open(path) as image:  # reads the header and early chunks only
-            return image.format == "PNG" and image.info.get("Software") == SOFTWARE
-    except Exception:  # not an image, truncated, a decompression bomb: not ours
-        return False
-
-
-def check_out_file(path, run_dir=None):
-    """UsageError unless `--out` may be written: new, or a PNG this project wrote.
-
-    Never inside (or over) the run directory: reading verbs write nothing there.
-    """
-    if not path or not str(path).strip():
-        raise UsageError("--out is empty; name the PNG file to write")
-    if run_dir:
-        check_outside_run(path, run_dir, "--out")
-    if os.path.lexists(path):
-        check_regular_file(path, "--out file")
-        if not is_own_png(path):
-            raise UsageError(f"--out {path} exists and is not a PNG written by this project; "
-                             "refusing to replace it (choose another --out or move it)")
 
 
 def write_gif(png_paths, path, seconds_per_frame=0.4):

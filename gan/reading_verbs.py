@@ -13,7 +13,7 @@ from common.export import check_export_dir
 from common.runs import RunDir
 from gan.arithmetic import run_arithmetic
 from gan.data import DATASETS, load_dataset
-from gan.grids import check_out_file
+from common.plots import check_out_file
 from gan.sampling import save_generated_grid, save_interpolation_row
 
 

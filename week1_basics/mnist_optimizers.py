@@ -8,22 +8,17 @@ dozen steps, about 20 points per epoch.
 """
 
 import dataclasses
-import io
-import os
 
 import keras
-from PIL import Image
 
 from common.argtypes import count, seed_int
 from common.cli import UsageError
-from common.files import atomic_write_bytes, check_regular_file
-from common.plots import new_figure
+from common.plots import check_out_file, new_figure, save_marked_figure
 from common.training import set_seed
 from week1_basics.mnist_data import split_validation, training_dataset
 from week1_basics.mnist_models import (ARCHS, DEFAULT_LEARNING_RATES, OPTIMIZERS, PRESETS,
                                        build_model, make_optimizer)
 
-SOFTWARE = "tfcourse"  # the PNG text chunk that marks a file as written by this project
 POINTS_PER_EPOCH = 20
 
 
@@ -41,22 +36,6 @@ def add_flags(parser):
                              "wrote it)")
     parser.add_argument("--verbose", type=int, choices=[0, 1, 2], default=0,
                         help="Keras fit verbosity")
-
-
-def check_out_file(path):
-    """UsageError unless `--out` may be written: a new file, or a PNG this project wrote."""
-    if not path or not path.strip():
-        raise UsageError("--out is empty; name the PNG file to write")
-    if os.path.lexists(path):
-        check_regular_file(path, "--out file")
-        try:
-            with Image.open(path) as image:
-                ours = image.format == "PNG" and image.info.get("Software") == SOFTWARE
-        except Exception:  # not an image at all: not ours
-            ours = False
-        if not ours:
-            raise UsageError(f"--out {path} exists and is not a PNG written by this project; "
-                             "refusing to replace it (choose another --out or move it)")
 
 
 def compare(config, data, epochs, seed=0, verbose=0):
@@ -99,9 +78,7 @@ def plot_curves(curves, title, path):
     ax.grid(alpha=0.3, which="both")
     ax.legend()
     fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", metadata={"Software": SOFTWARE})
-    atomic_write_bytes(path, buffer.getvalue())
+    save_marked_figure(fig, path)
 
 
 def run(args, data):

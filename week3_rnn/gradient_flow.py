@@ -25,7 +25,6 @@ can keep it near 1 for many steps.
 prints, per run, the mean norm at a few distances and writes one PNG.
 """
 
-import io
 import os
 
 import keras
@@ -34,10 +33,8 @@ import tensorflow as tf
 
 from common.argtypes import count, seed_int
 from common.cli import UsageError
-from common.files import atomic_write_bytes
-from common.plots import new_figure
+from common.plots import check_out_file, new_figure, save_marked_figure
 from common.runs import RunDir, check_outside_run
-from gan.grids import SOFTWARE, check_out_file
 
 MAX_DISTANCE = 1_000
 MAX_WINDOWS = 4_096
@@ -159,9 +156,7 @@ def plot_curves(curves, path, title):
     ax.grid(alpha=0.3, which="both")
     ax.legend()
     fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", metadata={"Software": SOFTWARE})
-    atomic_write_bytes(path, buffer.getvalue())
+    save_marked_figure(fig, path)
 
 
 def run(args, read_text):
