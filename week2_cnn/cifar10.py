@@ -32,18 +32,19 @@ cores; commands and the time-to-accuracy curves in benchmarks/RESULTS.md): see
 the CIFAR-10 rows of README.md's results table.
 
 The zoo at one wall-clock budget (python -m benchmarks.cifar_zoo --data_dir
-../shared/data/cifar10_jpg.tar --minutes 5; MFLOPs = 2 x multiply-accumulates
-per image; numbers in benchmarks/RESULTS.md once measured):
+../shared/data/cifar10_jpg.tar --minutes 2 --test_images 5000, idle 2-core CPU;
+MFLOPs = 2 x multiply-accumulates per image; benchmarks/RESULTS.md; the
+5-minute table is still to be measured):
 
-    | arch      | parameters | MFLOPs/image | train images/s | test accuracy, 5 min |
+    | arch      | parameters | MFLOPs/image | train images/s | test accuracy, 2 min |
     |-----------|-----------:|-------------:|---------------:|---------------------:|
-    | alexnet   |      7.71M |          451 |            TBD |                  TBD |
-    | vgg       |      0.29M |           77 |            TBD |                  TBD |
-    | googlenet |      1.48M |          726 |            TBD |                  TBD |
-    | resnet    |      0.27M |           82 |            TBD |                  TBD |
-    | densenet  |      0.79M |          576 |            TBD |                  TBD |
-    | tutorial  |      1.76M |           66 |            TBD |                  TBD |
-    | fast      |      0.50M |           66 |            TBD |                  TBD |
+    | alexnet   |      7.71M |          451 |            184 |                39.9% |
+    | vgg       |      0.29M |           77 |            539 |                61.2% |
+    | googlenet |      1.48M |          726 |             57 |                37.4% |
+    | resnet    |      0.27M |           82 |            450 |                62.7% |
+    | densenet  |      0.79M |          576 |             27 |                20.9% |
+    | tutorial  |      1.76M |           66 |          1,124 |                57.9% |
+    | fast      |      0.50M |           66 |            954 |                76.5% |
 """
 
 import sys
