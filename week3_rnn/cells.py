@@ -68,17 +68,28 @@ def _single_state(states):
     return (states[0] if is_list else states), is_list
 
 
-@keras.saving.register_keras_serializable(package="tfcourse")
-class LectureRNNCell(layers.Layer):
-    """One vanilla RNN step, h_t = tanh(W_xh x_t + W_hh h_{t-1} + b)."""
+class _LectureCell(layers.Layer):
+    """What every lecture cell shares: `units`, the sizes the RNN layer reads
+    (`state_units` states of `units` each; a single state is a bare int, as
+    Keras expects) and a config that rebuilds the cell."""
+
+    state_units = 1
 
     def __init__(self, units, **kwargs):
         super().__init__(**kwargs)
         if units <= 0:
             raise ValueError(f"units must be a positive integer, got {units}.")
         self.units = units
-        self.state_size = units
+        self.state_size = units if self.state_units == 1 else [units] * self.state_units
         self.output_size = units
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units}
+
+
+@keras.saving.register_keras_serializable(package="tfcourse")
+class LectureRNNCell(_LectureCell):
+    """One vanilla RNN step, h_t = tanh(W_xh x_t + W_hh h_{t-1} + b)."""
 
     def build(self, input_shape):
         # SimpleRNN's names, shapes and initializers, in its order.
@@ -103,22 +114,12 @@ class LectureRNNCell(layers.Layer):
         )  # (batch, units)
         return h_new, [h_new] if is_list else h_new
 
-    def get_config(self):
-        return {**super().get_config(), "units": self.units}
-
 
 @keras.saving.register_keras_serializable(package="tfcourse")
-class LectureLSTMCell(layers.Layer):
+class LectureLSTMCell(_LectureCell):
     """One LSTM step; use inside `keras.layers.RNN`."""
 
-    def __init__(self, units, **kwargs):
-        super().__init__(**kwargs)
-        if units <= 0:
-            raise ValueError(f"units must be a positive integer, got {units}.")
-        self.units = units
-        # The RNN layer reads these: two states (h, c), and the output is h.
-        self.state_size = [units, units]
-        self.output_size = units
+    state_units = 2  # the RNN layer carries (h, c); the output is h
 
     def build(self, input_shape):
         input_dim = input_shape[-1]
@@ -155,21 +156,10 @@ class LectureLSTMCell(layers.Layer):
         h_new = o * ops.tanh(c_new)  # (batch, units)
         return h_new, [h_new, c_new]
 
-    def get_config(self):
-        return {**super().get_config(), "units": self.units}
-
 
 @keras.saving.register_keras_serializable(package="tfcourse")
-class LectureGRUCell(layers.Layer):
+class LectureGRUCell(_LectureCell):
     """One GRU step (reset gate before the matmul); use inside `keras.layers.RNN`."""
-
-    def __init__(self, units, **kwargs):
-        super().__init__(**kwargs)
-        if units <= 0:
-            raise ValueError(f"units must be a positive integer, got {units}.")
-        self.units = units
-        self.state_size = units
-        self.output_size = units
 
     def build(self, input_shape):
         input_dim = input_shape[-1]
@@ -201,6 +191,3 @@ class LectureGRUCell(layers.Layer):
         h_candidate = ops.tanh(x_h + ops.matmul(r * h, u_h))  # (batch, units)
         h_new = z * h + (1.0 - z) * h_candidate  # (batch, units)
         return h_new, [h_new] if is_list else h_new
-
-    def get_config(self):
-        return {**super().get_config(), "units": self.units}
