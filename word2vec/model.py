@@ -34,6 +34,7 @@ import argparse
 import dataclasses
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from common.argtypes import count, non_negative_float, positive_float
@@ -41,6 +42,9 @@ from common.configs import setting
 from word2vec.pairs import MODELS
 
 SAMPLERS = ("unigram", "log_uniform")
+# nce: tf.nn.nce_loss, negatives shared by the batch (TF's word2vec_basic);
+# negative_sampling: word2vec.c's and gensim's loss, negatives drawn per example.
+LOSSES = ("nce", "negative_sampling")
 # Training steps per graph call (one under a strategy of several replicas, see Word2Vec.compile).
 STEPS_PER_EXECUTION = 20
 # The largest value each size flag takes (a typo such as 10**9 is an error, not an OOM kill).
@@ -78,8 +82,13 @@ class Word2VecConfig:
     window: int = setting(5, "largest distance between center and context word; each center "
                           f"draws its own window in [1, window] (at most {MAX_WINDOW})",
                           count(MAX_WINDOW))
-    num_sampled: int = setting(32, "negative words per batch for the NCE loss, shared by the "
-                               f"batch's examples (at most {MAX_NUM_SAMPLED:,})",
+    # A field added later reads its default from an older config.json: "nce" is
+    # what every run made before negative sampling was trained with.
+    loss: str = setting("nce", "nce: tf.nn.nce_loss, --num_sampled negatives shared by the "
+                        "whole batch; negative_sampling: word2vec.c's loss, --num_sampled "
+                        "negatives drawn for every example", choices=LOSSES)
+    num_sampled: int = setting(32, "negative words: per batch (nce) or per example "
+                               f"(negative_sampling) (at most {MAX_NUM_SAMPLED:,})",
                                count(MAX_NUM_SAMPLED))
     sampler: str = setting("unigram", "negatives drawn from unigram counts ** 0.75 or from a "
                            "log-uniform (Zipf) law over frequency ranks", choices=SAMPLERS)
@@ -103,6 +112,26 @@ PRESETS = {
     # For text8-sized corpora and larger.
     "large": Word2VecConfig(embedding_dim=200, window=8, epochs=15),
 }
+
+
+def negative_cdf(counts, sampler):
+    """(vocab,) float64: the cumulative distribution negatives are drawn from.
+
+    unigram: counts ** 0.75 normalised (word2vec.c's); log_uniform: P(k) =
+    log((k + 2) / (k + 1)) / log(vocab + 1) over frequency ranks k, as
+    tf.random.log_uniform_candidate_sampler. From the last word with a
+    non-zero probability on the value is exactly 1, so a draw in [0, 1) never
+    lands on a word of probability zero (<unk>, count 0).
+    """
+    counts = np.asarray(counts, dtype=np.float64)
+    if sampler == "log_uniform":
+        ranks = np.arange(len(counts), dtype=np.float64)
+        probabilities = np.log((ranks + 2) / (ranks + 1))
+    else:
+        probabilities = counts ** 0.75
+    cdf = np.cumsum(probabilities) / probabilities.sum()
+    cdf[np.flatnonzero(probabilities)[-1]:] = 1.0
+    return cdf
 
 
 @keras.saving.register_keras_serializable(package="tfcourse")
@@ -129,10 +158,10 @@ class Word2Vec(keras.Model):
     """
 
     def __init__(self, unigram_counts, embedding_dim=100, num_sampled=64, sampler="unigram",
-                 arch="skipgram", seed=0, **kwargs):
+                 arch="skipgram", seed=0, loss="nce", **kwargs):
         super().__init__(**kwargs)
-        if arch not in MODELS or sampler not in SAMPLERS:
-            raise ValueError(f"unknown arch {arch!r} or sampler {sampler!r}")
+        if arch not in MODELS or sampler not in SAMPLERS or loss not in LOSSES:
+            raise ValueError(f"unknown arch {arch!r}, sampler {sampler!r} or loss {loss!r}")
         self.unigram_counts = [int(c) for c in unigram_counts]
         self.vocab_size = len(self.unigram_counts)
         self.embedding_dim = embedding_dim
@@ -140,6 +169,9 @@ class Word2Vec(keras.Model):
         self.sampler = sampler
         self.arch = arch
         self.seed = seed
+        self.loss_name = loss  # Keras's compile owns `self.loss`
+        # negative_sampling draws ids by binary search in this cumulative distribution.
+        self.negative_cdf = tf.constant(negative_cdf(self.unigram_counts, sampler))
         # word2vec.c's initialisation: inputs uniform(-0.5/dim, 0.5/dim), outputs zero.
         scale = 0.5 / embedding_dim
         self.embeddings = self.add_weight(
@@ -196,12 +228,38 @@ class Word2Vec(keras.Model):
             **common, distortion=0.75, unigrams=self.unigram_counts)
 
     def example_losses(self, inputs, labels):
-        """(batch,) NCE loss of each example; labels (batch,) int."""
+        """(batch,) loss of each example (NCE or negative sampling); labels (batch,) int."""
+        if self.loss_name == "negative_sampling":
+            return self.negative_sampling_losses(inputs, labels)
         labels = tf.cast(tf.reshape(labels, [-1, 1]), tf.int64)
         return tf.nn.nce_loss(
             weights=self.nce_weights.value, biases=self.nce_biases.value, labels=labels,
             inputs=self.hidden(inputs), num_sampled=self.num_sampled,
             num_classes=self.vocab_size, sampled_values=self.sample_negatives(labels))
+
+    def draw_negatives(self, shape):
+        """Word ids of `shape` drawn independently from the sampler's distribution."""
+        uniform = tf.random.uniform([tf.reduce_prod(shape)], dtype=tf.float64)
+        ids = tf.searchsorted(self.negative_cdf, uniform, side="right", out_type=tf.int32)
+        return tf.reshape(ids, shape)
+
+    def negative_sampling_losses(self, inputs, labels):
+        """word2vec.c's loss: -log s(u_o.h + b_o) - sum_k log s(-(u_k.h + b_k)), (batch,).
+
+        Each example gets its own `num_sampled` negatives, so a sampled word's
+        output row takes the gradient of the few examples that drew it, not of
+        the whole batch as with nce_loss's shared negatives. A negative that
+        happens to be the example's true word is skipped, as in word2vec.c.
+        """
+        labels = tf.cast(tf.reshape(labels, [-1]), tf.int32)
+        negatives = self.draw_negatives(tf.stack([tf.size(labels), self.num_sampled]))
+        words = tf.concat([labels[:, None], negatives], axis=1)  # (batch, 1 + num_sampled)
+        outputs = tf.gather(self.nce_weights.value, words)  # (batch, 1 + num_sampled, dim)
+        logits = (tf.reduce_sum(outputs * self.hidden(inputs)[:, None, :], axis=2)
+                  + tf.gather(self.nce_biases.value, words))
+        positive = tf.nn.softplus(-logits[:, 0])
+        kept = tf.cast(tf.not_equal(negatives, labels[:, None]), logits.dtype)
+        return positive + tf.reduce_sum(kept * tf.nn.softplus(logits[:, 1:]), axis=1)
 
     def train_step(self, data):
         inputs, labels = data
@@ -216,7 +274,8 @@ class Word2Vec(keras.Model):
     def get_config(self):
         return dict(super().get_config(), unigram_counts=self.unigram_counts,
                     embedding_dim=self.embedding_dim, num_sampled=self.num_sampled,
-                    sampler=self.sampler, arch=self.arch, seed=self.seed)
+                    sampler=self.sampler, arch=self.arch, seed=self.seed,
+                    loss=self.loss_name)
 
     @classmethod
     def from_config(cls, config):
@@ -229,7 +288,7 @@ class Word2Vec(keras.Model):
 def build_word2vec(config, unigram_counts, seed=0):
     """A Word2Vec model for a vocabulary with these counts (uncompiled)."""
     return Word2Vec(unigram_counts, config.embedding_dim, config.num_sampled, config.sampler,
-                    config.arch, seed)
+                    config.arch, seed, config.loss)
 
 
 def compile_for_training(model, config, total_steps=1,
