@@ -32,19 +32,19 @@ cores; commands and the time-to-accuracy curves in benchmarks/RESULTS.md): see
 the CIFAR-10 rows of README.md's results table.
 
 The zoo at one wall-clock budget (python -m benchmarks.cifar_zoo --data_dir
-../shared/data/cifar10_jpg.tar --minutes 2 --test_images 5000, idle 2-core CPU;
-MFLOPs = 2 x multiply-accumulates per image; benchmarks/RESULTS.md; the
-5-minute table is still to be measured):
+../shared/data/cifar10_jpg.tar, idle 2-core CPU, all 10,000 test images;
+MFLOPs = 2 x multiply-accumulates per image; the 2-minute table is in
+benchmarks/RESULTS.md):
 
-    | arch      | parameters | MFLOPs/image | train images/s | test accuracy, 2 min |
+    | arch      | parameters | MFLOPs/image | train images/s | test accuracy, 5 min |
     |-----------|-----------:|-------------:|---------------:|---------------------:|
-    | alexnet   |      7.71M |          451 |            184 |                39.9% |
-    | vgg       |      0.29M |           77 |            539 |                61.2% |
-    | googlenet |      1.48M |          726 |             57 |                37.4% |
-    | resnet    |      0.27M |           82 |            450 |                62.7% |
-    | densenet  |      0.79M |          576 |             27 |                20.9% |
-    | tutorial  |      1.76M |           66 |          1,124 |                57.9% |
-    | fast      |      0.50M |           66 |            954 |                76.5% |
+    | alexnet   |      7.71M |          451 |            188 |                51.5% |
+    | vgg       |      0.29M |           77 |            510 |                69.7% |
+    | googlenet |      1.48M |          726 |             57 |                55.0% |
+    | resnet    |      0.27M |           82 |            368 |                71.0% |
+    | densenet  |      0.79M |          576 |             27 |                43.1% |
+    | tutorial  |      1.76M |           66 |          1,115 |                67.5% |
+    | fast      |      0.50M |           66 |            937 |                84.1% |
 """
 
 import sys
