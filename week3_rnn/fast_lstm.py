@@ -29,94 +29,143 @@ def _split_gates(z):
     return tf.sigmoid(i), tf.sigmoid(f), tf.tanh(g), tf.sigmoid(o)
 
 
-@tf.custom_gradient
-def lstm_sequence(inputs, h0, c0, kernel, recurrent_kernel, bias):
-    """Runs an LSTM over a time-major sequence.
+def _gate_constants(units, dtype):
+    """(scale, offset), each (4 * units,): tanh(z * scale) * scale + offset are the gates.
 
-    Args:
-      inputs: (time, batch, features).
-      h0, c0: (batch, units) initial state.
-      kernel: (features, 4 * units); recurrent_kernel: (units, 4 * units);
-      bias: (4 * units,). Gate order i, f, c, o as in Keras.
-
-    Returns:
-      (outputs (time, batch, units), final h, final c).
+    sigmoid(x) = tanh(x / 2) / 2 + 1/2, so one tanh over the whole (batch,
+    4 * units) block gives all four gates (i, f, o sigmoid; g tanh). Under
+    XLA this is 4-5x faster than splitting z first and applying sigmoid and
+    tanh to the parts (62 against 330 us for a 64 x 1024 step on the
+    2-core CPU): XLA's fusion recomputes the sliced activations for each use.
     """
-    time_steps = tf.shape(inputs)[0]
-    batch = tf.shape(inputs)[1]
-    features = tf.shape(inputs)[2]
-    units = tf.shape(recurrent_kernel)[0]
-    flat_inputs = tf.reshape(inputs, [-1, features])
-    # (time, batch, 4 * units): the input part of every gate, in one matmul.
-    input_gates = tf.reshape(
-        tf.matmul(flat_inputs, kernel) + bias, [time_steps, batch, 4 * units])
+    def per_gate(i, g):
+        return tf.concat([tf.fill([2 * units], i), tf.fill([units], g),
+                          tf.fill([units], i)], 0)
+    return tf.cast(per_gate(0.5, 1.0), dtype), tf.cast(per_gate(0.5, 0.0), dtype)
 
-    def new_array():
-        return tf.TensorArray(inputs.dtype, size=time_steps)
 
-    input_gates_ta = new_array().unstack(input_gates)
+def _forward_loop(input_gates, h0, c0, recurrent_kernel):
+    """The recurrence: (hs, cs, gates (time, batch, 4 * units) activated, h, c)."""
+    time_steps = tf.shape(input_gates)[0]
+    dtype = input_gates.dtype
+    scale, offset = _gate_constants(tf.shape(h0)[1], dtype)
 
-    def forward_step(t, h, c, hs, cs, zs):
-        z = input_gates_ta.read(t) + tf.matmul(h, recurrent_kernel)  # (batch, 4 * units)
-        i, f, g, o = _split_gates(z)
+    def new_array(element_shape):
+        return tf.TensorArray(dtype, size=time_steps, element_shape=element_shape)
+
+    inputs_ta = new_array(input_gates.shape[1:]).unstack(input_gates)
+
+    def step(t, h, c, hs, cs, gates_ta):
+        z = inputs_ta.read(t) + tf.matmul(h, recurrent_kernel)  # (batch, 4 * units)
+        gates = tf.tanh(z * scale) * scale + offset
+        i, f, g, o = tf.split(gates, 4, axis=1)
         c = f * c + i * g
         h = o * tf.tanh(c)
-        return t + 1, h, c, hs.write(t, h), cs.write(t, c), zs.write(t, z)
+        return t + 1, h, c, hs.write(t, h), cs.write(t, c), gates_ta.write(t, gates)
 
-    _, h_last, c_last, hs, cs, zs = tf.while_loop(
-        lambda t, *_: t < time_steps,
-        forward_step,
-        (tf.constant(0), h0, c0, new_array(), new_array(), new_array()),
-    )
-    hs, cs, zs = hs.stack(), cs.stack(), zs.stack()
+    _, h, c, hs, cs, gates = tf.while_loop(
+        lambda t, *_: t < time_steps, step,
+        (tf.constant(0), h0, c0, new_array(h0.shape), new_array(c0.shape),
+         new_array(input_gates.shape[1:])))
+    return hs.stack(), cs.stack(), gates.stack(), h, c
 
-    def grad(d_outputs, d_h_last, d_c_last):
-        d_outputs = tf.zeros_like(hs) if d_outputs is None else d_outputs
-        d_h_last = tf.zeros_like(h_last) if d_h_last is None else d_h_last
-        d_c_last = tf.zeros_like(c_last) if d_c_last is None else d_c_last
-        # Everything that does not depend on the incoming gradient is computed
-        # for the whole sequence at once, as a few large elementwise ops, so
-        # the loop below runs only seven small ops per step.
-        h_prev = tf.concat([h0[None], hs[:-1]], axis=0)  # (time, batch, units)
-        c_prev = tf.concat([c0[None], cs[:-1]], axis=0)
-        i, f, g, o = tf.split(zs, 4, axis=2)
-        i, f, g, o = tf.sigmoid(i), tf.sigmoid(f), tf.tanh(g), tf.sigmoid(o)
-        tanh_c = tf.tanh(cs)
-        # dc_t += dh_t * dc_from_dh; dz_t = [dc, dc, dc, dh] * dz_from_dc_dh.
-        dc_from_dh = o * (1.0 - tanh_c * tanh_c)
-        dz_from_dc_dh = tf.concat(
-            [g * i * (1.0 - i), c_prev * f * (1.0 - f), i * (1.0 - g * g),
-             tanh_c * o * (1.0 - o)], axis=2)  # (time, batch, 4 * units)
-        # TF's CPU matmul is markedly slower with transpose_a/transpose_b set
-        # than on explicitly transposed operands, so transpose once up front.
-        recurrent_transposed = tf.transpose(recurrent_kernel)  # (4 * units, units)
-        d_out_ta = new_array().unstack(d_outputs)
-        dc_from_dh_ta = new_array().unstack(dc_from_dh)
-        dz_factor_ta = new_array().unstack(dz_from_dc_dh)
-        forget_ta = new_array().unstack(f)
 
-        def backward_step(t, dh_next, dc_next, dzs):
-            dh = d_out_ta.read(t) + dh_next
-            dc = dc_next + dh * dc_from_dh_ta.read(t)
-            dz = tf.concat([dc, dc, dc, dh], axis=1) * dz_factor_ta.read(t)
-            dh_next = tf.matmul(dz, recurrent_transposed)
-            return t - 1, dh_next, dc * forget_ta.read(t), dzs.write(t, dz)
+def _backward_loop(d_outputs, gates, cs, c0, d_h_last, d_c_last, recurrent_kernel):
+    """dZ (time, batch, 4 * units) for all steps, and the gradients of h0 and c0.
 
-        _, d_h0, d_c0, dzs = tf.while_loop(
-            lambda t, *_: t >= 0,
-            backward_step,
-            (time_steps - 1, d_h_last, d_c_last, new_array()),
-        )
-        # (time * batch, 4 * units): the weight gradients as single matmuls.
-        dz_flat = tf.reshape(dzs.stack(), [-1, 4 * units])
-        d_kernel = tf.matmul(tf.transpose(flat_inputs), dz_flat)
-        d_recurrent = tf.matmul(tf.transpose(tf.reshape(h_prev, [-1, units])), dz_flat)
-        d_bias = tf.reduce_sum(dz_flat, axis=0)
-        d_inputs = tf.reshape(
-            tf.matmul(dz_flat, tf.transpose(kernel)), [time_steps, batch, features])
-        return d_inputs, d_h0, d_c0, d_kernel, d_recurrent, d_bias
+    Everything that does not depend on the incoming gradient is computed for
+    the whole sequence at once, so the loop runs seven small ops a step.
+    """
+    time_steps = tf.shape(d_outputs)[0]
+    dtype = d_outputs.dtype
+    c_prev = tf.concat([c0[None], cs[:-1]], axis=0)  # (time, batch, units)
+    i, f, g, o = tf.split(gates, 4, axis=2)
+    tanh_c = tf.tanh(cs)
+    # dc_t += dh_t * dc_from_dh; dz_t = [dc, dc, dc, dh] * dz_from_dc_dh.
+    dc_from_dh = o * (1.0 - tanh_c * tanh_c)
+    dz_from_dc_dh = tf.concat(
+        [g * i * (1.0 - i), c_prev * f * (1.0 - f), i * (1.0 - g * g), tanh_c * o * (1.0 - o)],
+        axis=2)  # (time, batch, 4 * units)
+    # Plain TF's CPU matmul was markedly slower with transpose_b set than on
+    # an explicitly transposed operand (on the CPU this was written for).
+    recurrent_transposed = tf.transpose(recurrent_kernel)  # (4 * units, units)
 
-    return (hs, h_last, c_last), grad
+    def unstacked(x):
+        return tf.TensorArray(dtype, size=time_steps, element_shape=x.shape[1:]).unstack(x)
+
+    d_out_ta, dc_from_dh_ta = unstacked(d_outputs), unstacked(dc_from_dh)
+    dz_factor_ta, forget_ta = unstacked(dz_from_dc_dh), unstacked(f)
+
+    def step(t, dh_next, dc_next, dzs):
+        dh = d_out_ta.read(t) + dh_next
+        dc = dc_next + dh * dc_from_dh_ta.read(t)
+        dz = tf.concat([dc, dc, dc, dh], axis=1) * dz_factor_ta.read(t)
+        dh_next = tf.matmul(dz, recurrent_transposed)
+        return t - 1, dh_next, dc * forget_ta.read(t), dzs.write(t, dz)
+
+    _, d_h0, d_c0, dzs = tf.while_loop(
+        lambda t, *_: t >= 0, step,
+        (time_steps - 1, d_h_last, d_c_last,
+         tf.TensorArray(dtype, size=time_steps, element_shape=gates.shape[1:])))
+    return dzs.stack(), d_h0, d_c0
+
+
+def _make_lstm_sequence(forward_loop, backward_loop):
+    """lstm_sequence with these two loop functions (plain TF ops, or compiled by XLA)."""
+
+    @tf.custom_gradient
+    def lstm_sequence(inputs, h0, c0, kernel, recurrent_kernel, bias):
+        """Runs an LSTM over a time-major sequence.
+
+        Args:
+          inputs: (time, batch, features).
+          h0, c0: (batch, units) initial state.
+          kernel: (features, 4 * units); recurrent_kernel: (units, 4 * units);
+          bias: (4 * units,). Gate order i, f, c, o as in Keras.
+
+        Returns:
+          (outputs (time, batch, units), final h, final c).
+        """
+        time_steps = tf.shape(inputs)[0]
+        batch = tf.shape(inputs)[1]
+        features = tf.shape(inputs)[2]
+        units = tf.shape(recurrent_kernel)[0]
+        flat_inputs = tf.reshape(inputs, [-1, features])
+        # (time, batch, 4 * units): the input part of every gate, in one matmul.
+        input_gates = tf.reshape(
+            tf.matmul(flat_inputs, kernel) + bias, [time_steps, batch, 4 * units])
+        hs, cs, gates, h_last, c_last = forward_loop(input_gates, h0, c0, recurrent_kernel)
+
+        def grad(d_outputs, d_h_last, d_c_last):
+            d_outputs = tf.zeros_like(hs) if d_outputs is None else d_outputs
+            d_h_last = tf.zeros_like(h_last) if d_h_last is None else d_h_last
+            d_c_last = tf.zeros_like(c_last) if d_c_last is None else d_c_last
+            dzs, d_h0, d_c0 = backward_loop(d_outputs, gates, cs, c0, d_h_last, d_c_last,
+                                            recurrent_kernel)
+            # (time * batch, 4 * units): the weight gradients as single large matmuls.
+            dz_flat = tf.reshape(dzs, [-1, 4 * units])
+            h_prev = tf.concat([h0[None], hs[:-1]], axis=0)  # (time, batch, units)
+            d_kernel = tf.matmul(tf.transpose(flat_inputs), dz_flat)
+            d_recurrent = tf.matmul(tf.transpose(tf.reshape(h_prev, [-1, units])), dz_flat)
+            d_bias = tf.reduce_sum(dz_flat, axis=0)
+            d_inputs = tf.reshape(
+                tf.matmul(dz_flat, tf.transpose(kernel)), [time_steps, batch, features])
+            return d_inputs, d_h0, d_c0, d_kernel, d_recurrent, d_bias
+
+        return (hs, h_last, c_last), grad
+
+    return lstm_sequence
+
+
+# Inference, export and anything a servable keeps: plain TF ops every runtime
+# can load (TensorFlow Serving, the LiteRT converter).
+lstm_sequence = _make_lstm_sequence(_forward_loop, _backward_loop)
+# Training: both time loops compiled by XLA. TF runs each op of a while-loop
+# body through its executor (tens of microseconds an op at these sizes); XLA
+# runs the body as one compiled function. The large matmuls outside the loops
+# stay with TF's oneDNN kernels.
+lstm_sequence_compiled = _make_lstm_sequence(tf.function(_forward_loop, jit_compile=True),
+                                             tf.function(_backward_loop, jit_compile=True))
 
 
 @keras.saving.register_keras_serializable(package="tfcourse")
@@ -157,7 +206,7 @@ class FastLSTM(layers.Layer):
         self.bias = self.add_weight(name="bias", shape=(4 * units,),
                                     initializer=bias_initializer)
 
-    def call(self, inputs, initial_state=None):
+    def call(self, inputs, initial_state=None, training=None):
         inputs = tf.convert_to_tensor(inputs)
         if initial_state is None:
             zeros = tf.zeros([tf.shape(inputs)[0], self.units], inputs.dtype)
@@ -171,7 +220,8 @@ class FastLSTM(layers.Layer):
             h = o * tf.tanh(c)
             outputs = h[:, None] if self.return_sequences else h
             return [outputs, h, c] if self.return_state else outputs
-        outputs, h, c = lstm_sequence(
+        sequence = lstm_sequence_compiled if training else lstm_sequence
+        outputs, h, c = sequence(
             tf.transpose(inputs, [1, 0, 2]), h0, c0,
             tf.convert_to_tensor(self.kernel), tf.convert_to_tensor(self.recurrent_kernel),
             tf.convert_to_tensor(self.bias))
