@@ -15,12 +15,13 @@ reset to zeros on the first batch of every pass (see ptb_data.epoch_dataset).
 import dataclasses
 
 import keras
+import numpy as np
 import tensorflow as tf
 from keras import layers
 
 from common.argtypes import count, fraction, non_negative_float, non_negative_int, positive_float
 from common.configs import setting
-from week3_rnn.fast_lstm import FastLSTM, lstm_sequence
+from week3_rnn.fast_lstm import FastLSTM, lstm_sequence_compiled
 
 
 @dataclasses.dataclass(frozen=True)
@@ -139,7 +140,7 @@ class PTBModel(keras.Model):
 
     def _lstm(self, layer, x, initial_state, training, seed, index):
         if not training or self.weight_drop_rate == 0:
-            return layer(x, initial_state=initial_state)
+            return layer(x, initial_state=initial_state, training=training)
         # DropConnect on U (units, 4 * units): one mask per batch, shared by
         # every step and sequence, so the recurrent connections get dropout
         # without touching FastLSTM's fused loop.
@@ -149,7 +150,7 @@ class PTBModel(keras.Model):
         if initial_state is None:
             zeros = tf.zeros([tf.shape(x)[0], self.hidden_size], x.dtype)
             initial_state = [zeros, zeros]
-        outputs, h, c = lstm_sequence(
+        outputs, h, c = lstm_sequence_compiled(
             tf.transpose(x, [1, 0, 2]), initial_state[0], initial_state[1],
             tf.convert_to_tensor(layer.kernel), recurrent, tf.convert_to_tensor(layer.bias))
         return tf.transpose(outputs, [1, 0, 2]), h, c
@@ -238,19 +239,27 @@ def random_uniform(shape, seed, index):
 def softmax_cross_entropy_dense(hidden, kernel, bias, labels):
     """-log softmax(hidden @ kernel + bias)[labels]: (rows,) from hidden (rows, units).
 
-    The same numbers as a dense layer followed by sparse softmax cross-entropy,
-    with a hand-written gradient: TF's CPU MatMul is markedly slower when asked
-    to transpose an operand (the autodiff gradient of a matmul does that for
-    both dW = hidden^T d and dhidden = d kernel^T), so the two operands are
-    transposed explicitly first. With a 10,000-word softmax this head is most
-    of a PTB training step.
+    The same numbers as a dense layer followed by sparse softmax cross-entropy
+    (up to float32 rounding; a loss above -log(float32 tiny) = 87.3 nats is
+    reported as 87.3, its gradient stays exact), with a hand-written gradient,
+    because with a 10,000-word softmax this head is most of a PTB step:
+    - the loss comes from oneDNN's softmax (2 ms for 400 x 10,000 on the
+      2-core CPU) and the picked probability, not from TF's fused
+      SparseSoftmaxCrossEntropyWithLogits op (15 ms for the same);
+    - d loss / d logits = softmax - one_hot, and the two gradient matmuls are
+      written on explicitly transposed operands (faster on the CPU this was
+      written for; Grappler may fold them back, at no cost on today's).
     """
     logits = tf.matmul(hidden, kernel) + bias  # (rows, vocab)
-    # The fused op also returns d loss / d logits = softmax - one_hot.
-    losses, dlogits = tf.raw_ops.SparseSoftmaxCrossEntropyWithLogits(
-        features=logits, labels=labels)
+    probabilities = tf.nn.softmax(logits)
+    picked = tf.gather(probabilities, labels, batch_dims=1)  # (rows,)
+    losses = -tf.math.log(tf.maximum(picked, np.finfo(np.float32).tiny))
 
     def gradient(upstream):  # upstream: (rows,)
+        rows = tf.range(tf.shape(labels)[0])
+        dlogits = tf.tensor_scatter_nd_sub(
+            probabilities, tf.stack([rows, tf.cast(labels, rows.dtype)], axis=1),
+            tf.ones_like(picked))
         d = dlogits * upstream[:, None]  # (rows, vocab)
         return (tf.matmul(d, tf.transpose(kernel)), tf.matmul(tf.transpose(hidden), d),
                 tf.reduce_sum(d, axis=0), None)

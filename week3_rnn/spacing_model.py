@@ -71,10 +71,10 @@ class SpacingLSTM(FastLSTM):
         super().__init__(units, **kwargs)
         self.go_backwards = go_backwards
 
-    def call(self, inputs, initial_state=None):
+    def call(self, inputs, initial_state=None, training=None):
         if self.go_backwards:
             inputs = tf.reverse(inputs, axis=[1])  # (batch, time, features), last step first
-        return super().call(inputs, initial_state)
+        return super().call(inputs, initial_state, training=training)
 
     def get_config(self):
         return dict(super().get_config(), go_backwards=self.go_backwards)
