@@ -1,4 +1,8 @@
-"""FastLSTM equals keras.layers.LSTM: outputs, states and gradients."""
+"""FastLSTM equals keras.layers.LSTM: outputs, states and gradients.
+
+Both of FastLSTM's paths are checked: training=True runs its time loops
+compiled by XLA, inference runs them as plain TF ops.
+"""
 
 import numpy as np
 import pytest
@@ -23,20 +27,22 @@ def _pair(units=4, features=5):
     return reference, fast
 
 
+@pytest.mark.parametrize("training", [False, True])
 @pytest.mark.parametrize("time_steps", [1, 7])
-def test_outputs_and_states_equal_keras_lstm(time_steps):
+def test_outputs_and_states_equal_keras_lstm(time_steps, training):
     reference, fast = _pair()
     rng = np.random.default_rng(1)
     x = rng.normal(size=(3, time_steps, 5)).astype(np.float32)
     state = [rng.normal(size=(3, 4)).astype(np.float32) for _ in range(2)]
     for initial_state in (None, state):
         expected = reference(x, initial_state=initial_state)
-        actual = fast(x, initial_state=initial_state)
+        actual = fast(x, initial_state=initial_state, training=training)
         for e, a in zip(expected, actual):
             np.testing.assert_allclose(a, e, atol=1e-5)
 
 
-def test_gradients_equal_keras_lstm():
+@pytest.mark.parametrize("training", [False, True])
+def test_gradients_equal_keras_lstm(training):
     reference, fast = _pair()
     rng = np.random.default_rng(2)
     x = tf.constant(rng.normal(size=(3, 7, 5)).astype(np.float32))
@@ -47,7 +53,7 @@ def test_gradients_equal_keras_lstm():
     def grads(layer):
         with tf.GradientTape() as tape:
             tape.watch([x, *state])
-            outputs = layer(x, initial_state=state)
+            outputs = layer(x, initial_state=state, training=training)
             # A loss that depends on the sequence and on both final states.
             loss = sum(tf.reduce_sum(o * u) for o, u in zip(outputs, upstream))
         return tape.gradient(loss, [x, *state, *layer.trainable_weights])

@@ -44,9 +44,14 @@ def _gate_constants(units, dtype):
     return tf.cast(per_gate(0.5, 1.0), dtype), tf.cast(per_gate(0.5, 0.0), dtype)
 
 
+def _time_steps(sequence):
+    """The length of a time-major sequence: static when known (XLA needs it), else a tensor."""
+    return sequence.shape[0] if sequence.shape[0] is not None else tf.shape(sequence)[0]
+
+
 def _forward_loop(input_gates, h0, c0, recurrent_kernel):
     """The recurrence: (hs, cs, gates (time, batch, 4 * units) activated, h, c)."""
-    time_steps = tf.shape(input_gates)[0]
+    time_steps = _time_steps(input_gates)
     dtype = input_gates.dtype
     scale, offset = _gate_constants(tf.shape(h0)[1], dtype)
 
@@ -66,7 +71,7 @@ def _forward_loop(input_gates, h0, c0, recurrent_kernel):
     _, h, c, hs, cs, gates = tf.while_loop(
         lambda t, *_: t < time_steps, step,
         (tf.constant(0), h0, c0, new_array(h0.shape), new_array(c0.shape),
-         new_array(input_gates.shape[1:])))
+         new_array(input_gates.shape[1:])), maximum_iterations=time_steps)
     return hs.stack(), cs.stack(), gates.stack(), h, c
 
 
@@ -76,7 +81,7 @@ def _backward_loop(d_outputs, gates, cs, c0, d_h_last, d_c_last, recurrent_kerne
     Everything that does not depend on the incoming gradient is computed for
     the whole sequence at once, so the loop runs seven small ops a step.
     """
-    time_steps = tf.shape(d_outputs)[0]
+    time_steps = _time_steps(d_outputs)
     dtype = d_outputs.dtype
     c_prev = tf.concat([c0[None], cs[:-1]], axis=0)  # (time, batch, units)
     i, f, g, o = tf.split(gates, 4, axis=2)
@@ -106,7 +111,8 @@ def _backward_loop(d_outputs, gates, cs, c0, d_h_last, d_c_last, recurrent_kerne
     _, d_h0, d_c0, dzs = tf.while_loop(
         lambda t, *_: t >= 0, step,
         (time_steps - 1, d_h_last, d_c_last,
-         tf.TensorArray(dtype, size=time_steps, element_shape=gates.shape[1:])))
+         tf.TensorArray(dtype, size=time_steps, element_shape=gates.shape[1:])),
+        maximum_iterations=time_steps)
     return dzs.stack(), d_h0, d_c0
 
 
@@ -134,14 +140,17 @@ def _make_lstm_sequence(forward_loop, backward_loop):
         # (time, batch, 4 * units): the input part of every gate, in one matmul.
         input_gates = tf.reshape(
             tf.matmul(flat_inputs, kernel) + bias, [time_steps, batch, 4 * units])
-        hs, cs, gates, h_last, c_last = forward_loop(input_gates, h0, c0, recurrent_kernel)
+        # stop_gradient: this function gives its own gradient, and a tape that saw
+        # the loop's inputs would ask an XLA-compiled loop for its intermediates.
+        hs, cs, gates, h_last, c_last = forward_loop(
+            *(tf.stop_gradient(x) for x in (input_gates, h0, c0, recurrent_kernel)))
 
         def grad(d_outputs, d_h_last, d_c_last):
             d_outputs = tf.zeros_like(hs) if d_outputs is None else d_outputs
             d_h_last = tf.zeros_like(h_last) if d_h_last is None else d_h_last
             d_c_last = tf.zeros_like(c_last) if d_c_last is None else d_c_last
-            dzs, d_h0, d_c0 = backward_loop(d_outputs, gates, cs, c0, d_h_last, d_c_last,
-                                            recurrent_kernel)
+            dzs, d_h0, d_c0 = backward_loop(*(tf.stop_gradient(x) for x in (
+                d_outputs, gates, cs, c0, d_h_last, d_c_last, recurrent_kernel)))
             # (time * batch, 4 * units): the weight gradients as single large matmuls.
             dz_flat = tf.reshape(dzs, [-1, 4 * units])
             h_prev = tf.concat([h0[None], hs[:-1]], axis=0)  # (time, batch, units)
