@@ -3,9 +3,10 @@
 Both sides train skip-gram on the same token stream with the same dimension,
 window, epochs, min_count and subsampling threshold (gensim's defaults: 100,
 5, 5, 5, 1e-3); gensim uses 2 worker threads and negative sampling with
-`--negative` noise words per pair. This project's NCE loss draws
+`--negative` noise words per pair. This project's `--loss nce` draws
 `--num_sampled` noise words per batch, shared by its examples
-(tf.nn.nce_loss), so the two "negatives" settings are not the same quantity.
+(tf.nn.nce_loss), so the two "negatives" settings are not the same quantity;
+its `--loss negative_sampling` is gensim's loss, `--num_sampled` per pair.
 
 Both sides' vectors are scored by the same code, gensim's
 KeyedVectors.evaluate_word_analogies (restrict_vocab 30,000, case-insensitive)
@@ -63,7 +64,7 @@ def run_tfcourse(tokens, args):
     config = dataclasses.replace(
         PRESETS["small"], embedding_dim=args.embedding_dim, window=args.window,
         min_count=args.min_count, sample=args.sample, epochs=args.epochs,
-        num_sampled=args.num_sampled, batch_size=args.batch_size,
+        loss=args.loss, num_sampled=args.num_sampled, batch_size=args.batch_size,
         learning_rate=args.learning_rate)
     with tempfile.TemporaryDirectory() as run_dir:
         model, vocab = skipgram.train(config, os.path.join(run_dir, "run"), tokens,
@@ -114,8 +115,11 @@ def main():
     parser.add_argument("--seed", type=int, default=1, help="both sides")
     parser.add_argument("--negative", type=int, default=5, help="gensim: noise words per pair")
     parser.add_argument("--workers", type=int, default=2, help="gensim: worker threads")
+    parser.add_argument("--loss", default=small.loss, choices=["nce", "negative_sampling"],
+                        help="tfcourse: the loss (see word2vec/model.py)")
     parser.add_argument("--num_sampled", type=int, default=small.num_sampled,
-                        help="tfcourse: noise words per batch")
+                        help="tfcourse: noise words per batch (nce) or per pair "
+                             "(negative_sampling)")
     parser.add_argument("--batch_size", type=int, default=small.batch_size,
                         help="tfcourse: pairs per step")
     parser.add_argument("--learning_rate", type=float, default=small.learning_rate,
