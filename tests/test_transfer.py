@@ -89,11 +89,14 @@ def test_bottleneck_cache_is_hit_on_the_second_run(trained, cifar_base, capsys):
 
 
 def test_head_learns_colours_on_features_of_an_untrained_net(tmp_path, cifar_base):
-    photos = make_photo_folder(tmp_path / "photos", per_class=30)
+    # 60 photos a colour leave 25 for the test split: at 30 a colour the test
+    # had 12 images and two of them decided between pass and fail.
+    photos = make_photo_folder(tmp_path / "photos", per_class=60)
     config = PRESETS["test"].__class__(epochs=30, batch_size=16, learning_rate=0.01)
     report = transfer.train(config, str(photos), str(tmp_path / "run"), cifar_base, "none",
                             bottleneck_dir=None, verbose=0)
-    assert report["test_accuracy"] > 0.6  # chance is 1/3
+    assert report["test_images"] >= 20
+    assert report["test_accuracy"] > 0.8  # chance is 1/3; measured 1.0
 
 
 def test_fine_tuning_and_distortions_change_the_base(tmp_path, cifar_base):

@@ -2,11 +2,14 @@
 
 Each takes the model's frozen config (week2_cnn.cifar_models.CifarConfig) for
 the settings every network shares: batch norm on or off, the activation and
-the L2 weight decay.
+the L2 weight decay. Batch norm is common.layers.FusedBatchNormalization:
+Keras's numbers through TensorFlow's fused kernel (+22% images/s on `fast`).
 """
 
 import keras
 from keras import layers
+
+from common.layers import FusedBatchNormalization
 
 
 def l2_regularizer(config):
@@ -26,7 +29,7 @@ def conv_bn(x, filters, config, kernel_size=3, strides=1, name=None):
     x = conv(x, filters, config, kernel_size, strides, name)
     if config.batch_norm:
         # Short runs need fast-moving statistics for evaluation (airbench uses 0.4).
-        x = layers.BatchNormalization(momentum=0.6 if config.arch == "fast" else 0.9,
+        x = FusedBatchNormalization(momentum=0.6 if config.arch == "fast" else 0.9,
                                       scale=config.arch != "fast")(x)
     return layers.Activation(config.activation)(x)
 
@@ -39,7 +42,7 @@ def bn_act(x, config):
     evaluation uses must already be the data's, not their initial 0 and 1.
     """
     if config.batch_norm:
-        x = layers.BatchNormalization(momentum=0.9)(x)
+        x = FusedBatchNormalization(momentum=0.9)(x)
     return layers.Activation(config.activation)(x)
 
 

@@ -29,6 +29,7 @@ from keras import layers
 
 from common.argtypes import count, fraction, non_negative_float, positive_float, whole_number_in
 from common.configs import setting
+from common.layers import FusedBatchNormalization
 from week2_cnn.cifar_layers import conv, conv_bn, dense, l2_regularizer
 from week2_cnn.cifar_zoo_models import ZOO_BODIES, architecture_problem, resnet_v2_body
 
@@ -179,7 +180,7 @@ def resnet_body(x, config):
             y = conv_bn(x, filters, config, strides=strides)
             y = conv(y, filters, config)
             if config.batch_norm:
-                y = layers.BatchNormalization()(y)
+                y = FusedBatchNormalization()(y)
             if strides != 1:  # a 1x1 strided projection matches the shortcut's shape
                 shortcut = layers.Conv2D(filters, 1, strides=strides, use_bias=False,
                                          kernel_regularizer=l2_regularizer(config))(x)
@@ -198,7 +199,7 @@ def fast_body(x, config):
                           kernel_regularizer=l2_regularizer(config))(x)
         x = layers.MaxPooling2D(2)(x)                               # 31 -> 15 -> 7 -> 3
         if config.batch_norm:
-            x = layers.BatchNormalization(momentum=0.6, scale=False)(x)
+            x = FusedBatchNormalization(momentum=0.6, scale=False)(x)
         x = layers.Activation(config.activation)(x)
         x = conv_bn(x, filters, config)
     x = layers.GlobalMaxPooling2D()(x)                              # (batch, 4 * width)
