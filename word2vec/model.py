@@ -170,8 +170,10 @@ class Word2Vec(keras.Model):
         self.arch = arch
         self.seed = seed
         self.loss_name = loss  # Keras's compile owns `self.loss`
-        # negative_sampling draws ids by binary search in this cumulative distribution.
-        self.negative_cdf = tf.constant(negative_cdf(self.unigram_counts, sampler))
+        # negative_sampling draws ids by binary search in this cumulative
+        # distribution (vocab float64s: not built for nce, which never reads it).
+        self.negative_cdf = (tf.constant(negative_cdf(self.unigram_counts, sampler))
+                             if loss == "negative_sampling" else None)
         # word2vec.c's initialisation: inputs uniform(-0.5/dim, 0.5/dim), outputs zero.
         scale = 0.5 / embedding_dim
         self.embeddings = self.add_weight(
