@@ -227,7 +227,10 @@ class FastLSTM(layers.Layer):
             initial_state = [zeros, zeros]
         h0, c0 = initial_state
         if inputs.shape[1] == 1:
-            # One step (text generation): the plain cell equations, no loop.
+            # One step (text generation): the plain cell equations, no loop. Not the
+            # loops' one-tanh form: for generation's one-row steps the split form
+            # measured 5-10% faster (SavedModel generate, 9,199-9,606 against
+            # 8,544-8,850 chars/s, alternating runs).
             z = inputs[:, 0] @ self.kernel + h0 @ self.recurrent_kernel + self.bias
             i, f, g, o = _split_gates(z)
             c = f * c0 + i * g
