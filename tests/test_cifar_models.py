@@ -74,12 +74,30 @@ def test_augment_flips_and_shifts_without_new_pixels():
     image = np.arange(32 * 32 * 3, dtype=np.int64).reshape(32, 32, 3) % 251
     image = image.astype(np.uint8)
     tf.random.set_seed(0)
-    outputs = [augment(tf.constant(image), 2).numpy() for _ in range(20)]
-    assert all(o.shape == (32, 32, 3) and o.dtype == np.uint8 for o in outputs)
-    assert any(not np.array_equal(o, image) for o in outputs)
+    outputs = augment(tf.constant(np.stack([image] * 200)), 2).numpy()  # one batch
+    assert outputs.shape == (200, 32, 32, 3)
+    np.testing.assert_array_equal(outputs, np.round(outputs))  # pixels, not blends
+    outputs = list(outputs.astype(np.uint8))
     # The centre 28x28 of any output is the original (or its mirror) shifted by <= 2.
     candidates = [np.roll(np.roll(img, dy, 0), dx, 1)[2:30, 2:30]
                   for img in (image, image[:, ::-1]) for dy in range(-2, 3)
                   for dx in range(-2, 3)]
-    for output in outputs:
-        assert any(np.array_equal(output[2:30, 2:30], c) for c in candidates)
+    matches = [[i for i, c in enumerate(candidates) if np.array_equal(o[2:30, 2:30], c)]
+               for o in outputs]
+    assert all(len(m) == 1 for m in matches)
+    # Each image of the batch draws its own flip and shift: of the 50, most occur.
+    drawn = {m[0] for m in matches}
+    assert len(drawn) >= 30 and min(drawn) < 25 <= max(drawn)  # mirrored and not
+
+
+def test_augment_without_translation_only_mirrors():
+    import tensorflow as tf
+
+    images = np.random.default_rng(0).integers(0, 256, (64, 32, 32, 3)).astype(np.uint8)
+    tf.random.set_seed(1)
+    outputs = augment(tf.constant(images), 0).numpy()
+    mirrored = [np.array_equal(o, i[:, ::-1]) for o, i in zip(outputs, images)]
+    kept = [np.array_equal(o, i) for o, i in zip(outputs, images)]
+    assert all(m or k for m, k in zip(mirrored, kept))
+    assert 10 <= sum(mirrored) <= 54  # each image flips on its own draw
+

@@ -68,18 +68,31 @@ def compile_model(model, config, steps_per_epoch, jit_compile=False, schedule=No
     return model
 
 
-def augment(image, translate):
-    """Random horizontal flip and a random shift of up to `translate` pixels.
+def augment(images, translate):
+    """Random horizontal flips and shifts of up to `translate` pixels, each image its own.
 
-    image: uint8 (32, 32, 3). The shift pads by reflection and crops back to
-    32 x 32, as the fast CIFAR-10 trainers do.
+    images: (batch, height, width, channels), uint8 or float; returns float32
+    0..255. The shift pads by reflection and crops back to the image's size,
+    as the fast CIFAR-10 trainers do. One nearest-neighbour crop_and_resize
+    does shift and flip for the whole batch (a box from right to left is a
+    mirrored crop): 0.8 CPU seconds an epoch of `fast`, against 4.1 image by
+    image, CPU that the 2-core machine's training step needs.
     """
-    image = tf.image.random_flip_left_right(image)
-    if translate:
-        padded = tf.pad(image, [[translate, translate], [translate, translate], [0, 0]],
-                        mode="REFLECT")
-        image = tf.image.random_crop(padded, tf.shape(image))
-    return image
+    batch, height, width = tf.shape(images)[0], images.shape[1], images.shape[2]
+    padded = tf.pad(tf.cast(images, tf.float32),
+                    [[0, 0], [translate, translate], [translate, translate], [0, 0]],
+                    mode="REFLECT")
+    top, left = (tf.random.uniform([batch], 0, 2 * translate + 1, dtype=tf.int32)
+                 for _ in range(2))
+    mirror = tf.random.uniform([batch]) < 0.5
+    right = left + width - 1
+    boxes = tf.cast(tf.stack([top, tf.where(mirror, right, left), top + height - 1,
+                              tf.where(mirror, left, right)], axis=1), tf.float32)
+    # Box corners in units of the padded image's size minus one (crop_and_resize's).
+    boxes = boxes / tf.constant([height + 2 * translate - 1, width + 2 * translate - 1] * 2,
+                                tf.float32)
+    return tf.image.crop_and_resize(padded, boxes, tf.range(batch), [height, width],
+                                    method="nearest")
 
 
 def training_dataset(x, y, config, num_classes, seed, initial_epoch):
@@ -90,11 +103,11 @@ def training_dataset(x, y, config, num_classes, seed, initial_epoch):
     """
     data = tf.data.Dataset.from_tensor_slices((x, y))
     data = data.shuffle(len(x), seed=seed + 1000 * initial_epoch, reshuffle_each_iteration=True)
-    data = data.repeat()
+    data = data.repeat().batch(config.batch_size, drop_remainder=True)
     if config.augment:
-        data = data.map(lambda image, label: (augment(image, config.translate), label),
+        data = data.map(lambda images, labels: (augment(images, config.translate), labels),
                         num_parallel_calls=tf.data.AUTOTUNE)
-    return _to_model_inputs(data.batch(config.batch_size, drop_remainder=True), num_classes)
+    return _to_model_inputs(data, num_classes)
 
 
 def evaluation_dataset(x, y, num_classes, batch_size=1000):
