@@ -17,16 +17,16 @@ def l2_regularizer(config):
     return keras.regularizers.L2(config.l2 / 2) if config.l2 else None
 
 
-def conv(x, filters, config, kernel_size=3, strides=1, name=None):
+def conv(x, filters, config, kernel_size=3, strides=1, name=None, initializer="he_normal"):
     """A 'same'-padded conv, He-initialised, with a bias only when no batch norm follows."""
     return layers.Conv2D(filters, kernel_size, strides=strides, padding="same",
-                         use_bias=not config.batch_norm, kernel_initializer="he_normal",
+                         use_bias=not config.batch_norm, kernel_initializer=initializer,
                          kernel_regularizer=l2_regularizer(config), name=name)(x)
 
 
-def conv_bn(x, filters, config, kernel_size=3, strides=1, name=None):
+def conv_bn(x, filters, config, kernel_size=3, strides=1, name=None, initializer="he_normal"):
     """conv (no bias when batch norm follows) -> batch norm -> activation."""
-    x = conv(x, filters, config, kernel_size, strides, name)
+    x = conv(x, filters, config, kernel_size, strides, name, initializer)
     if config.batch_norm:
         # Short runs need fast-moving statistics for evaluation (airbench uses 0.4).
         x = FusedBatchNormalization(momentum=0.6 if config.arch == "fast" else 0.9,
