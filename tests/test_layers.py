@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from common.layers import FusedBatchNormalization
+from common.layers import FusedBatchNormalization, PartialDirac
 
 
 @pytest.mark.parametrize("scale", [True, False])
@@ -55,3 +55,18 @@ def test_other_shapes_fall_back_to_keras():
     x = np.random.default_rng(2).normal(size=(16, 7)).astype(np.float32)
     stock, fused = keras.layers.BatchNormalization(), FusedBatchNormalization()
     np.testing.assert_allclose(fused(x, training=True), stock(x, training=True), atol=1e-6)
+
+
+def test_partial_dirac_starts_the_first_filters_as_the_identity():
+    x = np.random.default_rng(0).normal(size=(2, 5, 5, 3)).astype(np.float32)
+    conv = keras.layers.Conv2D(8, 3, padding="same", use_bias=False,
+                               kernel_initializer=PartialDirac("he_normal"))
+    y = keras.ops.convert_to_numpy(conv(x))
+    np.testing.assert_allclose(y[..., :3], x, atol=1e-6)  # filter i passes channel i
+    assert np.abs(y[..., 3:]).max() > 0.1  # the rest from he_normal
+    narrow = keras.layers.Conv2D(2, 3, padding="same", use_bias=False,
+                                 kernel_initializer=PartialDirac("glorot_uniform"))
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(narrow(x)), x[..., :2], atol=1e-6)
+    # Serialisable, so a saved model that used it loads.
+    again = keras.initializers.deserialize(keras.initializers.serialize(PartialDirac("zeros")))
+    assert isinstance(again, PartialDirac) and np.all(again((3, 3, 2, 4))[..., 2:] == 0)
