@@ -11,6 +11,7 @@ clipping, embedding and Keras's per-step work.
     python -m benchmarks.char_rnn_step_breakdown
 """
 
+import functools
 import os
 import time
 
@@ -47,8 +48,11 @@ def main():
     recurrent, upstream = tensor(UNITS, 4 * UNITS), tensor(TIME, BATCH, UNITS)
     loops = {}
     for name, jit in (("XLA", True), ("plain TF", False)):
-        forward = tf.function(fast_lstm._forward_loop, jit_compile=jit)
-        backward = tf.function(fast_lstm._backward_loop, jit_compile=jit)
+        # As training runs them under XLA: unrolled.
+        forward = tf.function(functools.partial(fast_lstm._forward_loop, unroll=jit),
+                              jit_compile=jit)
+        backward = tf.function(functools.partial(fast_lstm._backward_loop, unroll=jit),
+                               jit_compile=jit)
         _, cells, gates, _, _ = forward(input_gates, zeros, zeros, recurrent)
         loops[name] = (
             2 * milliseconds(lambda: forward(input_gates, zeros, zeros, recurrent)),

@@ -9,7 +9,7 @@ import pytest
 import tensorflow as tf
 from keras import layers
 
-from week3_rnn.fast_lstm import FastLSTM
+from week3_rnn.fast_lstm import MAX_UNROLLED_STEPS, FastLSTM
 
 
 def _pair(units=4, features=5):
@@ -41,14 +41,17 @@ def test_outputs_and_states_equal_keras_lstm(time_steps, training):
             np.testing.assert_allclose(a, e, atol=1e-5)
 
 
-@pytest.mark.parametrize("training", [False, True])
-def test_gradients_equal_keras_lstm(training):
+# Under XLA (training) sequences of up to MAX_UNROLLED_STEPS run unrolled,
+# longer ones in a while loop: both are checked.
+@pytest.mark.parametrize("training,time_steps", [
+    (False, 7), (True, 7), (True, MAX_UNROLLED_STEPS + 5)])
+def test_gradients_equal_keras_lstm(training, time_steps):
     reference, fast = _pair()
     rng = np.random.default_rng(2)
-    x = tf.constant(rng.normal(size=(3, 7, 5)).astype(np.float32))
+    x = tf.constant(rng.normal(size=(3, time_steps, 5)).astype(np.float32))
     state = [tf.constant(rng.normal(size=(3, 4)).astype(np.float32)) for _ in range(2)]
     upstream = [tf.constant(rng.normal(size=s).astype(np.float32))
-                for s in [(3, 7, 4), (3, 4), (3, 4)]]
+                for s in [(3, time_steps, 4), (3, 4), (3, 4)]]
 
     def grads(layer):
         with tf.GradientTape() as tape:
