@@ -20,17 +20,26 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 TIME, BATCH, UNITS, EMBEDDING, VOCAB = 100, 64, 256, 64, 65
 
 
-def milliseconds(function, repeats=10):
-    """Mean wall milliseconds of `function()` after two untimed calls."""
+def milliseconds(function, repeats=5, blocks=5):
+    """Wall milliseconds of `function()`: the median over `blocks` blocks of `repeats` calls.
+
+    The median, because this shared 2-core machine has slow moments that a
+    single mean over all calls absorbs.
+    """
+    import statistics
+
     import tensorflow as tf
 
     function()
     function()
-    start = time.perf_counter()
-    for _ in range(repeats):
-        result = function()
-    tf.nest.map_structure(lambda x: x.numpy(), result)  # wait for the last call
-    return (time.perf_counter() - start) / repeats * 1e3
+    times = []
+    for _ in range(blocks):
+        start = time.perf_counter()
+        for _ in range(repeats):
+            result = function()
+        tf.nest.map_structure(lambda x: x.numpy(), result)  # wait for the last call
+        times.append((time.perf_counter() - start) / repeats * 1e3)
+    return statistics.median(times)
 
 
 def main():
