@@ -104,7 +104,7 @@ PRESETS = {
                           label_smoothing=0.1, translate=4),
     # Page's ResNet-9 hyper-parameters (mean-loss learning rate 0.4, batch 512, L2 5e-4,
     # Nesterov 0.9) on an airbench-shaped network with its identity init; 8 epochs
-    # take under 5 minutes on 2 idle CPU cores (86.1% test accuracy, RESULTS.md).
+    # take under 5 minutes on 2 idle CPU cores (85.6-86.1% test accuracy, RESULTS.md).
     "fast": CifarConfig("fast", width=32, epochs=8, learning_rate=0.4),
     # The 2-hour recipe: airbench94's widths (64/256/256, about 4x the compute per
     # image of `fast`) and a longer schedule.
