@@ -81,6 +81,31 @@ def assert_one_line_error(status, stderr, fragment=""):
     assert fragment in lines[0], lines[0]
 
 
+def assert_export_keeps_what_it_did_not_write(main, run_dir, tmp_path, capsys, monkeypatch):
+    """`export --overwrite` refuses every target it did not write, with one error line each.
+
+    The empty path, the run directory, a folder inside it, the working
+    directory's parent chain (tmp_path, the cwd) and a user's folder holding a
+    canary file; afterwards the run directory and the canary are byte for byte
+    as before. Returns the user's folder for further checks.
+    """
+    run_before = snapshot(run_dir)
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / "canary.txt").write_text("keep me")
+    monkeypatch.chdir(tmp_path)
+    for export_dir, fragment in [("", "empty"), (run_dir, "is or contains"),
+                                 (os.path.join(run_dir, "exp"), "inside the run directory"),
+                                 (str(tmp_path), "is or contains"),
+                                 (str(folder), "not an export written by this project")]:
+        status, _, stderr = call_cli(main, ["export", "--run_dir", run_dir, "--export_dir",
+                                            export_dir, "--overwrite"], capsys)
+        assert_one_line_error(status, stderr, fragment)
+    assert (folder / "canary.txt").read_text() == "keep me"
+    assert snapshot(run_dir) == run_before
+    return folder
+
+
 def cli_error_line(main, argv, capsys):
     """The one `error:` line of a CLI call that must fail with status 2."""
     status, _, stderr = call_cli(main, argv, capsys)

@@ -7,7 +7,8 @@ import shutil
 
 import pytest
 
-from tests.conftest import assert_one_line_error, call_cli, cli_error_line, shared_data, snapshot
+from tests.conftest import (assert_export_keeps_what_it_did_not_write, cli_error_line,
+                            shared_data, snapshot)
 from tests.test_ptb import ptb_dir, trained, write_corpus  # noqa: F401  (fixtures)
 from week3_rnn import ptb
 from week3_rnn.ptb_data import SPLIT_SHA256, SPLIT_URL
@@ -179,21 +180,8 @@ def test_corrupt_run_files_name_the_file(trained, tmp_path, capsys, name, conten
 
 
 def test_export_never_replaces_what_it_did_not_write(trained, tmp_path, capsys, monkeypatch):
-    run_dir = trained[0]
-    run_before = snapshot(run_dir)
-    folder = tmp_path / "mine"
-    folder.mkdir()
-    (folder / "canary.txt").write_text("keep me")
-    monkeypatch.chdir(tmp_path)
-    for export_dir, fragment in [("", "empty"), (run_dir, "is or contains"),
-                                 (os.path.join(run_dir, "exp"), "inside the run directory"),
-                                 (str(tmp_path), "is or contains"),
-                                 (str(folder), "not an export written by this project")]:
-        status, _, stderr = call_cli(ptb.main, ["export", "--run_dir", run_dir, "--export_dir",
-                                                export_dir, "--overwrite"], capsys)
-        assert_one_line_error(status, stderr, fragment)
-    assert (folder / "canary.txt").read_text() == "keep me"
-    assert snapshot(run_dir) == run_before
+    assert_export_keeps_what_it_did_not_write(ptb.main, trained[0], tmp_path, capsys,
+                                              monkeypatch)
 
 
 def test_litert_failure_names_the_op(trained, tmp_path, capsys, monkeypatch):

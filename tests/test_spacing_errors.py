@@ -6,7 +6,8 @@ import shutil
 
 import pytest
 
-from tests.conftest import assert_one_line_error, call_cli, make_corpus, snapshot
+from tests.conftest import (assert_export_keeps_what_it_did_not_write, assert_one_line_error,
+                            call_cli, make_corpus, snapshot)
 from tests import test_spacing
 from tests.test_spacing import call_cli_ok
 from week3_rnn import spacing
@@ -125,16 +126,8 @@ def test_export_never_replaces_what_it_did_not_write(spacing_run, tmp_path, caps
                                                      monkeypatch):
     run_dir = spacing_run[0]
     run_before = snapshot(run_dir)
-    folder = tmp_path / "mine"
-    folder.mkdir()
-    (folder / "canary.txt").write_text("keep me")
-    monkeypatch.chdir(tmp_path)
-    for export_dir, fragment in [("", "empty"), (run_dir, "is or contains"),
-                                 (os.path.join(run_dir, "exp"), "inside the run directory"),
-                                 (str(tmp_path), "is or contains"),
-                                 (str(folder), "not an export written by this project")]:
-        fails(["export", "--run_dir", run_dir, "--export_dir", export_dir, "--overwrite"],
-              capsys, fragment)
+    folder = assert_export_keeps_what_it_did_not_write(spacing.main, run_dir, tmp_path, capsys,
+                                                       monkeypatch)
     fails(["export", "--run_dir", run_dir, "--export_dir", str(folder)], capsys,
           "--overwrite")
     fails(["export", "--run_dir", run_dir, "--export_dir", str(tmp_path / "x"),
