@@ -84,10 +84,10 @@ def assert_one_line_error(status, stderr, fragment=""):
 def assert_export_keeps_what_it_did_not_write(main, run_dir, tmp_path, capsys, monkeypatch):
     """`export --overwrite` refuses every target it did not write, with one error line each.
 
-    The empty path, the run directory, a folder inside it, the working
-    directory's parent chain (tmp_path, the cwd) and a user's folder holding a
-    canary file; afterwards the run directory and the canary are byte for byte
-    as before. Returns the user's folder for further checks.
+    The empty path, the run directory, a folder inside it, tmp_path (made the
+    working directory, which the export would replace) and a user's folder
+    holding a canary file; afterwards the run directory and the canary are
+    byte for byte as before. Returns the user's folder for further checks.
     """
     run_before = snapshot(run_dir)
     folder = tmp_path / "mine"

@@ -18,7 +18,8 @@ def l2_regularizer(config):
 
 
 def conv(x, filters, config, kernel_size=3, strides=1, name=None, initializer="he_normal"):
-    """A 'same'-padded conv, He-initialised, with a bias only when no batch norm follows."""
+    """A 'same'-padded conv (He-initialised unless `initializer` says otherwise), with a
+    bias only when no batch norm follows."""
     return layers.Conv2D(filters, kernel_size, strides=strides, padding="same",
                          use_bias=not config.batch_norm, kernel_initializer=initializer,
                          kernel_regularizer=l2_regularizer(config), name=name)(x)
