@@ -245,3 +245,13 @@ def add_input_limit_flag(parser):
 
     parser.add_argument("--max_bytes", type=positive_int, default=DEFAULT_MAX_BYTES,
                         help="refuse input files larger than this many bytes")
+
+
+def add_scan_limit_flag(parser):
+    """--max_files: the bound of every folder scan (--image_dir, --data_dir; common.folders)."""
+    from common.folders import DEFAULT_MAX_FILES, MAX_FILES_LIMIT
+
+    parser.add_argument("--max_files", type=count(MAX_FILES_LIMIT), default=DEFAULT_MAX_FILES,
+                        help="stop with an error when a scan of an input folder visits more "
+                             "than this many files and folders (so at most this many images "
+                             f"are read); at most {MAX_FILES_LIMIT:,}")

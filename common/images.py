@@ -16,6 +16,7 @@ from PIL import Image, UnidentifiedImageError
 
 from common.cli import UsageError
 from common.files import DEFAULT_MAX_BYTES, check_regular_file
+from common.folders import DEFAULT_MAX_FILES, FolderScan
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
 
@@ -24,41 +25,35 @@ def is_image_name(name):
     return name.lower().endswith(IMAGE_EXTENSIONS)
 
 
-def check_folder(root, what="image folder"):
-    if not os.path.isdir(root):
-        raise UsageError(f"{what} {root} not found (or not a folder)")
+def find_images(root, max_files=DEFAULT_MAX_FILES):
+    """Every image file under `root` (recursive), sorted; chosen by extension.
 
-
-def find_images(root):
-    """Every image file under `root` (recursive), sorted; chosen by extension."""
-    check_folder(root)
-    paths = []
-    for folder, subfolders, names in os.walk(root):
-        subfolders.sort()
-        paths += [os.path.join(folder, name) for name in names if is_image_name(name)]
-    paths.sort()
+    The scan is bounded (common.folders): a system folder is refused, and a
+    folder holding more than `max_files` files and folders is an error.
+    """
+    paths = FolderScan(root, max_files, "image folder").files(root, is_image_name)
     if not paths:
         raise UsageError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) found under {root}")
     return paths
 
 
-def find_labelled_images(root):
+def find_labelled_images(root, max_files=DEFAULT_MAX_FILES):
     """(paths, labels, class_names) from one sub-folder per class.
 
     class_names are the sub-folder names, sorted; labels[i] is the index of
     paths[i]'s class. Sub-folders without images are left out, with a note.
+    One scan of at most `max_files` entries covers all the class folders.
     """
-    check_folder(root)
-    subfolders = sorted(name for name in os.listdir(root)
-                        if os.path.isdir(os.path.join(root, name)) and not name.startswith("."))
+    scan = FolderScan(root, max_files, "image folder")
+    subfolders = [entry.name for entry in scan.entries(root)
+                  if entry.is_dir() and not entry.name.startswith(".")]
     if not subfolders:
         raise UsageError(f"{root} has no sub-folders; expected one sub-folder of images per "
                          f"class, e.g. {root}/cats/*.jpg, {root}/dogs/*.jpg")
     paths, labels, class_names = [], [], []
     for name in subfolders:
-        try:
-            found = find_images(os.path.join(root, name))
-        except UsageError:
+        found = scan.files(os.path.join(root, name), is_image_name)
+        if not found:
             print(f"note: {os.path.join(root, name)} holds no images; left out")
             continue
         labels += [len(class_names)] * len(found)

@@ -15,7 +15,6 @@ Used by `week1_basics` (the classifiers) and `gan` (DCGAN, VAE) alike; only
 NumPy is needed (Keras is imported for the download alone).
 """
 
-import glob
 import gzip
 import io
 import math
@@ -26,8 +25,9 @@ import zlib
 import numpy as np
 
 from common.argtypes import input_path
-from common.cli import UsageError, add_input_limit_flag
+from common.cli import UsageError, add_input_limit_flag, add_scan_limit_flag
 from common.files import DEFAULT_MAX_BYTES, check_regular_file, read_bytes
+from common.folders import DEFAULT_MAX_FILES, FolderScan
 
 DATASETS = ("mnist", "fashion_mnist")
 IDX_MAGIC = {2049: 1, 2051: 3}  # labels: 1 dimension, images: 3 dimensions
@@ -121,12 +121,15 @@ def _check_images(arrays, data_dir):
             raise UsageError(f"{data_dir}: y_{split} is not one integer label per image")
 
 
-def load_local(data_dir, max_bytes=DEFAULT_MAX_BYTES):
-    """(x_train, y_train, x_test, y_test) from IDX files and/or an .npz in data_dir."""
-    if not os.path.isdir(data_dir):
-        raise UsageError(f"--data_dir {data_dir} not found (or not a folder)")
+def load_local(data_dir, max_bytes=DEFAULT_MAX_BYTES, max_files=DEFAULT_MAX_FILES):
+    """(x_train, y_train, x_test, y_test) from IDX files and/or an .npz in data_dir.
+
+    The .npz files are found by a bounded listing of data_dir (common.folders).
+    """
+    listing = FolderScan(data_dir, max_files, "--data_dir").entries(data_dir)
     arrays = {}
-    for npz_path in sorted(glob.glob(os.path.join(data_dir, "*.npz"))):
+    for npz_path in [entry.path for entry in listing
+                     if entry.name.endswith(".npz") and not entry.name.startswith(".")]:
         arrays = read_npz(npz_path, max_bytes)
         if arrays:
             break
@@ -142,12 +145,12 @@ def load_local(data_dir, max_bytes=DEFAULT_MAX_BYTES):
     return tuple(arrays.get(key) for key in NPZ_KEYS)
 
 
-def load_dataset(name, data_dir=None, max_bytes=DEFAULT_MAX_BYTES):
+def load_dataset(name, data_dir=None, max_bytes=DEFAULT_MAX_BYTES, max_files=DEFAULT_MAX_FILES):
     """(x_train, y_train, x_test, y_test) uint8 (N, 28, 28, 1) images and labels."""
     if name not in DATASETS:
         raise UsageError(f"unknown --dataset {name!r}; choose one of {', '.join(DATASETS)}")
     if data_dir:
-        x_train, y_train, x_test, y_test = load_local(data_dir, max_bytes)
+        x_train, y_train, x_test, y_test = load_local(data_dir, max_bytes, max_files)
     else:
         import keras
 
@@ -162,7 +165,8 @@ def load_dataset(name, data_dir=None, max_bytes=DEFAULT_MAX_BYTES):
 
 
 def add_data_flags(parser, dataset_default="mnist", dataset_help="which data set"):
-    """--dataset, --data_dir and --max_bytes, the same for every command on these data sets.
+    """--dataset, --data_dir, --max_bytes and --max_files, the same for every command on
+    these data sets.
 
     dataset_default=None is for reading verbs: the run's own data set.
     """
@@ -173,4 +177,5 @@ def add_data_flags(parser, dataset_default="mnist", dataset_help="which data set
                         help="folder with the official IDX files (.gz or not) or an .npz with "
                              "x_train, y_train (x_test, y_test); default: Keras's download")
     add_input_limit_flag(parser)
+    add_scan_limit_flag(parser)
 

@@ -153,7 +153,8 @@ def class_pool(args, config, generator, labels):
                          f"need a labelled data set: pass --dataset ({', '.join(DATASETS)})")
     if generator.output_shape[-1] != 1:
         raise UsageError("class means use the grayscale scorer; this run makes colour images")
-    x_train, y_train, x_test, y_test = load_dataset(dataset, args.data_dir, args.max_bytes)
+    x_train, y_train, x_test, y_test = load_dataset(dataset, args.data_dir, args.max_bytes,
+                                                    args.max_files)
     if any(part is None for part in (x_train, y_train, x_test, y_test)):
         raise UsageError("class means need the training and test images and labels (the IDX "
                          "files train-* and t10k-*, or an .npz with x_/y_train and x_/y_test)")

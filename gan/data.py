@@ -12,6 +12,7 @@ import numpy as np
 import tensorflow as tf
 
 from common.cli import UsageError
+from common.folders import DEFAULT_MAX_FILES
 from common.images import find_images, load_images
 from common.mnist_data import DATASETS, load_dataset, load_local, read_idx, read_npz
 from common.sequences import training_dataset
@@ -21,9 +22,10 @@ __all__ = ["DATASETS", "load_dataset", "load_local", "read_idx", "read_npz",
            "training_batches"]
 
 
-def load_image_folder(image_dir, image_size, channels):
-    """Every readable image under image_dir as uint8 (N, size, size, channels)."""
-    images, _, skipped = load_images(find_images(image_dir), image_size, channels)
+def load_image_folder(image_dir, image_size, channels, max_files=DEFAULT_MAX_FILES):
+    """Every readable image under image_dir as uint8 (N, size, size, channels); the scan
+    stops with an error past `max_files` files and folders (common.folders)."""
+    images, _, skipped = load_images(find_images(image_dir, max_files), image_size, channels)
     if not len(images):
         raise UsageError(f"none of the {len(skipped)} files under {image_dir} is a readable "
                          "image")

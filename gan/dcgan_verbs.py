@@ -88,8 +88,9 @@ def load_training_images(args):
     """uint8 (N, size, size, channels) and a source label, from the train flags."""
     if args.image_dir:
         size = args.image_size or 64
-        return load_image_folder(args.image_dir, size, args.channels), f"folder {args.image_dir}"
-    images = load_dataset(args.dataset, args.data_dir, args.max_bytes)[0]
+        return (load_image_folder(args.image_dir, size, args.channels, args.max_files),
+                f"folder {args.image_dir}")
+    images = load_dataset(args.dataset, args.data_dir, args.max_bytes, args.max_files)[0]
     return resize_images(images, args.image_size or 28), args.dataset
 
 

@@ -27,7 +27,7 @@ def run_reading_verb(args, kind, generator, evaluate, export, read_config=None):
             raise UsageError(f"{args.run_dir} was trained on {config.get('source')}, not on a "
                              f"built-in data set; pass --dataset ({', '.join(DATASETS)}) to "
                              "score it anyway")
-        data = load_dataset(dataset, args.data_dir, args.max_bytes)
+        data = load_dataset(dataset, args.data_dir, args.max_bytes, args.max_files)
         evaluate(args.run_dir, data, dataset, args.num, args.seed, args.checkpoint,
                  args.classifier, args.classifier_epochs)
     elif args.command == "generate":

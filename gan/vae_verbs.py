@@ -161,9 +161,11 @@ def build_parser():
 def load_training_data(args):
     """(uint8 train images, source, labelled test images or None) from the train flags."""
     if args.image_dir:
-        images = load_image_folder(args.image_dir, args.image_size or 64, args.channels)
+        images = load_image_folder(args.image_dir, args.image_size or 64, args.channels,
+                                   args.max_files)
         return images, f"folder {args.image_dir}", None
-    x_train, _, x_test, y_test = load_dataset(args.dataset, args.data_dir, args.max_bytes)
+    x_train, _, x_test, y_test = load_dataset(args.dataset, args.data_dir, args.max_bytes,
+                                              args.max_files)
     size = args.image_size or 28
     labelled = None
     if x_test is not None and y_test is not None:

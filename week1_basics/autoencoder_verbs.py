@@ -198,7 +198,7 @@ def main(argv=None):
     if args.command == "train":
         config = resolve_config(args)
         check_config(config)  # before the data is read
-        data = load_mnist(args.dataset, args.data_dir, args.max_bytes)
+        data = load_mnist(args.dataset, args.data_dir, args.max_bytes, args.max_files)
         train(config, args.out_dir, data, seed=args.seed, resume=args.resume,
               strategy=args.strategy, verbose=args.verbose)
         lifecycle.print_next_steps(args.out_dir, lifecycle.next_commands(

@@ -17,6 +17,7 @@ from common import holdout
 from common import images as common_images
 from common.cli import UsageError
 from common.files import DEFAULT_MAX_BYTES
+from common.folders import DEFAULT_MAX_FILES
 from common.mnist_data import CLASS_NAMES, DATASETS, load_dataset
 from common.runs import RunDir
 from week1_basics.mnist_models import IMAGE_SIZE, NUM_CLASSES
@@ -33,9 +34,10 @@ class Mnist:
     source: str                  # the --data_dir, or "keras:<dataset>"
 
 
-def load_mnist(dataset="mnist", data_dir=None, max_bytes=DEFAULT_MAX_BYTES):
+def load_mnist(dataset="mnist", data_dir=None, max_bytes=DEFAULT_MAX_BYTES,
+               max_files=DEFAULT_MAX_FILES):
     """The labelled data set; UsageError if it is not 28x28 images with labels 0..9."""
-    x_train, y_train, x_test, y_test = load_dataset(dataset, data_dir, max_bytes)
+    x_train, y_train, x_test, y_test = load_dataset(dataset, data_dir, max_bytes, max_files)
     where = data_dir or f"the {dataset} download"
     if y_train is None:
         raise UsageError(f"{where} has training images but no training labels "
@@ -71,7 +73,7 @@ def data_for_run(args, run_dir, kind):
         source = saved.get("source", "")
         if isinstance(source, str) and os.path.isdir(source):
             data_dir = source
-    return load_mnist(dataset, data_dir, args.max_bytes)
+    return load_mnist(dataset, data_dir, args.max_bytes, args.max_files)
 
 
 split_validation = holdout.split_validation  # common/holdout.py, shared with CIFAR-10

@@ -205,7 +205,7 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     if args.command == "train":
         config = resolve_config(args)
-        data = load_mnist(args.dataset, args.data_dir, args.max_bytes)
+        data = load_mnist(args.dataset, args.data_dir, args.max_bytes, args.max_files)
         train(config, args.out_dir, data, seed=args.seed, resume=args.resume,
               strategy=args.strategy, verbose=args.verbose)
         lifecycle.print_next_steps(args.out_dir, next_steps(args.out_dir, args.data_dir))
@@ -223,5 +223,5 @@ def main(argv=None):
         print(f"wrote {where}: uint8 images [N, 28, 28, 1] -> probabilities [N, 10]; "
               "class names in its metadata")
     elif args.command == "compare-optimizers":
-        data = load_mnist(args.dataset, args.data_dir, args.max_bytes)
+        data = load_mnist(args.dataset, args.data_dir, args.max_bytes, args.max_files)
         mnist_optimizers.run(args, data)

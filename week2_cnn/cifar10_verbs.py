@@ -14,8 +14,8 @@ from common import holdout, lifecycle
 from common.classifier_servable import ClassifierServable
 from common.images import load_query_images
 from common.argtypes import input_path
-from common.cli import (UsageError, add_input_limit_flag, add_run_flags, add_training_flags,
-                        command_parser, deprecated)
+from common.cli import (UsageError, add_input_limit_flag, add_run_flags, add_scan_limit_flag,
+                        add_training_flags, command_parser, deprecated)
 from common.configs import (add_config_flags, config_from_args, config_from_dict, config_to_dict,
                             upgrade_keys)
 from common.export import check_export_dir, save_litert, save_servable
@@ -166,7 +166,7 @@ def data_for_run(args, run_dir):
         source = RunDir(run_dir).read_config(KIND).get("source", "")
         if isinstance(source, str) and os.path.isdir(source):
             args.data_dir = source
-    return load_cifar10(args.data_dir, args.cache_dir)
+    return load_cifar10(args.data_dir, args.cache_dir, args.max_files)
 
 
 def add_data_flags(parser):
@@ -175,6 +175,7 @@ def add_data_flags(parser):
                                            "train/<class>/*, test/<class>/* (default: tfds)")
     parser.add_argument("--cache_dir", default=DEFAULT_CACHE_DIR,
                         help="where decoded image folders are cached as .npz")
+    add_scan_limit_flag(parser)
 
 
 def build_parser():
@@ -241,7 +242,7 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     if args.command == "train":
         config = resolve_preset(args)
-        data = load_cifar10(args.data_dir, args.cache_dir)
+        data = load_cifar10(args.data_dir, args.cache_dir, args.max_files)
         train(config, args.out_dir, data, seed=args.seed, resume=args.resume,
               strategy=args.strategy, verbose=args.verbose)
         lifecycle.print_next_steps(args.out_dir, next_steps(args.out_dir, args.data_dir))

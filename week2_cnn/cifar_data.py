@@ -25,6 +25,7 @@ import numpy as np
 from common import holdout
 from common.cli import UsageError
 from common.files import read_bytes, staging_path
+from common.folders import DEFAULT_MAX_FILES, check_scannable
 from common.images import find_labelled_images, load_images
 from week2_cnn.cifar_pickle import read_pickle_file
 
@@ -48,12 +49,15 @@ class Cifar:
     source: str
 
 
-def load_cifar10(data_dir=None, cache_dir=DEFAULT_CACHE_DIR):
-    """The data set from tfds (data_dir None) or from a local folder in any known layout."""
+def load_cifar10(data_dir=None, cache_dir=DEFAULT_CACHE_DIR, max_files=DEFAULT_MAX_FILES):
+    """The data set from tfds (data_dir None) or from a local folder in any known layout.
+
+    An image folder's scan stops with an error past `max_files` files and folders
+    in train/ (and again in test/); a system folder is refused (common.folders).
+    """
     if data_dir is None:
         return load_tfds()
-    if not os.path.isdir(data_dir):
-        raise UsageError(f"--data_dir {data_dir} not found (or not a folder)")
+    check_scannable(data_dir, "--data_dir")
     # The folder itself, or the folder an official archive unpacks into.
     for folder in (data_dir, *(os.path.join(data_dir, name) for name in
                                ("cifar-10-batches-py", "cifar-10-batches-bin", "cifar10_jpg"))):
@@ -62,7 +66,7 @@ def load_cifar10(data_dir=None, cache_dir=DEFAULT_CACHE_DIR):
         if os.path.exists(os.path.join(folder, "data_batch_1.bin")):
             return load_binary_batches(folder)
         if all(os.path.isdir(os.path.join(folder, split)) for split in ("train", "test")):
-            return load_image_folder(folder, cache_dir)
+            return load_image_folder(folder, cache_dir, max_files)
     raise UsageError(f"--data_dir {data_dir} matches no known CIFAR-10 layout; expected "
                      f"{LAYOUTS}")
 
@@ -209,10 +213,12 @@ def _listing_key(folder, paths):
     return digest.hexdigest()[:16]
 
 
-def load_image_folder(folder, cache_dir=DEFAULT_CACHE_DIR):
+def load_image_folder(folder, cache_dir=DEFAULT_CACHE_DIR, max_files=DEFAULT_MAX_FILES):
     """train/<class>/* and test/<class>/*, decoded once and cached as .npz."""
-    train_paths, y_train, train_names = find_labelled_images(os.path.join(folder, "train"))
-    test_paths, y_test, test_names = find_labelled_images(os.path.join(folder, "test"))
+    train_paths, y_train, train_names = find_labelled_images(os.path.join(folder, "train"),
+                                                             max_files)
+    test_paths, y_test, test_names = find_labelled_images(os.path.join(folder, "test"),
+                                                          max_files)
     if train_names != test_names:
         raise UsageError(f"{folder}: train/ and test/ have different class folders "
                          f"({train_names} vs {test_names})")

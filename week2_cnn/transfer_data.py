@@ -33,6 +33,7 @@ import numpy as np
 
 from common.cli import UsageError
 from common.files import DEFAULT_MAX_BYTES, read_bytes
+from common.folders import DEFAULT_MAX_FILES
 from common.images import find_labelled_images
 
 MAX_IMAGES_PER_CLASS = 2 ** 27 - 1  # retrain.py's constant; keeps old splits unchanged
@@ -53,9 +54,11 @@ def split_of(path, validation_percentage, test_percentage):
     return "train"
 
 
-def find_split_images(image_dir, validation_percentage, test_percentage):
-    """{split: (paths, labels)} and class names, from one sub-folder per label."""
-    paths, labels, class_names = find_labelled_images(image_dir)
+def find_split_images(image_dir, validation_percentage, test_percentage,
+                      max_files=DEFAULT_MAX_FILES):
+    """{split: (paths, labels)} and class names, from one sub-folder per label; the scan
+    stops with an error past `max_files` files and folders (common.folders)."""
+    paths, labels, class_names = find_labelled_images(image_dir, max_files)
     if len(class_names) < 2:
         raise UsageError(f"{image_dir} has a single class ({class_names[0]}); transfer "
                          "learning needs at least two sub-folders of images, one per label")

@@ -35,6 +35,7 @@ import numpy as np
 from common import lifecycle
 from common.cli import UsageError
 from common.files import DEFAULT_MAX_BYTES, atomic_save_model, remove_if_exists
+from common.folders import DEFAULT_MAX_FILES
 from common.runs import RunDir, load_keras_file
 from common.training import Progress, get_strategy, set_seed
 from week2_cnn.transfer_data import (DEFAULT_BOTTLENECK_DIR, BottleneckCache, find_split_images,
@@ -50,7 +51,7 @@ KIND, FINE_KIND, FINE_DIR = "transfer", "transfer_fine_tune", "fine_tune"
 
 def train(config, image_dir, out_dir, base_name="inception_v3", weights="imagenet",
           bottleneck_dir=DEFAULT_BOTTLENECK_DIR, seed=0, verbose=1, resume=False,
-          strategy="default", max_bytes=DEFAULT_MAX_BYTES):
+          strategy="default", max_bytes=DEFAULT_MAX_BYTES, max_files=DEFAULT_MAX_FILES):
     """Head training, then optional fine-tuning (see the module docstring); returns the model.
 
     The model returned is the servable classifier of the last epoch, also
@@ -58,7 +59,7 @@ def train(config, image_dir, out_dir, base_name="inception_v3", weights="imagene
     """
     key = base_key(base_name, weights, seed)  # a missing --base file fails first
     splits, class_names = find_split_images(image_dir, config.validation_percentage,
-                                            config.test_percentage)
+                                            config.test_percentage, max_files)
     run_dir = RunDir(out_dir)
     saved_key = run_dir.read_config(KIND).get("bottleneck_key") if resume else None
     if saved_key and saved_key != key:

@@ -13,11 +13,12 @@ import numpy as np
 
 from common import lifecycle
 from common.argtypes import count, input_path
-from common.cli import (UsageError, add_input_limit_flag, add_run_flags, add_training_flags,
-                        command_parser)
+from common.cli import (UsageError, add_input_limit_flag, add_run_flags, add_scan_limit_flag,
+                        add_training_flags, command_parser)
 from common.configs import add_config_flags, config_from_args
 from common.export import check_export_dir, save_litert, save_servable
 from common.files import DEFAULT_MAX_BYTES, check_regular_file, read_json_file
+from common.folders import DEFAULT_MAX_FILES
 from common.runs import RunDir, load_keras_file
 from week2_cnn.transfer_data import DEFAULT_BOTTLENECK_DIR, find_split_images, load_images
 from week2_cnn.transfer_model import PRESETS, TransferConfig, as_classifier
@@ -33,11 +34,11 @@ MAX_TOP, MAX_FILES = 1_000, 100_000
 
 def train(config, image_dir, out_dir, base_name="inception_v3", weights="imagenet",
           bottleneck_dir=DEFAULT_BOTTLENECK_DIR, seed=0, verbose=1, resume=False,
-          strategy="default", max_bytes=DEFAULT_MAX_BYTES):
+          strategy="default", max_bytes=DEFAULT_MAX_BYTES, max_files=DEFAULT_MAX_FILES):
     """Trains (or resumes) both phases, then scores the test split; returns evaluate's report."""
     transfer_training.train(config, image_dir, out_dir, base_name, weights, bottleneck_dir,
-                            seed, verbose, resume, strategy, max_bytes)
-    return evaluate(out_dir, max_bytes=max_bytes)
+                            seed, verbose, resume, strategy, max_bytes, max_files)
+    return evaluate(out_dir, max_bytes=max_bytes, max_files=max_files)
 
 
 def checkpoint_path(run_dir, which="best"):
@@ -82,13 +83,13 @@ def _probabilities(model, images):
 
 
 def evaluate(run_dir_path, print_misclassified=False, checkpoint="best",
-             max_bytes=DEFAULT_MAX_BYTES):
+             max_bytes=DEFAULT_MAX_BYTES, max_files=DEFAULT_MAX_FILES):
     """Test-split accuracy, per class, confusion matrix; results.json and confusion_matrix.png."""
     run_dir = RunDir(run_dir_path)
     config = run_dir.read_config(KIND)
     model, class_names = load_classifier(run_dir_path, checkpoint)
     splits, names = find_split_images(config["image_dir"], config["validation_percentage"],
-                                      config["test_percentage"])
+                                      config["test_percentage"], max_files)
     if names != class_names:
         raise UsageError(f"{config['image_dir']} now has classes {names}, the run has "
                          f"{class_names}")
@@ -157,11 +158,13 @@ def build_parser():
     add_config_flags(p, TransferConfig, PRESETS)
     add_training_flags(p, "runs/transfer", PRESETS, "default", multi_worker=False)
     add_input_limit_flag(p)
+    add_scan_limit_flag(p)
     p = parser.verb("evaluate", help="test-split accuracy; results.json")
     add_run_flags(p)
     p.add_argument("--print_misclassified", action="store_true",
                    help="list the test images the model gets wrong")
     add_input_limit_flag(p)
+    add_scan_limit_flag(p)
     p = parser.verb("predict", help="top classes of image files")
     add_run_flags(p)
     p.add_argument("images", nargs="+", help=f"JPEG/PNG/GIF/BMP files (at most {MAX_FILES:,})")
@@ -183,10 +186,11 @@ def main(argv=None):
     if args.command == "train":
         train(config_from_args(args, PRESETS), args.image_dir, args.out_dir, args.base,
               args.weights, args.bottleneck_dir, args.seed, args.verbose, args.resume,
-              args.strategy, args.max_bytes)
+              args.strategy, args.max_bytes, args.max_files)
         lifecycle.print_next_steps(args.out_dir, next_steps(args.out_dir))
     elif args.command == "evaluate":
-        evaluate(args.run_dir, args.print_misclassified, args.checkpoint, args.max_bytes)
+        evaluate(args.run_dir, args.print_misclassified, args.checkpoint, args.max_bytes,
+                 args.max_files)
     elif args.command == "predict":
         if len(args.images) > MAX_FILES:
             raise UsageError(f"{len(args.images):,} image files; at most {MAX_FILES:,} a call")
