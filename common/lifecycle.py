@@ -34,7 +34,7 @@ from common.cli import UsageError
 from common.configs import changed_settings, config_to_dict, field_defaults, upgrade_keys
 from common.files import atomic_write_json, read_json_file, remove_if_exists
 from common.provenance import provenance
-from common.runs import LOCK_NAME, RunDir, load_keras_file, new_state
+from common.runs import LOCK_NAME, RunDir, check_new_run_folder, load_keras_file, new_state
 from common.training import Progress, fit_run, get_strategy, set_seed
 
 # How a metadata file is named in messages.
@@ -58,6 +58,9 @@ class TrainJob:
     settings: dict = dataclasses.field(default_factory=dict)   # saved beside the config
     may_change: tuple = ("epochs", "source")  # what --resume may change
     renamed: dict = dataclasses.field(default_factory=dict)    # old config key -> new
+    # Names the command itself writes into --out_dir before a new run starts
+    # (stage folders, a frozen base): the only entries a new run's folder may hold.
+    own_entries: tuple = ()
     metadata: dict = dataclasses.field(default_factory=dict)   # file name -> JSON value
     validation_data: Any = None
     callbacks: Callable[[dict], list] = lambda state: []       # state -> extra callbacks
@@ -80,13 +83,14 @@ def check_new_or_resumable(run_dir, job, config):
     if os.path.exists(run_dir.path) and not os.path.isdir(run_dir.path):
         raise UsageError(f"--out_dir {run_dir.path} is a file, not a directory")
     if not job.resume:
-        if run_dir.has_run():
+        if _is_run_of(run_dir, job.kind):
             raise UsageError(f"{run_dir.path} already holds a run; pass --resume to continue "
                              "it or choose another --out_dir")
-        leftovers = run_dir.checkpoints_present()
-        if leftovers or os.path.exists(run_dir.state_path):
+        leftovers = not run_dir.has_run() and run_dir.checkpoints_present()
+        if leftovers or (not run_dir.has_run() and os.path.exists(run_dir.state_path)):
             raise UsageError(f"{run_dir.path} holds checkpoints or state.json but no "
                              "config.json; refusing to start a new run over them")
+        check_new_run_folder(run_dir.path, job.own_entries)
         return
     saved = upgrade_keys(run_dir.read_config(job.kind), job.renamed)
     for name, value in job.metadata.items():
@@ -103,6 +107,14 @@ def check_new_or_resumable(run_dir, job, config):
         raise UsageError(f"--resume: {run_dir.path} was trained with different settings "
                          f"({details}); drop those flags or use a new --out_dir")
     run_dir.read_state()  # a corrupt state beside checkpoints fails here
+
+
+def _is_run_of(run_dir, kind):
+    """Whether `run_dir` holds a config.json this project wrote for a `kind` run."""
+    try:
+        return run_dir.has_run() and run_dir.read_config(kind) is not None
+    except UsageError:
+        return False
 
 
 def train(job):

@@ -292,6 +292,62 @@ def _lock_holder(lock_path):
         return None
 
 
+def _folders_never_a_run():
+    """Folders a run must never be made in: the file system's root, the home folder, the
+    working folder, and every folder above them (realpaths)."""
+    folders = {os.path.realpath(os.sep), os.path.realpath(os.path.expanduser("~")),
+               os.path.realpath(os.getcwd())}
+    for folder in list(folders):
+        while folder != os.path.dirname(folder):
+            folder = os.path.dirname(folder)
+            folders.add(folder)
+    return folders
+
+
+def _is_own_lock(path):
+    """Whether `path` is a regular file holding a lock this project wrote ({pid, host})."""
+    if os.path.islink(path) or not os.path.isfile(path):
+        return False
+    holder = _lock_holder(path)
+    return holder is not None and set(holder) == {"pid", "host"}
+
+
+def check_new_run_folder(path, own_entries=()):
+    """UsageError unless a new run may be made in `path`; reads, never writes.
+
+    A new run is made only where nothing of the user's can be touched: a
+    folder that does not exist yet, or an empty one (following a link to
+    where it leads). The file system's root, the home folder and the working
+    folder (and any folder above them) are refused even when empty. The only
+    entries tolerated are this project's own: a lock left by a killed run,
+    and `own_entries`, the names the command itself put there in this
+    session or an earlier one (the stage folders of a staged run, say).
+    """
+    if not os.path.lexists(path):
+        return
+    real = os.path.realpath(path)
+    shown = path if real == os.path.abspath(path) else f"{path} (a link to {real})"
+    if real in _folders_never_a_run():
+        raise UsageError(f"--out_dir {shown} is the root, home or working folder (or above "
+                         "it); a run needs a folder of its own: name a new one, such as "
+                         "runs/NAME")
+    if not os.path.isdir(real):
+        raise UsageError(f"--out_dir {shown} is a file, not a directory")
+    try:
+        names = os.listdir(real)
+    except OSError as error:
+        raise UsageError(f"cannot read --out_dir {shown}: {error.strerror}") from None
+    foreign = sorted(name for name in names if name not in own_entries
+                     and not (name == LOCK_NAME and _is_own_lock(os.path.join(real, name))))
+    if foreign:
+        listed = ", ".join(repr(name) for name in foreign[:5])
+        more = f" and {len(foreign) - 5:,} more" if len(foreign) > 5 else ""
+        raise UsageError(f"--out_dir {shown} already holds files that are not a run of this "
+                         f"command ({listed}{more}); train writes only into a new or empty "
+                         "folder: choose another --out_dir (or pass --resume for a run of "
+                         "this command)")
+
+
 def check_outside_run(path, run_dir, what="--export_dir"):
     """Reading verbs write nothing into a run directory (nor over one)."""
     if contains(run_dir, path) or contains(path, run_dir):

@@ -21,7 +21,6 @@ the others continue (or start) where they stopped.
 """
 
 import dataclasses
-import math
 import os
 
 import keras
@@ -29,6 +28,7 @@ import numpy as np
 import tensorflow as tf
 
 from common import holdout, lifecycle
+from common.batching import shuffled_batches
 from common.cli import UsageError
 from common.runs import RunDir, load_keras_file
 from common.training import Progress
@@ -63,27 +63,15 @@ def batches(x, targets, batch_size, steps_per_epoch, seed, first_epoch):
 
     `targets` None: the images themselves scaled to [0, 1] (a reconstruction
     target). An epoch of `steps_per_epoch` batches passes over the images as
-    often as it needs (a few labelled images then make a whole epoch), so a
-    resumed run sees the batches an uninterrupted one would.
+    often as it needs (a few labelled images then make a whole epoch), each
+    pass in an order of its own (common.batching).
     """
-    images = tf.constant(x)
-    labels = None if targets is None else tf.constant(targets)
-    passes = max(1, math.ceil(steps_per_epoch * batch_size / len(x)))
+    def model_inputs(batch):
+        images = tf.cast(batch[0] if targets is not None else batch, tf.float32)
+        return images, (images / 255 if targets is None else batch[1])
 
-    def epoch_order(epoch):
-        seeds = tf.stack([tf.fill([passes], tf.constant(seed, tf.int64)),
-                          epoch * passes + tf.range(passes, dtype=tf.int64)], axis=1)
-        return tf.data.Dataset.from_tensor_slices(seeds).flat_map(
-            lambda pair: tf.data.Dataset.from_tensor_slices(
-                tf.random.experimental.stateless_shuffle(tf.range(len(x)), seed=pair))
-        ).batch(batch_size, drop_remainder=True).take(steps_per_epoch)
-
-    def gather(index):
-        batch = tf.cast(tf.gather(images, index), tf.float32)
-        return batch, (batch / 255 if labels is None else tf.gather(labels, index))
-
-    return (tf.data.Dataset.range(first_epoch, 2 ** 62).flat_map(epoch_order)
-            .map(gather).prefetch(tf.data.AUTOTUNE))
+    return shuffled_batches(x if targets is None else (x, targets), batch_size, seed,
+                            first_epoch, steps_per_epoch, transform=model_inputs)
 
 
 def evaluation_data(x, targets, batch_size=1000):
@@ -206,6 +194,7 @@ def _stage_job(stage, config, out_dir, data, seed, strategy, verbose, resume):
         stage_epochs=config.fine_tune_epochs if final else config.epochs,
         settings={"source": data.source, "dataset": data.dataset, "stage": stage},
         may_change=("epochs", "fine_tune_epochs", "source"),
+        own_entries=tuple(name for name in STAGES if name != "fine_tune") if final else (),
         build_model=None, train_data=None, steps_per_epoch=0, progress=_progress(stage, 1))
 
 

@@ -33,6 +33,7 @@ import os
 import numpy as np
 
 from common import lifecycle
+from common.batching import shuffled_batches
 from common.cli import UsageError
 from common.files import DEFAULT_MAX_BYTES, atomic_save_model, remove_if_exists
 from common.folders import DEFAULT_MAX_FILES
@@ -76,7 +77,7 @@ def train(config, image_dir, out_dir, base_name="inception_v3", weights="imagene
         # bottleneck_key is checked above (runs made before it was saved lack it).
         may_change=("epochs", "image_dir", "bottleneck_key", "fine_tune_layers",
                     "fine_tune_epochs", "fine_tune_learning_rate", "layer_lr_decay"),
-        metadata={"labels.json": class_names})
+        metadata={"labels.json": class_names}, own_entries=("base.keras",))
     fine_dir = os.path.join(out_dir, FINE_DIR)
     fine_job = lifecycle.TrainJob(
         kind=FINE_KIND, config=FineTuneConfig.of(config), out_dir=fine_dir, **common,
@@ -99,7 +100,8 @@ def train(config, image_dir, out_dir, base_name="inception_v3", weights="imagene
     head_job = dataclasses.replace(
         head_job, steps_per_epoch=len(train_x) // batch, validation_data=val,
         progress=_progress(batch),
-        train_data=lambda first_epoch: _batches(train_x, train_y, batch, seed + first_epoch),
+        train_data=lambda first_epoch: shuffled_batches((train_x, train_y), batch, seed,
+                                                        first_epoch),
         build_model=lambda: compile_classifier(
             build_classifier(_base_in_scope(run_dir),
                              build_head(num_features, num_classes, config), True)
@@ -119,7 +121,7 @@ def train(config, image_dir, out_dir, base_name="inception_v3", weights="imagene
         fine_job = dataclasses.replace(
             fine_job, steps_per_epoch=len(train_x) // batch, validation_data=val,
             progress=_progress(batch),
-            train_data=lambda first: _batches(train_x, train_y, batch, seed + first),
+            train_data=lambda first: shuffled_batches((train_x, train_y), batch, seed, first),
             build_model=lambda: _fine_tune_model(run_dir, head_path, config),
             describe=lambda m: _describe_fine_tuning(m, config))
         model, _ = lifecycle.train(fine_job)
@@ -186,13 +188,6 @@ def _decoded(split, size, max_bytes):
     paths, labels = split
     images, kept, _ = load_images(paths, size, max_bytes, progress=len(paths) > 500)
     return images.astype(np.float32), labels[kept]
-
-
-def _batches(x, y, batch_size, seed):
-    import tensorflow as tf
-
-    data = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(x), seed=seed)
-    return data.repeat().batch(batch_size, drop_remainder=True).prefetch(2)
 
 
 def _base_in_scope(run_dir):
