@@ -3,14 +3,17 @@
 Every command module has `main(argv=None)`; `run_cli(main)` wraps it so that
 mistakes a user can fix (a missing file, a bad flag value, an incompatible run
 directory, an unwritable folder, Ctrl-C during start-up) print one line,
-`error: ...`, and exit with status 2 (130 for Ctrl-C) instead of a traceback.
-TensorFlow is imported (quietly) by `run_cli`, before `main` runs, so that no
-TensorFlow log line can appear before that one line.
+`error: ...`, and exit with status 2 (130 for Ctrl-C, 143 for SIGTERM) instead
+of a traceback. TensorFlow is imported (quietly) by `run_cli`, before `main`
+runs, so that no TensorFlow log line can appear before that one line.
 """
 
 import argparse
+import contextlib
 import os
+import signal
 import sys
+import threading
 import warnings
 
 from common.argtypes import count, positive_int, seed_int
@@ -22,37 +25,112 @@ class UsageError(ValueError):
     exit_status = 2
 
 
-class Interrupted(UsageError):
-    """Ctrl-C that the program handled (saved what it could); the message says where."""
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a scheduler, `docker stop`, `kill`), raised in the main thread by run_cli.
 
-    exit_status = 130
+    A KeyboardInterrupt, so that every path that handles Ctrl-C (fit_run's
+    save of the partial epoch, a new run's clean-up, the lock's release)
+    handles SIGTERM the same way; only the message and exit status differ.
+    """
+
+
+class Interrupted(UsageError):
+    """Ctrl-C or SIGTERM that the program handled (saved what it could).
+
+    `Interrupted(cause, details)` reads "interrupted (Ctrl-C) <details>" and
+    exits with 130, or "interrupted (SIGTERM) <details>" and 143 when `cause`
+    is a Terminated: the statuses a shell reports for a process those
+    signals killed.
+    """
+
+    def __init__(self, cause, details):
+        name, self.exit_status = interrupt_name_and_status(cause)
+        super().__init__(f"interrupted ({name}) {details}")
+
+
+def interrupt_name_and_status(interrupt):
+    """("SIGTERM", 143) for a Terminated, ("Ctrl-C", 130) for any other KeyboardInterrupt."""
+    return ("SIGTERM", 143) if isinstance(interrupt, Terminated) else ("Ctrl-C", 130)
 
 
 def run_cli(main, argv=None):
     """Runs `main(argv)`: one `error: ...` line and exit 2 for every problem a user causes.
 
+    While it runs, SIGTERM is handled like Ctrl-C (raised as `Terminated`).
     Deprecation notes are printed after a command succeeds, so that a failing
     one still prints nothing but its `error:` line.
     """
     _notes.clear()
+    with sigterm_raises_terminated():
+        try:
+            quiet_tensorflow()
+            status = main(argv)
+            for note in _notes:
+                print(note, file=sys.stderr)
+            return status
+        except UsageError as error:
+            fail(str(error), error.exit_status)
+        except KeyboardInterrupt as interrupt:  # Ctrl-C, or SIGTERM (Terminated)
+            name, status = interrupt_name_and_status(interrupt)
+            fail(f"interrupted ({name}); finished epochs and earlier files are kept", status)
+        except MemoryError:
+            fail("out of memory; use smaller sizes (--batch_size, --num, --length)")
+        except OSError as error:
+            # Unwritable, read-only or full folders, a path that is not a directory.
+            where = f": {error.filename}" if error.filename else ""
+            fail(f"{error.strerror or error}{where}")
+
+
+def _raise_terminated(signum, frame):
+    raise Terminated()
+
+
+@contextlib.contextmanager
+def sigterm_raises_terminated():
+    """Inside the block SIGTERM raises `Terminated`; the previous handler comes back after.
+
+    Python handles signals in the main thread only, so elsewhere nothing
+    changes; a SIGTERM the parent chose to ignore stays ignored, as Python
+    leaves an ignored SIGINT alone.
+    """
+    if (threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGTERM) == signal.SIG_IGN):
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
     try:
-        quiet_tensorflow()
-        status = main(argv)
-        for note in _notes:
-            print(note, file=sys.stderr)
-        return status
-    except UsageError as error:
-        fail(str(error), error.exit_status)
-    except KeyboardInterrupt:
-        print("error: interrupted (Ctrl-C); finished epochs and earlier files are kept",
-              file=sys.stderr)
-        sys.exit(130)
-    except MemoryError:
-        fail("out of memory; use smaller sizes (--batch_size, --num, --length)")
-    except OSError as error:
-        # Unwritable, read-only or full folders, a path that is not a directory.
-        where = f": {error.filename}" if error.filename else ""
-        fail(f"{error.strerror or error}{where}")
+        yield
+    finally:
+        # None: a handler set outside Python, which cannot be put back; the default is.
+        signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
+
+
+@contextlib.contextmanager
+def interrupts_held(deliver=True):
+    """Ctrl-C and SIGTERM wait until the block is done, so that its files stay consistent.
+
+    Each file is staged and renamed anyway; this keeps a group of them (a
+    checkpoint and the state.json that names it) together. The first signal
+    that came is delivered after the block as if it came then, under the
+    handler in place before; `deliver=False` drops it, for a block that is
+    already the answer to an interrupt. Main thread only, like all handlers.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    pending = []
+
+    def hold(signum, frame):
+        pending.append(signum)
+
+    previous = {number: signal.signal(number, hold) for number in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, signal.SIG_DFL if handler is None else handler)
+        if pending and deliver:
+            signal.raise_signal(pending[0])  # runs the restored handler here, at once
 
 
 def light_command(verbs_module):

@@ -6,8 +6,11 @@
 starts the command N times, each with TF_CONFIG naming N free 127.0.0.1 ports
 and its own index. Worker 0 is the chief: it alone writes the run directory
 and prints progress; the others print only errors. The exit status is the
-first non-zero status of a worker (0 when all succeed). Ctrl-C or a failed
-worker ends them all; every worker is stopped before this command returns.
+first non-zero status of a worker (0 when all succeed). Ctrl-C, SIGTERM or a
+failed worker ends them all: each still running gets SIGTERM, which a worker
+handles like Ctrl-C (it saves its partial epoch), and SIGKILL if it has not
+ended 10 s later. Every worker is stopped before this command returns (130
+after Ctrl-C, 143 after SIGTERM).
 
 On real machines, set TF_CONFIG yourself on each host instead (README.md).
 """
@@ -20,6 +23,8 @@ import socket
 import subprocess
 import sys
 import time
+
+from common.cli import interrupt_name_and_status, interrupts_held, sigterm_raises_terminated
 
 
 def free_ports(count):
@@ -73,10 +78,14 @@ def wait_all(processes, timeout=None):
 
 
 def stop(processes, grace=10):
-    """SIGINT, then SIGKILL after `grace` seconds, to every process still running."""
+    """SIGTERM, then SIGKILL after `grace` seconds, to every process still running.
+
+    SIGTERM rather than SIGINT: a worker started from a background job
+    ignores SIGINT, never SIGTERM, and run_cli handles both alike.
+    """
     for p in processes:
         if p.poll() is None:
-            p.send_signal(signal.SIGINT)
+            p.send_signal(signal.SIGTERM)
     end = time.monotonic() + grace
     for p in processes:
         try:
@@ -96,11 +105,15 @@ def main(argv=None):
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
     if not command:
         parser.error("give the training command after `--`")
-    processes = start_workers(command, args.workers)
-    try:
-        return wait_all(processes)
-    except KeyboardInterrupt:
-        return 130
+    processes = []
+    with sigterm_raises_terminated():
+        try:
+            with interrupts_held():  # a signal waits until every started worker is known
+                processes += start_workers(command, args.workers)
+            return wait_all(processes)  # which stops every worker, however it ends
+        except KeyboardInterrupt as interrupt:  # Ctrl-C, or SIGTERM (Terminated)
+            stop(processes)
+            return interrupt_name_and_status(interrupt)[1]
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
 `fit_run` wraps `model.fit` so that every assignment gets the same behaviour:
 a checkpoint after every epoch (and the best one by validation loss), a
 history CSV and plot, TensorBoard logs, a clear error if the loss becomes
-NaN, and on Ctrl-C a saved checkpoint before exiting. Keras's own
+NaN, and on Ctrl-C or SIGTERM a saved checkpoint before exiting. Keras's own
 `TerminateOnNaN`, `ModelCheckpoint`, `CSVLogger` and `BackupAndRestore` are
 not used for these because they lack guarantees the project promises: their
 files are not written atomically (a kill mid-write corrupts them), CSVLogger
@@ -23,7 +23,7 @@ import keras
 import tensorflow as tf
 
 from common import distributed
-from common.cli import Interrupted, UsageError
+from common.cli import Interrupted, UsageError, interrupts_held
 from common.files import atomic_save_model, atomic_write_text
 from common.plots import plot_history
 from common.runs import INTERRUPTED
@@ -142,8 +142,11 @@ class EpochCheckpoint(keras.callbacks.Callback):
         row[f"{self.progress.unit}_per_second"] = (self._steps * self.progress.items_per_step
                                                    / seconds)
         row["seconds"] = seconds
-        is_best = self.save_epoch(row)
-        report_epoch(self.run_dir, self.state, self.progress, row, is_best)
+        # A Ctrl-C or SIGTERM waits for the epoch's files, so that state.json
+        # never names an epoch whose checkpoint was not written.
+        with interrupts_held():
+            is_best = self.save_epoch(row)
+            report_epoch(self.run_dir, self.state, self.progress, row, is_best)
 
     def save_epoch(self, row):
         """Checkpoint, best model, state; then the superseded checkpoint goes. True if best."""
@@ -167,7 +170,8 @@ class EpochCheckpoint(keras.callbacks.Callback):
         return is_best
 
     def save_interrupted(self):
-        """Ctrl-C: the partial epoch's weights beside (never instead of) the last epoch's."""
+        """Ctrl-C or SIGTERM: the partial epoch's weights beside (never instead of) the last
+        epoch's."""
         os.makedirs(self.run_dir.checkpoint_dir, exist_ok=True)
         atomic_save_model(self.model, os.path.join(self.run_dir.checkpoint_dir, INTERRUPTED))
         self.state["interrupted"] = {"path": f"checkpoints/{INTERRUPTED}",
@@ -210,7 +214,8 @@ def fit_run(model, run_dir, state, train_data, steps_per_epoch, epochs, progress
     """model.fit from state["epoch"] to `epochs` with the run-directory callbacks.
 
     Returns the updated state. Raises UsageError if a loss in
-    `progress.loss_keys` becomes NaN. Ctrl-C saves the partial epoch's weights
+    `progress.loss_keys` becomes NaN. Ctrl-C or SIGTERM (run_cli raises it as a
+    KeyboardInterrupt) saves the partial epoch's weights
     (checkpoints/interrupted.keras, which --resume continues from) and keeps
     the last finished epoch's checkpoint. Under MultiWorkerMirroredStrategy,
     where Keras's fit cannot run, common.distributed drives the same callbacks.
@@ -235,13 +240,13 @@ def fit_run(model, run_dir, state, train_data, steps_per_epoch, epochs, progress
         if not multi_worker:
             raise
         raise distributed.worker_failure(error) from None
-    except KeyboardInterrupt:
-        checkpoint.save_interrupted()
+    except KeyboardInterrupt as interrupt:  # Ctrl-C, or SIGTERM (common.cli.Terminated)
+        with interrupts_held(deliver=False):  # a second signal asks for what this does
+            checkpoint.save_interrupted()
         print(flush=True)  # ends Keras's progress bar line on stdout
-        raise Interrupted(f"interrupted (Ctrl-C) during epoch {state['epoch'] + 1}; its "
-                          f"weights so far are in {run_dir.file('checkpoints/' + INTERRUPTED)} "
-                          "and the last finished epoch's checkpoint is kept; continue with "
-                          "--resume") from None
+        raise Interrupted(interrupt, f"during epoch {state['epoch'] + 1}; its weights so far "
+                          f"are in {run_dir.file('checkpoints/' + INTERRUPTED)} and the last "
+                          "finished epoch's checkpoint is kept; continue with --resume") from None
     if nan_guard.diverged_at is not None:
         epoch, batch = nan_guard.diverged_at
         kept = f"; the last good checkpoint is {state['checkpoint']}" if state["checkpoint"] else ""
