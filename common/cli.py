@@ -197,7 +197,32 @@ class ErrorExitParser(argparse.ArgumentParser):
     """argparse already exits with 2 on bad flags; this keeps its message one line."""
 
     def error(self, message):
-        self.exit(2, f"error: {message} (see --help)\n")
+        self.exit(2, f"error: {' '.join(message.split())} (see --help)\n")
+
+    def parse_known_args(self, args=None, namespace=None):
+        parsed, rest = super().parse_known_args(args, namespace)
+        self._check_utf8_values(parsed)
+        return parsed, rest
+
+    def _check_utf8_values(self, parsed):
+        """UsageError for a value holding bytes that are not UTF-8 (a path, a text).
+
+        Python hands such bytes over as lone surrogates ('\\udcff'); TensorFlow
+        takes paths and strings as UTF-8 only and fails deep inside with a
+        traceback, so they are refused here, naming the flag and the bytes.
+        """
+        names = {action.dest: (action.option_strings or [action.metavar or action.dest])[0]
+                 for action in self._actions}
+        for dest, value in vars(parsed).items():
+            for item in value if isinstance(value, (list, tuple)) else [value]:
+                if not isinstance(item, str):
+                    continue
+                try:
+                    item.encode("utf-8")
+                except UnicodeEncodeError:
+                    raise UsageError(f"{names.get(dest, dest)} {os.fsencode(item)!r} holds "
+                                     "bytes that are not UTF-8, which TensorFlow cannot read "
+                                     "or write; rename it (or pass its text as UTF-8)") from None
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
