@@ -36,6 +36,40 @@ def test_generate_num_gives_one_text_per_seed(trained_run, capsys):
     assert both == first + second and first != second
 
 
+def test_generate_num_traces_the_decoding_loop_once(trained_run, capsys, monkeypatch):
+    """`generate --num 5` builds its graph once and prints, per seed, what generate_seeded gives.
+
+    generate_ids runs in Python only while a graph is traced, so counting its
+    calls counts traces. generate_seeded, the SavedModel's signature, is the
+    reference each seed's text must still equal.
+    """
+    import tensorflow as tf
+
+    from week3_rnn import generation
+
+    run_dir = trained_run[0]
+    model, vocab = char_rnn.load_run(run_dir)
+    servable = generation.CharRNNServable(model, vocab.chars)
+    expected = "".join(
+        servable.generate_seeded(tf.constant("the "), tf.constant(30), tf.constant(1.0),
+                                 tf.constant(seed))["text"].numpy().decode() + "\n"
+        for seed in range(7, 12))
+    traces = []
+    original = generation.generate_ids
+
+    def counted(*args, **kwargs):
+        traces.append(kwargs)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(generation, "generate_ids", counted)
+    status, out, err = call_cli(char_rnn.main, [
+        "generate", "--run_dir", run_dir, "--prime", "the ", "--length", "30", "--num", "5",
+        "--seed", "7"], capsys)
+    assert status is None and err == ""
+    assert len(traces) == 1
+    assert out == expected
+
+
 def test_evaluate_reports_the_validation_loss_on_the_validation_text(trained_run, corpus,
                                                                      test_config, tmp_path):
     # A copy: results.json written into the session's shared run would leak into other tests.

@@ -82,19 +82,31 @@ def load_run(run_dir_path, checkpoint="best"):
     return model, vocab
 
 
+def text_sampler(model, vocab, sampling="weighted"):
+    """A function (prime, length, temperature, seed) -> prime + `length` generated characters.
+
+    Make one for many texts: its graph is traced and XLA-compiled on the first
+    call only, so `generate --num N` costs one compilation, not N.
+    """
+    generate = CharRNNServable(model, vocab.chars).text_generator(sampling)
+
+    def sample_text(prime, length, temperature=1.0, seed=0):
+        if not prime:
+            raise UsageError("--prime must not be empty")
+        unknown = vocab.unknown_chars(prime)
+        if unknown:
+            raise UsageError("--prime has characters outside the vocabulary: "
+                             + ", ".join(repr(c) for c in unknown))
+        text = generate(tf.constant(prime), tf.constant(length, tf.int32),
+                        tf.constant(temperature, tf.float32), tf.constant(seed, tf.int32))
+        return text.numpy().decode("utf-8")
+
+    return sample_text
+
+
 def sample(model, vocab, prime, length, temperature=1.0, seed=0, sampling="weighted"):
-    """prime + `length` generated characters."""
-    if not prime:
-        raise UsageError("--prime must not be empty")
-    unknown = vocab.unknown_chars(prime)
-    if unknown:
-        raise UsageError("--prime has characters outside the vocabulary: "
-                         + ", ".join(repr(c) for c in unknown))
-    servable = CharRNNServable(model, vocab.chars)
-    generate = tf.function(lambda p, n, t, s: servable.generate_text(p, n, t, s, sampling))
-    text = generate(tf.constant(prime), tf.constant(length, tf.int32),
-                    tf.constant(temperature, tf.float32), tf.constant(seed, tf.int32))
-    return text.numpy().decode("utf-8")
+    """prime + `length` generated characters (one text; for many, call text_sampler once)."""
+    return text_sampler(model, vocab, sampling)(prime, length, temperature, seed)
 
 
 def evaluate(run_dir_path, text, checkpoint="best", source="text"):
@@ -224,9 +236,9 @@ def main(argv=None):
             raise UsageError(f"--seed {args.seed} with --num {args.num} passes the largest "
                              f"seed {SEED_MAX}")
         model, vocab = load_run(args.run_dir, args.checkpoint)
+        sample_text = text_sampler(model, vocab, args.sampling)
         for i in range(args.num):
-            print(sample(model, vocab, args.prime, args.length, args.temperature,
-                         args.seed + i, args.sampling))
+            print(sample_text(args.prime, args.length, args.temperature, args.seed + i))
     elif args.command == "evaluate":
         RunDir(args.run_dir).read_config(KIND)  # a wrong directory fails before reading text
         text, source = read_evaluation_text(args)

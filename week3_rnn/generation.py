@@ -79,6 +79,7 @@ class CharRNNServable(tf.Module):
         self.chars = tf.constant(list(chars))
         self.space_id = chars.index(" ") if " " in chars else -1
         self._compiled = {}
+        self._text_generators = {}
         self.char_to_id = tf.lookup.StaticHashTable(
             tf.lookup.KeyValueTensorInitializer(
                 self.chars, tf.range(len(chars), dtype=tf.int32)), default_value=-1)
@@ -95,6 +96,25 @@ class CharRNNServable(tf.Module):
                     self.model, ids, length, temperature, seed, sampling, self.space_id),
                 jit_compile=True)
         return self._compiled[sampling]
+
+    def text_generator(self, sampling="weighted"):
+        """generate_text with one sampling rule, as a tf.function traced once.
+
+        (prime, length, temperature, seed) scalars -> the text. Its input
+        signature fixes every argument as a tensor, so any prime, length,
+        temperature and seed run the same graph (and the same XLA program for
+        the same prime length): `generate --num N` traces it once, not N times.
+        """
+        if sampling not in SAMPLING:
+            raise ValueError(f"unknown sampling {sampling!r}; choose one of "
+                             f"{', '.join(SAMPLING)}")
+        if sampling not in self._text_generators:
+            self._text_generators[sampling] = tf.function(
+                lambda prime, length, temperature, seed: self.generate_text(
+                    prime, length, temperature, seed, sampling),
+                input_signature=[tf.TensorSpec([], tf.string), tf.TensorSpec([], tf.int32),
+                                 tf.TensorSpec([], tf.float32), tf.TensorSpec([], tf.int32)])
+        return self._text_generators[sampling]
 
     def _text_to_ids(self, text):
         ids = self.char_to_id.lookup(tf.strings.unicode_split(text, "UTF-8"))
