@@ -18,13 +18,18 @@ On real machines, set TF_CONFIG yourself on each host instead (README.md).
 import argparse
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
 
-from common.cli import interrupt_name_and_status, interrupts_held, sigterm_raises_terminated
+from common.argtypes import count
+from common.cli import (UsageError, fail, interrupt_name_and_status, interrupts_held,
+                        make_parser, sigterm_raises_terminated)
+
+MAX_WORKERS = 16  # local workers: each is a whole TensorFlow process on this one machine
 
 
 def free_ports(count):
@@ -48,13 +53,37 @@ def tf_configs(count):
             for i in range(count)]
 
 
+def check_command(command):
+    """UsageError unless command[0] is a program that can be started (a path or on PATH)."""
+    program = command[0]
+    if shutil.which(program) is not None:
+        return
+    if os.sep not in program:
+        raise UsageError(f"{program}: no such command on PATH; give its path, or start "
+                         "with python: -- python -m week3_rnn.char_rnn train ...")
+    if not os.path.lexists(program):
+        raise UsageError(f"{program}: no such file")
+    if os.path.isdir(program):
+        raise UsageError(f"{program} is a folder, not a program")
+    raise UsageError(f"{program} is not executable; run it through its interpreter "
+                     "(-- python script.py) or make it executable (chmod +x)")
+
+
 def start_workers(command, count, **popen):
-    """Starts `command` once per worker of a new local cluster; returns the processes."""
+    """Starts `command` once per worker of a new local cluster; returns the processes.
+
+    A worker that cannot be started (a file that is not a program, say) stops
+    those already started and is a UsageError.
+    """
     base_env = {**os.environ, **popen.pop("env", {})}
     processes = []
     for config in tf_configs(count):
-        processes.append(subprocess.Popen(command, env={**base_env, "TF_CONFIG": config},
-                                          **popen))
+        try:
+            processes.append(subprocess.Popen(command, env={**base_env, "TF_CONFIG": config},
+                                              **popen))
+        except OSError as error:
+            stop(processes)
+            raise UsageError(f"cannot start {command[0]}: {error.strerror or error}")
     return processes
 
 
@@ -96,9 +125,10 @@ def stop(processes, grace=10):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--workers", type=int, default=2, choices=range(1, 17),
-                        metavar="N", help="how many local workers (1 to 16)")
+    """Runs the cluster; its exit status. A bad flag or command exits 2 with one line."""
+    parser = make_parser(__doc__.split("\n\n")[0])
+    parser.add_argument("--workers", type=count(MAX_WORKERS), default=2, metavar="N",
+                        help=f"how many local workers (1 to {MAX_WORKERS})")
     parser.add_argument("command", nargs=argparse.REMAINDER,
                         help="the training command, after `--`")
     args = parser.parse_args(argv)
@@ -108,9 +138,12 @@ def main(argv=None):
     processes = []
     with sigterm_raises_terminated():
         try:
+            check_command(command)
             with interrupts_held():  # a signal waits until every started worker is known
                 processes += start_workers(command, args.workers)
             return wait_all(processes)  # which stops every worker, however it ends
+        except UsageError as error:  # nothing was started, or what was is stopped
+            fail(error)
         except KeyboardInterrupt as interrupt:  # Ctrl-C, or SIGTERM (Terminated)
             stop(processes)
             return interrupt_name_and_status(interrupt)[1]
