@@ -25,7 +25,7 @@ import subprocess
 import sys
 import time
 
-from common.argtypes import count
+from common import argtypes
 from common.cli import (UsageError, fail, interrupt_name_and_status, interrupts_held,
                         make_parser, sigterm_raises_terminated)
 
@@ -127,7 +127,7 @@ def stop(processes, grace=10):
 def main(argv=None):
     """Runs the cluster; its exit status. A bad flag or command exits 2 with one line."""
     parser = make_parser(__doc__.split("\n\n")[0])
-    parser.add_argument("--workers", type=count(MAX_WORKERS), default=2, metavar="N",
+    parser.add_argument("--workers", type=argtypes.count(MAX_WORKERS), default=2, metavar="N",
                         help=f"how many local workers (1 to {MAX_WORKERS})")
     parser.add_argument("command", nargs=argparse.REMAINDER,
                         help="the training command, after `--`")
