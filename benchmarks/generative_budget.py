@@ -73,7 +73,7 @@ def build_and_data(name, images, seed):
     preset = "default" if name == "dcgan" else "fc_gan"
     config = dataclasses.replace(GAN_PRESETS[preset], epochs=MANY_EPOCHS)
     model = build_dcgan(config, images.shape[1], images.shape[3], seed)
-    data = training_batches(images, config.batch_size, seed, 0, MANY_EPOCHS)
+    data = training_batches(images, config.batch_size, seed, 0)
     return model, data, len(images) // config.batch_size, config.batch_size, model.generator
 
 

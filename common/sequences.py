@@ -1,12 +1,10 @@
-"""tf.data pipelines that cut a long id sequence into (input, target) windows.
+"""Language-model windows: a long id sequence cut into (input, target) pairs.
 
 Language models see a corpus as one long array of token ids. Training pairs
 are non-overlapping windows of `seq_length + 1` ids: the first `seq_length`
-are the input, the last `seq_length` (shifted by one) the target.
-
-The shuffle order of epoch `e` depends only on (seed, e), not on how many
-epochs ran before in this process, so a resumed run sees exactly the batches
-an uninterrupted run would have seen.
+are the input, the last `seq_length` (shifted by one) the target. Training
+batches of windows come from common.batching.shuffled_batches(windows, ...,
+transform=to_pair).
 """
 
 import numpy as np
@@ -37,38 +35,14 @@ def make_windows(ids, seq_length, what="text"):
     return np.stack([ids[s:s + seq_length + 1] for s in starts]).astype(np.int32)
 
 
-def _to_pair(window):
-    return window[..., :-1], window[..., 1:]
-
-
-def training_dataset(windows, batch_size, seed, first_epoch, num_epochs, transform=None):
-    """Batches for epochs [first_epoch, num_epochs), reshuffled per epoch.
-
-    Each batch of rows goes through `transform` (default: the (input,
-    target) split of language-model windows; the GAN scales image pixels).
-
-    Every epoch has the same number of full batches (the ragged rest of each
-    shuffled epoch is dropped, a different rest every epoch), so one traced
-    training step serves the whole run.
-    """
-    windows = tf.constant(windows)
-    count = windows.shape[0]
-
-    def epoch_batches(epoch):
-        order = tf.random.experimental.stateless_shuffle(
-            tf.range(count), seed=tf.stack([tf.cast(seed, tf.int64), epoch]))
-        return (tf.data.Dataset.from_tensor_slices(tf.gather(windows, order))
-                .batch(batch_size, drop_remainder=True))
-
-    return (tf.data.Dataset.range(first_epoch, num_epochs)
-            .flat_map(epoch_batches)
-            .map(transform or _to_pair, num_parallel_calls=tf.data.AUTOTUNE)
-            .prefetch(tf.data.AUTOTUNE))
+def to_pair(windows):
+    """Windows (batch, seq_length + 1) -> (inputs, targets), each (batch, seq_length)."""
+    return windows[..., :-1], windows[..., 1:]
 
 
 def evaluation_dataset(windows, batch_size):
     """All windows in order, the last batch possibly smaller."""
     return (tf.data.Dataset.from_tensor_slices(windows)
             .batch(batch_size)
-            .map(_to_pair)
+            .map(to_pair)
             .prefetch(tf.data.AUTOTUNE))

@@ -11,11 +11,11 @@ are re-exported here for the callers that import them from gan.data.
 import numpy as np
 import tensorflow as tf
 
+from common.batching import shuffled_batches
 from common.cli import UsageError
 from common.folders import DEFAULT_MAX_FILES
 from common.images import find_images, load_images
 from common.mnist_data import DATASETS, load_dataset, load_local, read_idx, read_npz
-from common.sequences import training_dataset
 
 __all__ = ["DATASETS", "load_dataset", "load_local", "read_idx", "read_npz",
            "load_image_folder", "resize_images", "to_unit_range", "to_uint8",
@@ -50,14 +50,14 @@ def to_uint8(images):
     return tf.cast(tf.round(tf.clip_by_value((images + 1.0) * 127.5, 0.0, 255.0)), tf.uint8)
 
 
-def training_batches(images, batch_size, seed, first_epoch, num_epochs):
-    """Float batches for epochs [first_epoch, num_epochs), reshuffled per epoch.
+def training_batches(images, batch_size, seed, first_epoch):
+    """Endless float batches (batch, size, size, channels) in [-1, 1] from epoch first_epoch.
 
-    Epoch e's order depends only on (seed, e), so a resumed run sees the
-    batches an uninterrupted one would; the ragged rest of each epoch is dropped.
+    Epoch e's order depends only on (seed, e) (common.batching), so a resumed
+    run sees the batches an uninterrupted one would; each epoch's ragged rest
+    is dropped.
     """
     if len(images) < batch_size:
         raise UsageError(f"{len(images)} training images are fewer than one batch "
                          f"({batch_size}); add images or lower --batch_size")
-    return training_dataset(images, batch_size, seed, first_epoch, num_epochs,
-                            transform=to_unit_range)
+    return shuffled_batches(images, batch_size, seed, first_epoch, transform=to_unit_range)

@@ -44,7 +44,7 @@ def train(config, out_dir, images, source="images", seed=0, resume=False, verbos
         raise UsageError(f"images must be square, {IMAGE_SIZES} pixels; got {images.shape[1:]}")
     _, size, _, channels = images.shape
     # Checked before the run directory is touched: too few images is a usage error.
-    training_batches(images, config.batch_size, seed, 0, 1)
+    training_batches(images, config.batch_size, seed, 0)
     run_dir = RunDir(out_dir)
     grid_noise = noise_for_seed(GRID_SIZE, config.latent_dim, seed)
     job = lifecycle.TrainJob(
@@ -53,7 +53,7 @@ def train(config, out_dir, images, source="images", seed=0, resume=False, verbos
         settings={"image_size": int(size), "channels": int(channels), "source": source},
         build_model=lambda: build_dcgan(config, size, channels, seed),
         train_data=lambda first_epoch: training_batches(images, config.batch_size, seed,
-                                                        first_epoch, config.epochs),
+                                                        first_epoch),
         steps_per_epoch=len(images) // config.batch_size,
         progress=Progress(config.batch_size, "images", plot_keys=("d_loss", "g_loss"),
                           plot_ylabel=LOSSES[config.loss].ylabel,

@@ -13,12 +13,12 @@ loss (-ELBO), and `last` the last finished epoch.
 import math
 
 from common import lifecycle
+from common.batching import shuffled_batches
 from common.cli import (UsageError, add_run_flags, add_training_flags,
                         command_parser)
 from common.configs import add_config_flags, config_from_args
 from common.mnist_data import CLASS_NAMES
 from common.runs import RunDir, check_outside_run
-from common.sequences import training_dataset
 from common.training import Progress
 from gan.data import load_dataset, load_image_folder, resize_images
 from gan.generative_flags import add_reading_verbs, add_training_data_flags
@@ -36,8 +36,8 @@ CHECKPOINT_HELP = ("best: lowest training loss (-ELBO; no validation split is he
 
 
 def vae_batches(images, config, seed, first_epoch):
-    """Batches of model inputs ({0, 1} or [0, 1]) for epochs [first_epoch, config.epochs)."""
-    return training_dataset(images, config.batch_size, seed, first_epoch, config.epochs,
+    """Endless batches of model inputs ({0, 1} or [0, 1]) from epoch first_epoch on."""
+    return shuffled_batches(images, config.batch_size, seed, first_epoch,
                             transform=lambda x: to_model_input(x, config.likelihood))
 
 

@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 
+from common.batching import shuffled_batches
 from common.cli import UsageError
-from common.sequences import make_windows, split_tail, training_dataset
+from common.sequences import make_windows, split_tail, to_pair
 from common.text import CharVocab, read_text_file
 
 
@@ -72,8 +73,8 @@ def test_split_tail_holds_out_the_end():
 
 
 def _epoch_batches(windows, first_epoch, num_epochs):
-    batches = list(training_dataset(windows, batch_size=2, seed=7,
-                                    first_epoch=first_epoch, num_epochs=num_epochs))
+    batches = list(shuffled_batches(windows, batch_size=2, seed=7, first_epoch=first_epoch,
+                                    num_epochs=num_epochs, transform=to_pair))
     return [(x.numpy(), y.numpy()) for x, y in batches]
 
 

@@ -13,12 +13,13 @@ import tensorflow as tf
 
 from common import lifecycle
 from common.argtypes import SEED_MAX, count, input_path, seed_int, temperature
+from common.batching import shuffled_batches
 from common.cli import (UsageError, add_input_limit_flag, add_run_flags, add_training_flags,
                         command_parser, deprecated)
 from common.configs import add_config_flags, config_from_args
 from common.export import check_export_dir, save_litert, save_servable
 from common.runs import RunDir
-from common.sequences import evaluation_dataset, make_windows, split_tail, training_dataset
+from common.sequences import evaluation_dataset, make_windows, split_tail, to_pair
 from common.text import CharVocab, read_text_file
 from common.training import Progress, epoch_decay_callback
 from week3_rnn import gradient_flow
@@ -54,8 +55,8 @@ def train(config, out_dir, text, source="text", seed=0, resume=False, strategy="
         strategy=strategy, verbose=verbose, settings={"source": source},
         metadata={"vocab.json": vocab.to_json()},
         build_model=lambda: build_char_rnn(config, len(vocab)),
-        train_data=lambda first_epoch: training_dataset(train_windows, batch_size, seed,
-                                                        first_epoch, config.epochs),
+        train_data=lambda first_epoch: shuffled_batches(train_windows, batch_size, seed,
+                                                        first_epoch, transform=to_pair),
         steps_per_epoch=len(train_windows) // batch_size,
         validation_data=(None if val_windows is None
                          else evaluation_dataset(val_windows, batch_size)),

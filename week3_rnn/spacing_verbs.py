@@ -11,13 +11,14 @@ import tensorflow as tf
 
 from common import lifecycle
 from common.argtypes import input_path
+from common.batching import shuffled_batches
 from common.cli import UsageError, add_input_limit_flag, add_run_flags, add_training_flags
 from common.cli import command_parser
 from common.configs import add_config_flags, config_from_args
 from common.export import check_export_dir, save_servable
 from common.files import DEFAULT_MAX_BYTES
 from common.runs import RunDir
-from common.sequences import split_tail, training_dataset
+from common.sequences import split_tail
 from common.text import CharVocab, read_text_file
 from common.training import Progress
 from week3_rnn.char_data import load_corpus, tiny_shakespeare_text
@@ -78,8 +79,8 @@ def train(config, out_dir, text, source="text", seed=0, resume=False, strategy="
         may_change=("epochs", "source", "characters"),
         metadata={"vocab.json": vocab.to_json()},
         build_model=lambda: build_spacing_model(config, len(vocab)),
-        train_data=lambda first_epoch: training_dataset(
-            train_windows, batch_size, seed, first_epoch, config.epochs, transform=to_pair),
+        train_data=lambda first_epoch: shuffled_batches(
+            train_windows, batch_size, seed, first_epoch, transform=to_pair),
         steps_per_epoch=len(train_windows) // batch_size,
         validation_data=(None if val_windows is None else
                          tf.data.Dataset.from_tensor_slices(val_windows)
