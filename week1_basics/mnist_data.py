@@ -15,6 +15,7 @@ import tensorflow as tf
 
 from common import holdout
 from common import images as common_images
+from common.batching import shuffled_batches
 from common.cli import UsageError
 from common.files import DEFAULT_MAX_BYTES
 from common.folders import DEFAULT_MAX_FILES
@@ -79,25 +80,14 @@ def data_for_run(args, run_dir, kind):
 split_validation = holdout.split_validation  # common/holdout.py, shared with CIFAR-10
 
 
-def training_dataset(x, y, batch_size, seed, first_epoch, num_epochs):
-    """Batches (float32 images 0..255, int64 labels) for epochs [first_epoch, num_epochs).
+def training_dataset(x, y, batch_size, seed, first_epoch):
+    """Endless batches (float32 images 0..255, int64 labels) from epoch first_epoch on.
 
-    Epoch e is shuffled by (seed, e) alone, so a resumed run sees the batches
-    an uninterrupted one would; each epoch's ragged rest is dropped.
+    Epoch e is shuffled by (seed, e) alone (common.batching), so a resumed run
+    sees the batches an uninterrupted one would; each epoch's ragged rest is dropped.
     """
-    images, labels = tf.constant(x), tf.constant(y)
-
-    def epoch_batches(epoch):
-        order = tf.random.experimental.stateless_shuffle(
-            tf.range(len(x)), seed=tf.stack([tf.constant(seed, tf.int64), epoch]))
-        return (tf.data.Dataset.from_tensor_slices((tf.gather(images, order),
-                                                    tf.gather(labels, order)))
-                .batch(batch_size, drop_remainder=True))
-
-    return (tf.data.Dataset.range(first_epoch, max(num_epochs, first_epoch + 1))
-            .flat_map(epoch_batches)
-            .map(lambda batch, label: (tf.cast(batch, tf.float32), label))
-            .prefetch(tf.data.AUTOTUNE))
+    return shuffled_batches((x, y), batch_size, seed, first_epoch,
+                            transform=lambda batch: (tf.cast(batch[0], tf.float32), batch[1]))
 
 
 def evaluation_dataset(x, y, batch_size=1000):

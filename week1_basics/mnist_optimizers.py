@@ -57,7 +57,7 @@ def compare(config, data, epochs, seed=0, verbose=0):
         model.compile(optimizer=make_optimizer(name, DEFAULT_LEARNING_RATES[name],
                                                config.momentum),
                       loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-        batches = training_dataset(x, y, config.batch_size, seed, 0, epochs)
+        batches = training_dataset(x, y, config.batch_size, seed, 0)
         history = model.fit(batches, epochs=points, steps_per_epoch=chunk, verbose=verbose)
         losses = history.history["loss"]
         curves[name] = ([chunk * (i + 1) for i in range(len(losses))], losses)

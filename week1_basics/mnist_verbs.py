@@ -51,7 +51,7 @@ def train(config, out_dir, data, seed=0, resume=False, strategy="default", verbo
         build_model=lambda: compile_model(build_model(config), config),
         steps_per_epoch=len(x_train) // config.batch_size,
         train_data=lambda first_epoch: training_dataset(x_train, y_train, config.batch_size,
-                                                        seed, first_epoch, config.epochs),
+                                                        seed, first_epoch),
         validation_data=evaluation_dataset(x_val, y_val) if len(x_val) else None,
         progress=Progress(config.batch_size, "images"),
         # Set at every epoch's start from the epoch number alone, so a resumed
