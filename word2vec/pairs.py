@@ -13,15 +13,21 @@ ops over the whole chunk:
    mask, center) for every center that has at least one context word;
 4. shuffles the chunk's examples and cuts them into batches.
 
+Steps 1-3 make new examples every epoch, so there is no fixed array for
+common.batching.shuffled_batches to permute; step 4 uses its permutation rule
+(common.batching.epoch_order) on the examples of each (epoch, chunk).
+
 Every random draw is a stateless op seeded by (seed, epoch, chunk), so epoch e
 is the same whether or not the run was resumed before it, and nothing lives at
 module level (no `data_index`). The number of examples varies a little from
-epoch to epoch; each chunk is cut to (or wrapped round to) its expected count,
+epoch to epoch; each chunk is cut to (or topped up to) its expected count,
 rounded to whole batches, so every epoch has the same number of steps.
 """
 
 import numpy as np
 import tensorflow as tf
+
+from common.batching import epoch_order
 
 MODELS = ("skipgram", "cbow")
 
@@ -126,10 +132,9 @@ def chunk_batches(ids, keep_prob, window, model, batch_size, steps, seed):
         inputs, labels = cbow_examples(kept, window, seeds[1])
     else:
         inputs, labels = skipgram_examples(kept, window, seeds[1])
-    count = tf.shape(labels)[0]
-    order = tf.random.experimental.stateless_shuffle(tf.range(count), seed=seeds[2])
-    # Cut to `steps` whole batches; a chunk that came out short wraps round.
-    order = tf.gather(order, tf.range(steps * batch_size) % tf.maximum(count, 1))
+    # Cut to `steps` whole batches; a chunk that came out short takes a second
+    # pass over its examples, in another order (common.batching's epoch order).
+    order = epoch_order(tf.shape(labels)[0], steps * batch_size, seeds[2])
     take = lambda x: tf.reshape(tf.gather(x, order), [steps, batch_size, *x.shape[1:]])
     return tf.data.Dataset.from_tensor_slices((tf.nest.map_structure(take, inputs),
                                                take(labels)))
