@@ -54,7 +54,7 @@ def chunk_bounds(num_ids, chunk_words):
 def steps_per_chunk(ids, keep_prob, chunk_words, window, batch_size, model, multiple_of=1):
     """(chunks,) int: whole batches each chunk contributes per epoch (at least one).
 
-    The last chunk is topped up (it wraps round its examples) so that the
+    The last chunk is topped up (more passes over its examples) so that the
     epoch is a whole number of `multiple_of` steps: Keras runs
     steps_per_execution steps per call, so an epoch of any other length would
     run over into the next epoch's data.
