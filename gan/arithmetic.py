@@ -18,6 +18,7 @@ data set's training split) calls K with probability >= --confidence.
 """
 
 import argparse
+import dataclasses
 import os
 
 import numpy as np
@@ -35,6 +36,24 @@ SIGNS = {"a": "", "b": "- ", "c": "+ "}
 NUM_CLASSES = 10  # MNIST and Fashion-MNIST, the scorer's data sets
 MAX_GROUP = 256  # seeds in one group
 SHOWN = 8  # member images drawn per row
+
+
+@dataclasses.dataclass(frozen=True)
+class ClassMeans:
+    """Where `class:K` groups come from: the labelled data, the scoring classifier, the pool.
+
+    The fields are the `arithmetic` flags of the same names (gan.generative_flags).
+    """
+
+    data_dir: str | None  # the labelled data the scoring classifier learns
+    dataset: str | None  # None: the data set the run was trained on
+    max_bytes: int  # read limits of the data files and folders
+    max_files: int
+    classifier: str | None  # a .keras scorer, read if it exists, else trained and saved there
+    classifier_epochs: int
+    class_samples: int  # latent points drawn with `seed` and classified
+    confidence: float  # the class probability a point's image needs to be kept
+    seed: int
 
 
 def latent_member(text):
@@ -143,18 +162,20 @@ def label_for(name, label, count):
     return f"{SIGNS[name]}{name}: {what}"
 
 
-def class_pool(args, config, generator, labels):
-    """(pool (N, latent_dim), class probabilities (N, classes)) of --class_samples points."""
+def class_pool(class_means, run_dir, config, generator, labels):
+    """(pool (N, latent_dim), class probabilities (N, classes)) of class_means.class_samples
+    points."""
     from gan.metrics import classifier_for, features_and_probabilities
 
-    dataset = args.dataset or config.get("source")
+    dataset = class_means.dataset or config.get("source")
     if dataset not in DATASETS:
-        raise UsageError(f"{args.run_dir} was trained on {config.get('source')}; class means "
+        raise UsageError(f"{run_dir} was trained on {config.get('source')}; class means "
                          f"need a labelled data set: pass --dataset ({', '.join(DATASETS)})")
     if generator.output_shape[-1] != 1:
         raise UsageError("class means use the grayscale scorer; this run makes colour images")
-    x_train, y_train, x_test, y_test = load_dataset(dataset, args.data_dir, args.max_bytes,
-                                                    args.max_files)
+    x_train, y_train, x_test, y_test = load_dataset(dataset, class_means.data_dir,
+                                                    class_means.max_bytes,
+                                                    class_means.max_files)
     if any(part is None for part in (x_train, y_train, x_test, y_test)):
         raise UsageError("class means need the training and test images and labels (the IDX "
                          "files train-* and t10k-*, or an .npz with x_/y_train and x_/y_test)")
@@ -163,41 +184,49 @@ def class_pool(args, config, generator, labels):
         raise UsageError(f"class {missing[0]}: no training image of {dataset} has that label")
     size = generator.output_shape[1]
     classifier, _ = classifier_for(resize_images(x_train, size), y_train,
-                                   resize_images(x_test, size), y_test, args.classifier,
-                                   args.classifier_epochs, verbose=0)
-    pool = noise_for_seed(args.class_samples, generator.input_shape[-1], args.seed)
+                                   resize_images(x_test, size), y_test, class_means.classifier,
+                                   class_means.classifier_epochs, verbose=0)
+    pool = noise_for_seed(class_means.class_samples, generator.input_shape[-1],
+                          class_means.seed)
     _, probabilities = features_and_probabilities(classifier, images_from_noise(generator, pool))
     return pool.numpy(), probabilities
 
 
-def run_arithmetic(args, config, load_generator):
-    """The `arithmetic` verb: checks everything, then decodes a - b + c into --out."""
+def run_arithmetic(groups, out, *, scale, run_dir, checkpoint, config, load_generator,
+                   class_means):
+    """The `arithmetic` verb: checks everything, then decodes a - b + c into the PNG `out`.
+
+    groups: {"a", "b", "c": a list of seeds, or [("class", K)]}; the generator is
+    load_generator(run_dir, checkpoint), `config` the run's config; class_means
+    (a ClassMeans) says how class:K groups are found. Returns ({group: mean
+    latent vector}, the result image).
+    """
     from common.runs import check_outside_run
 
-    labels = {name: class_of(getattr(args, name)) for name in GROUPS}
+    labels = {name: class_of(groups[name]) for name in GROUPS}
     wanted = [label for label in labels.values() if label is not None]
-    if wanted and not args.data_dir:
+    if wanted and not class_means.data_dir:
         name = next(n for n in GROUPS if labels[n] is not None)
         raise UsageError(f"--{name} class:{labels[name]} needs --data_dir (the labelled data "
                          "the scoring classifier learns)")
-    check_out_file(args.out, args.run_dir)
-    check_writable(args.out)
-    if wanted and args.classifier:
-        check_outside_run(args.classifier, args.run_dir, "--classifier")
-    generator = load_generator(args.run_dir, args.checkpoint)
+    check_out_file(out, run_dir)
+    check_writable(out)
+    if wanted and class_means.classifier:
+        check_outside_run(class_means.classifier, run_dir, "--classifier")
+    generator = load_generator(run_dir, checkpoint)
     latent_dim = generator.input_shape[-1]
-    pool = class_pool(args, config, generator, wanted) if wanted else None
+    pool = class_pool(class_means, run_dir, config, generator, wanted) if wanted else None
     latents = {}
     for name in GROUPS:
         if labels[name] is None:
-            latents[name] = seed_latents(latent_dim, getattr(args, name))
+            latents[name] = seed_latents(latent_dim, groups[name])
             continue
-        latents[name] = confident_latents(*pool, labels[name], args.confidence)
+        latents[name] = confident_latents(*pool, labels[name], class_means.confidence)
         if not len(latents[name]):
             raise UsageError(
-                f"--{name} class:{labels[name]}: none of {args.class_samples} generated images "
-                f"is class {labels[name]} with probability >= {args.confidence}; raise "
-                "--class_samples or lower --confidence")
+                f"--{name} class:{labels[name]}: none of {class_means.class_samples} generated "
+                f"images is class {labels[name]} with probability >= "
+                f"{class_means.confidence}; raise --class_samples or lower --confidence")
     means = {name: vectors.mean(axis=0) for name, vectors in latents.items()}
     # One batch: every group's shown members, the three means and the result.
     noise = np.concatenate([*(latents[n][:SHOWN] for n in GROUPS),
@@ -211,6 +240,6 @@ def run_arithmetic(args, config, load_generator):
     texts = {n: label_for(n, labels[n], len(latents[n])) for n in GROUPS}
     texts["result"] = "= a - b + c"
     picture, _ = draw_sheet(rows, texts, images[-1], images.shape[1:])
-    save_png(picture, args.out, args.scale)
-    print(f"wrote {args.out}: " + "; ".join(texts[n] for n in GROUPS) + ", decoded a - b + c")
+    save_png(picture, out, scale)
+    print(f"wrote {out}: " + "; ".join(texts[n] for n in GROUPS) + ", decoded a - b + c")
     return means, images[-1]

@@ -8,10 +8,12 @@ The two commands differ only in how a run's model is loaded and exported, so
     export(args, config) -> the export's path
 """
 
+import dataclasses
+
 from common.cli import UsageError
 from common.export import check_export_dir
 from common.runs import RunDir
-from gan.arithmetic import run_arithmetic
+from gan.arithmetic import GROUPS, ClassMeans, run_arithmetic
 from gan.data import DATASETS, load_dataset
 from common.plots import check_out_file
 from gan.sampling import save_generated_grid, save_interpolation_row
@@ -42,7 +44,12 @@ def run_reading_verb(args, kind, generator, evaluate, export, read_config=None):
         print(f"wrote {args.out} ({args.steps} images from seed {args.seed_a} to "
               f"{args.seed_b})")
     elif args.command == "arithmetic":
-        run_arithmetic(args, config, generator)
+        # The namespace stops here: gan.arithmetic takes plain values and a ClassMeans.
+        class_means = ClassMeans(**{field.name: getattr(args, field.name)
+                                    for field in dataclasses.fields(ClassMeans)})
+        run_arithmetic({name: getattr(args, name) for name in GROUPS}, args.out,
+                       scale=args.scale, run_dir=args.run_dir, checkpoint=args.checkpoint,
+                       config=config, load_generator=generator, class_means=class_means)
     elif args.command == "export":
         check_export_dir(args.export_dir, args.overwrite, args.run_dir)
         path = export(args, config)
