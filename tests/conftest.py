@@ -1,4 +1,4 @@
-"""Shared fixtures: small generated corpora and one trained char-RNN run."""
+"""Shared fixtures: small generated corpora, the trained runs several modules use, sandboxes."""
 
 import dataclasses
 import os
@@ -132,3 +132,116 @@ def run_python(script, cwd, with_project, timeout=300):
                TF_CPP_MIN_LOG_LEVEL="3")
     return subprocess.run([sys.executable, "-c", script], cwd=str(cwd), env=env,
                           capture_output=True, text=True, timeout=timeout)
+
+
+# -- trained runs and sandboxes that several test modules share ---------------------------
+# Each is defined once here: a fixture imported from another test module is a new fixture
+# there, run again for every module that imports it. The runs are session-scoped; a test
+# that writes into one (evaluate's results.json, a resume) works on a copy.
+
+
+@pytest.fixture(scope="session")
+def trained_gan(tmp_path_factory):
+    """(run_dir, model) of a one-epoch DCGAN test-preset run (tests/test_dcgan.py's data)."""
+    from gan import dcgan
+    from tests.test_dcgan import TEST_CONFIG, make_images
+
+    run_dir = str(tmp_path_factory.mktemp("gan") / "run")
+    model, _ = dcgan.train(TEST_CONFIG, run_dir, make_images(), seed=1, verbose=0)
+    return run_dir, model
+
+
+@pytest.fixture(scope="session")
+def trained_vae(tmp_path_factory):
+    """(run_dir, model) of a one-epoch VAE test-preset run (2-D codes, labelled images given)."""
+    import numpy as np
+
+    from gan import vae
+    from tests.test_dcgan import make_images
+    from tests.test_vae import TEST_CONFIG
+
+    run_dir = str(tmp_path_factory.mktemp("vae") / "run")
+    labelled = (make_images(40, seed=1), np.arange(40) % 10, [str(d) for d in range(10)])
+    model, _ = vae.train(TEST_CONFIG, run_dir, make_images(), "mnist", seed=1, verbose=0,
+                         labelled=labelled)
+    return run_dir, model
+
+
+@pytest.fixture(scope="session")
+def ptb_dir(tmp_path_factory):
+    """A PTB-style corpus folder (tests/test_ptb.py's write_corpus); tests only read it."""
+    from tests.test_ptb import write_corpus
+
+    return write_corpus(tmp_path_factory.mktemp("ptb"))
+
+
+@pytest.fixture(scope="session")
+def trained_ptb(tmp_path_factory, ptb_dir):
+    """(run_dir, model, results, vocab, ids) of a PTB test run on ptb_dir, trained once."""
+    from tests.test_ptb import CONFIG
+    from week3_rnn import ptb
+    from week3_rnn.ptb_data import encode_splits, read_splits
+
+    run_dir = str(tmp_path_factory.mktemp("ptb_run") / "run")
+    model, results = ptb.train(CONFIG, run_dir, read_splits(ptb_dir), preset="test",
+                               data=ptb_dir, seed=1, verbose=0)
+    vocab, ids = encode_splits(read_splits(ptb_dir), CONFIG.max_vocab_size, report=lambda _: 0)
+    return run_dir, model, results, vocab, ids
+
+
+@pytest.fixture(scope="module")
+def earlier_run(trained_run, tmp_path_factory):
+    """A copy, for this module, of the session's trained run, with a user's note inside.
+
+    Trained once (trained_run) and copied per module: a bug that changes it in one
+    module cannot hide in another.
+    """
+    import shutil
+
+    from tests.test_hostile_common import CANARY
+
+    path = tmp_path_factory.mktemp("earlier") / "run"
+    shutil.copytree(trained_run[0], path, symlinks=True)
+    (path / "my-notes.txt").write_bytes(CANARY)
+    return str(path)
+
+
+@pytest.fixture
+def world(tmp_path, earlier_run, corpus, monkeypatch):
+    """The hostile tests' sandbox (tests/test_hostile_common.World); cwd and HOME inside it."""
+    from tests.test_hostile_common import World
+
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    made = World(tmp_path, earlier_run, corpus)
+    monkeypatch.chdir(made.cwd)
+    monkeypatch.setenv("HOME", str(made.home))
+    return made
+
+
+@pytest.fixture
+def live_pid():
+    """The pid of a process of ours that runs for the whole test."""
+    process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    yield process.pid
+    process.kill()
+    process.wait()
+
+
+@pytest.fixture
+def unwritable_dir(tmp_path):
+    """An existing directory this process cannot create anything in."""
+    if os.geteuid() != 0:
+        path = tmp_path / "read-only"
+        path.mkdir()
+        path.chmod(0o555)
+        yield path
+        path.chmod(0o755)
+        return
+    for candidate in ("/sys", "/proc/sys"):  # root ignores modes; these refuse even root
+        try:
+            os.mkdir(os.path.join(candidate, "tfcourse-probe"))
+        except OSError:
+            yield candidate
+            return
+        os.rmdir(os.path.join(candidate, "tfcourse-probe"))
+    pytest.skip("no directory here refuses writes by root")

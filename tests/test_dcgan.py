@@ -31,14 +31,6 @@ def make_images(count=64, size=28, channels=1, seed=0):
     return images
 
 
-@pytest.fixture(scope="module")
-def trained_gan(tmp_path_factory):
-    """(run_dir, model) of a one-epoch test-preset run."""
-    run_dir = str(tmp_path_factory.mktemp("gan") / "run")
-    model, _ = dcgan.train(TEST_CONFIG, run_dir, make_images(), seed=1, verbose=0)
-    return run_dir, model
-
-
 def weights_of(network):
     return [w.numpy().copy() for w in network.weights]
 

@@ -13,9 +13,8 @@ from gan.data import resize_images
 from gan.metrics import classifier_for, features_and_probabilities
 from gan.sampling import generate_images, images_from_noise, noise_for_seed
 from tests.conftest import REPO_ROOT, assert_one_line_error, call_cli, snapshot
-from tests.test_dcgan import make_images, trained_gan  # noqa: F401  (fixture)
+from tests.test_dcgan import make_images
 from tests.test_dcgan_verbs import mnist_like, write_idx
-from tests.test_vae import trained_vae  # noqa: F401  (fixture)
 
 TILE, PADDING = 28, 2
 
@@ -41,7 +40,7 @@ def decoded(generator, vector):
 
 
 @pytest.mark.parametrize("which", ["dcgan", "vae"])
-def test_result_is_the_decoded_hand_computed_vector(trained_gan, trained_vae,  # noqa: F811
+def test_result_is_the_decoded_hand_computed_vector(trained_gan, trained_vae,
                                                     tmp_path, which):
     run_dir, model = trained_gan if which == "dcgan" else trained_vae
     command = dcgan if which == "dcgan" else vae
@@ -65,7 +64,7 @@ def test_result_is_the_decoded_hand_computed_vector(trained_gan, trained_vae,  #
     assert snapshot(run_dir) == before
 
 
-def test_class_means_average_the_confident_points(trained_gan, tmp_path):  # noqa: F811
+def test_class_means_average_the_confident_points(trained_gan, tmp_path):
     run_dir, model = trained_gan
     generator = model.generator
     data = mnist_like(tmp_path / "mnist")
@@ -94,7 +93,7 @@ def test_class_means_average_the_confident_points(trained_gan, tmp_path):  # noq
     np.testing.assert_array_equal(tiles[3], decoded(generator, expected))
 
 
-def arithmetic_error(trained_gan, tmp_path, capsys, argv, fragment, run_dir=None):  # noqa: F811
+def arithmetic_error(trained_gan, tmp_path, capsys, argv, fragment, run_dir=None):
     run_dir = run_dir or trained_gan[0]
     before = snapshot(run_dir)
     full = ["arithmetic", "--run_dir", str(run_dir), *argv]
@@ -121,12 +120,12 @@ GROUPS = ["--a", "1", "--b", "2", "--c", "3"]
     (["--a", *["1"] * 257, "--b", "2", "--c", "3"], "at most 256"),
     ([*GROUPS, "--confidence", "0"], "--confidence"),
 ])
-def test_bad_groups_are_one_error_line(trained_gan, tmp_path, capsys, argv,  # noqa: F811
+def test_bad_groups_are_one_error_line(trained_gan, tmp_path, capsys, argv,
                                        fragment):
     arithmetic_error(trained_gan, tmp_path, capsys, argv, fragment)
 
 
-def test_bad_runs_and_out_paths(trained_gan, tmp_path, capsys):  # noqa: F811
+def test_bad_runs_and_out_paths(trained_gan, tmp_path, capsys):
     arithmetic_error(trained_gan, tmp_path, capsys, GROUPS, "not a run directory",
                      run_dir=tmp_path / "no_run")
     (tmp_path / "folder").mkdir()
@@ -142,7 +141,7 @@ def test_bad_runs_and_out_paths(trained_gan, tmp_path, capsys):  # noqa: F811
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root may write into a read-only folder")
-def test_an_unwritable_out_folder(trained_gan, tmp_path, capsys):  # noqa: F811
+def test_an_unwritable_out_folder(trained_gan, tmp_path, capsys):
     locked = tmp_path / "locked"
     locked.mkdir()
     locked.chmod(0o500)
@@ -154,7 +153,7 @@ def test_an_unwritable_out_folder(trained_gan, tmp_path, capsys):  # noqa: F811
 
 
 def test_a_class_missing_from_the_data_or_without_a_confident_point(
-        trained_gan, tmp_path, capsys):  # noqa: F811
+        trained_gan, tmp_path, capsys):
     data = mnist_like(tmp_path / "mnist", train=30)
     arithmetic_error(trained_gan, tmp_path, capsys,
                      ["--a", "class:2", "--b", "1", "--c", "3", "--dataset", "mnist",
@@ -168,7 +167,7 @@ def test_a_class_missing_from_the_data_or_without_a_confident_point(
                      "class 7: no training image")
 
 
-def test_the_real_command_refuses_an_empty_group(trained_gan, tmp_path):  # noqa: F811
+def test_the_real_command_refuses_an_empty_group(trained_gan, tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "gan.dcgan", "arithmetic", "--run_dir", trained_gan[0], "--a",
          "--b", "1", "--c", "2", "--out", str(tmp_path / "x.png")],

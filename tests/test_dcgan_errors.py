@@ -9,7 +9,7 @@ from PIL import Image
 from common.cli import run_cli
 from gan import dcgan
 from tests.conftest import assert_one_line_error, call_cli
-from tests.test_dcgan import make_images, trained_gan  # noqa: F401  (fixture)
+from tests.test_dcgan import make_images
 
 
 def run_command(argv, capsys):
@@ -61,7 +61,7 @@ def test_missing_image_folder(tmp_path, capsys):
     assert_one_line_error(status, stderr, "not found")
 
 
-def test_resume_with_another_image_size(trained_gan, tmp_path, capsys):  # noqa: F811
+def test_resume_with_another_image_size(trained_gan, tmp_path, capsys):
     run_dir = trained_gan[0]
     before = open(f"{run_dir}/state.json").read()
     write_pngs(tmp_path / "images", 20)
@@ -71,14 +71,14 @@ def test_resume_with_another_image_size(trained_gan, tmp_path, capsys):  # noqa:
     assert open(f"{run_dir}/state.json").read() == before
 
 
-def test_existing_run_is_never_overwritten(trained_gan, tmp_path, capsys):  # noqa: F811
+def test_existing_run_is_never_overwritten(trained_gan, tmp_path, capsys):
     write_pngs(tmp_path / "images", 20)
     status, _, stderr = run_command(folder_args(tmp_path / "images", trained_gan[0]), capsys)
     assert_one_line_error(status, stderr, "already holds a run")
 
 
 @pytest.mark.parametrize("count", ["-3", "0", "many"])
-def test_generate_needs_a_positive_count(trained_gan, tmp_path, capsys, count):  # noqa: F811
+def test_generate_needs_a_positive_count(trained_gan, tmp_path, capsys, count):
     status, _, stderr = run_command(["generate", "--run_dir", trained_gan[0], "--num", count,
                                      "--out", str(tmp_path / "grid.png")], capsys)
     assert_one_line_error(status, stderr, "--num")
@@ -90,7 +90,7 @@ def test_generate_from_a_folder_that_is_not_a_run(tmp_path, capsys):
     assert_one_line_error(status, stderr, "not a run directory")
 
 
-def test_export_refuses_an_existing_directory(trained_gan, tmp_path, capsys):  # noqa: F811
+def test_export_refuses_an_existing_directory(trained_gan, tmp_path, capsys):
     (tmp_path / "export").mkdir()
     status, _, stderr = run_command(["export", "--run_dir", trained_gan[0], "--export_dir",
                                      str(tmp_path / "export")], capsys)

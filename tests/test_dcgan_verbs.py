@@ -16,7 +16,7 @@ from gan.adversarial import DCGAN
 from common.plots import is_own_png
 from gan.sampling import GeneratorServable, generate_images, noise_for_seed
 from tests.conftest import assert_one_line_error, call_cli, snapshot
-from tests.test_dcgan import TEST_CONFIG, make_images, trained_gan  # noqa: F401  (fixture)
+from tests.test_dcgan import TEST_CONFIG, make_images
 
 
 def write_idx(path, array):
@@ -35,8 +35,9 @@ def mnist_like(folder, train=120, test=40):
     return folder
 
 
-def test_evaluate_writes_fid_and_inception_score(trained_gan, tmp_path, capsys):  # noqa: F811
-    run_dir = trained_gan[0]
+def test_evaluate_writes_fid_and_inception_score(trained_gan, tmp_path, capsys):
+    run_dir = str(tmp_path / "run")
+    shutil.copytree(trained_gan[0], run_dir)  # evaluate writes results.json into the run
     data = mnist_like(tmp_path / "mnist")
     before = snapshot(run_dir)
     classifier = tmp_path / "scorer.keras"
@@ -58,14 +59,14 @@ def test_evaluate_writes_fid_and_inception_score(trained_gan, tmp_path, capsys):
     assert "FID-mnist" in capsys.readouterr().out
 
 
-def test_evaluate_needs_a_data_set_for_a_run_of_images(trained_gan, tmp_path,  # noqa: F811
+def test_evaluate_needs_a_data_set_for_a_run_of_images(trained_gan, tmp_path,
                                                        capsys):
     status, _, stderr = call_cli(dcgan.main, ["evaluate", "--run_dir", trained_gan[0],
                                               "--data_dir", str(tmp_path)], capsys)
     assert_one_line_error(status, stderr, "pass --dataset")
 
 
-def test_evaluate_needs_the_test_split(trained_gan, tmp_path, capsys):  # noqa: F811
+def test_evaluate_needs_the_test_split(trained_gan, tmp_path, capsys):
     data = mnist_like(tmp_path / "mnist")
     for name in ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte"):
         os.remove(data / name)
@@ -75,7 +76,7 @@ def test_evaluate_needs_the_test_split(trained_gan, tmp_path, capsys):  # noqa: 
     assert_one_line_error(status, stderr, "test images")
 
 
-def test_generate_replaces_only_its_own_png(trained_gan, tmp_path, capsys):  # noqa: F811
+def test_generate_replaces_only_its_own_png(trained_gan, tmp_path, capsys):
     out = tmp_path / "grid.png"
     argv = ["generate", "--run_dir", trained_gan[0], "--num", "4", "--out", str(out)]
     dcgan.main(argv)
@@ -93,7 +94,7 @@ def test_generate_replaces_only_its_own_png(trained_gan, tmp_path, capsys):  # n
 
 
 @pytest.mark.parametrize("verb", ["generate", "interpolate"])
-def test_out_may_not_be_a_folder_or_inside_the_run(trained_gan, tmp_path, capsys,  # noqa: F811
+def test_out_may_not_be_a_folder_or_inside_the_run(trained_gan, tmp_path, capsys,
                                                    verb):
     run_dir = trained_gan[0]
     before = snapshot(run_dir)
@@ -106,7 +107,7 @@ def test_out_may_not_be_a_folder_or_inside_the_run(trained_gan, tmp_path, capsys
     assert snapshot(run_dir) == before
 
 
-def test_checkpoint_best_and_last_read_the_same_epoch(trained_gan, tmp_path):  # noqa: F811
+def test_checkpoint_best_and_last_read_the_same_epoch(trained_gan, tmp_path):
     run_dir = trained_gan[0]
     paths = {which: tmp_path / f"{which}.png" for which in ("best", "last")}
     for which, path in paths.items():
@@ -115,7 +116,7 @@ def test_checkpoint_best_and_last_read_the_same_epoch(trained_gan, tmp_path):  #
     assert paths["best"].read_bytes() == paths["last"].read_bytes()
 
 
-def test_export_metadata_decode_and_generate_agree(trained_gan, tmp_path):  # noqa: F811
+def test_export_metadata_decode_and_generate_agree(trained_gan, tmp_path):
     run_dir, model = trained_gan
     before = snapshot(run_dir)
     export_dir = tmp_path / "export"
@@ -140,7 +141,7 @@ def test_export_metadata_decode_and_generate_agree(trained_gan, tmp_path):  # no
     np.testing.assert_array_equal(images.numpy(), generate_images(model.generator, 6, 5))
 
 
-def test_litert_decode_matches_tensorflow(trained_gan, tmp_path):  # noqa: F811
+def test_litert_decode_matches_tensorflow(trained_gan, tmp_path):
     from ai_edge_litert.interpreter import Interpreter
 
     run_dir, model = trained_gan
@@ -164,7 +165,7 @@ def test_litert_decode_matches_tensorflow(trained_gan, tmp_path):  # noqa: F811
     assert np.mean(lite == expected) > 0.99
 
 
-def resumed_copy(trained_gan, tmp_path, edit):  # noqa: F811
+def resumed_copy(trained_gan, tmp_path, edit):
     """A copy of the trained run with its config.json edited, resumed to two epochs."""
     run_dir = tmp_path / "old"
     shutil.copytree(trained_gan[0], run_dir)
@@ -176,12 +177,12 @@ def resumed_copy(trained_gan, tmp_path, edit):  # noqa: F811
     return run_dir, model, state
 
 
-def test_resume_a_run_whose_config_lacks_a_field(trained_gan, tmp_path):  # noqa: F811
+def test_resume_a_run_whose_config_lacks_a_field(trained_gan, tmp_path):
     _, _, state = resumed_copy(trained_gan, tmp_path, lambda c: c.pop("hidden_units"))
     assert state["epoch"] == 2
 
 
-def test_runs_made_with_the_old_model_key_still_resume_and_generate(  # noqa: F811
+def test_runs_made_with_the_old_model_key_still_resume_and_generate(
         trained_gan, tmp_path):
     def to_old(config):
         config["model"] = config.pop("arch")
@@ -200,7 +201,7 @@ def test_runs_made_with_the_old_model_key_still_resume_and_generate(  # noqa: F8
     ("config.json", "corrupt or truncated"),
     ("state.json", "corrupt state.json"),
 ])
-def test_corrupt_files_in_a_run_directory(trained_gan, tmp_path, capsys, name,  # noqa: F811
+def test_corrupt_files_in_a_run_directory(trained_gan, tmp_path, capsys, name,
                                           fragment):
     run_dir = tmp_path / "run"
     shutil.copytree(trained_gan[0], run_dir)
@@ -212,7 +213,7 @@ def test_corrupt_files_in_a_run_directory(trained_gan, tmp_path, capsys, name,  
     assert not (tmp_path / "g.png").exists()
 
 
-def test_a_classifier_file_of_another_kind_is_refused(trained_gan, tmp_path,  # noqa: F811
+def test_a_classifier_file_of_another_kind_is_refused(trained_gan, tmp_path,
                                                       capsys):
     wrong = tmp_path / "not_a_classifier.keras"
     shutil.copy(os.path.join(trained_gan[0], "checkpoints", "epoch-0001.keras"), wrong)

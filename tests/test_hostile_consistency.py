@@ -9,7 +9,7 @@ import os
 
 import pytest
 
-from tests.test_hostile_common import earlier_run, tree_hash, world  # noqa: F401
+from tests.test_hostile_common import tree_hash
 
 
 def edit_json(path, change):

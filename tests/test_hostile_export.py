@@ -11,8 +11,7 @@ import shutil
 import pytest
 
 from common.export import MARKER
-from tests.test_hostile_common import (dead_pid, earlier_run, live_pid, tree_hash,  # noqa: F401
-                                       unwritable_dir, world)
+from tests.test_hostile_common import dead_pid, tree_hash
 
 # Where a careless --export_dir points. Each resolves onto (or around) something that must
 # survive: the sandboxed cwd and home, the earlier run, its parent, a folder inside it.

@@ -10,8 +10,7 @@ import socket
 import pytest
 
 from common.argtypes import SEED_MAX
-from tests.test_hostile_common import (RUN_FLAGS, earlier_run, time_limit, tree_hash,  # noqa: F401
-                                       world)
+from tests.test_hostile_common import RUN_FLAGS, time_limit, tree_hash
 
 
 def special_file(world, kind):

@@ -12,7 +12,7 @@ import shutil
 
 import pytest
 
-from tests.test_hostile_common import RUN_FLAGS, earlier_run, tree_hash, world  # noqa: F401
+from tests.test_hostile_common import RUN_FLAGS, tree_hash
 
 
 def verb_args(verb, run, world):

@@ -20,8 +20,8 @@ import time
 import pytest
 
 from tests.conftest import REPO_ROOT, make_corpus
-from tests.test_hostile_common import (RUN_FLAGS, assert_one_error_line, cli_env,  # noqa: F401
-                                       earlier_run, start_cli, tree_hash, world)
+from tests.test_hostile_common import (RUN_FLAGS, assert_one_error_line, cli_env, start_cli,
+                                       tree_hash)
 
 SIGNALS = {signal.SIGINT: ("Ctrl-C", 130), signal.SIGTERM: ("SIGTERM", 143)}
 

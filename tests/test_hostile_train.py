@@ -12,8 +12,7 @@ import socket
 
 import pytest
 
-from tests.test_hostile_common import (RUN_FLAGS, dead_pid, earlier_run, live_pid,  # noqa: F401
-                                       tree_hash, unwritable_dir, world)
+from tests.test_hostile_common import RUN_FLAGS, dead_pid, tree_hash
 
 
 def train_args(world, out_dir, *extra):

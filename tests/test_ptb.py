@@ -1,7 +1,8 @@
 """PTB word LM: reader, batching, carried state, perplexity, resume.
 
 The commands (score, generate, evaluate, export) are in test_ptb_cli.py, bad
-inputs in test_ptb_errors.py; both use the corpus and trained run made here.
+inputs in test_ptb_errors.py; all three use the session's corpus and trained run
+(ptb_dir, trained_ptb in tests/conftest.py), made with write_corpus and CONFIG here.
 """
 
 import dataclasses
@@ -17,8 +18,7 @@ import tensorflow as tf
 from common.text import WordVocab
 from tests.conftest import shared_data
 from week3_rnn import ptb
-from week3_rnn.ptb_data import (batch_windows, encode_splits, epoch_dataset, read_splits,
-                                text_to_words)
+from week3_rnn.ptb_data import batch_windows, epoch_dataset, read_splits, text_to_words
 from week3_rnn.ptb_model import (PRESETS, build_ptb_model, mean_cross_entropy,
                                  softmax_cross_entropy_dense)
 from week3_rnn.ptb_servable import stream_log_probs
@@ -43,21 +43,6 @@ def write_corpus(folder, oov=True):
         with open(os.path.join(folder, f"ptb.{split}.txt"), "w") as f:
             f.write("\n".join(lines) + "\n")
     return str(folder)
-
-
-@pytest.fixture(scope="module")
-def ptb_dir(tmp_path_factory):
-    return write_corpus(tmp_path_factory.mktemp("ptb"))
-
-
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory, ptb_dir):
-    """(run_dir, model, results, vocab, ids) of a run trained once for this module."""
-    run_dir = str(tmp_path_factory.mktemp("ptb_run") / "run")
-    model, results = ptb.train(CONFIG, run_dir, read_splits(ptb_dir), preset="test",
-                               data=ptb_dir, seed=1, verbose=0)
-    vocab, ids = encode_splits(read_splits(ptb_dir), CONFIG.max_vocab_size, report=lambda _: 0)
-    return run_dir, model, results, vocab, ids
 
 
 def run_command(argv, capsys):
@@ -130,8 +115,8 @@ def test_train_step_gradient_equals_plain_model_gradient(tie_embeddings):
         np.testing.assert_allclose(updated.numpy(), expected, rtol=1e-5, atol=1e-6)
 
 
-def test_state_carries_between_batches_in_training_and_evaluation(trained):
-    _, trained_model, _, vocab, ids = trained
+def test_state_carries_between_batches_in_training_and_evaluation(trained_ptb):
+    _, trained_model, _, vocab, ids = trained_ptb
     # The trained weights (an untrained LSTM barely uses its state), kept fixed.
     model = build_ptb_model(dataclasses.replace(CONFIG, learning_rate=0.0), len(vocab))
     model.set_weights(trained_model.get_weights())
@@ -153,8 +138,8 @@ def test_state_carries_between_batches_in_training_and_evaluation(trained):
     np.testing.assert_allclose([first_pass, second_pass], [carried, carried], rtol=1e-5)
 
 
-def test_perplexity_is_exp_of_mean_cross_entropy_computed_by_hand(trained):
-    run_dir, model, results, _, ids = trained
+def test_perplexity_is_exp_of_mean_cross_entropy_computed_by_hand(trained_ptb):
+    run_dir, model, results, _, ids = trained_ptb
     test_ids = ids["test"]
     # The tutorial's test run by hand: batch 1, num_steps 1, state carried.
     states, log_probs = None, []

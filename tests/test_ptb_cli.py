@@ -3,6 +3,7 @@
 import json
 import math
 import os
+import shutil
 
 import numpy as np
 import pytest
@@ -10,12 +11,11 @@ import tensorflow as tf
 
 from common.cli import run_cli
 from tests.conftest import run_python
-from tests.test_ptb import ptb_dir, trained, write_corpus  # noqa: F401  (fixtures)
 from week3_rnn import ptb
 from week3_rnn.ptb_servable import PTBServable
 
-def test_score_command_prints_word_log_probs_and_perplexity(trained, capsys):
-    run_cli(ptb.main, ["score", "--run_dir", trained[0], "The cat sat on zebra"])
+def test_score_command_prints_word_log_probs_and_perplexity(trained_ptb, capsys):
+    run_cli(ptb.main, ["score", "--run_dir", trained_ptb[0], "The cat sat on zebra"])
     out = capsys.readouterr().out.splitlines()
     assert [line.split()[0] for line in out[:6]] == ["The", "cat", "sat", "on", "zebra", "<eos>"]
     assert "scored as the" in out[0] and "scored as <unk>" in out[4]
@@ -24,8 +24,8 @@ def test_score_command_prints_word_log_probs_and_perplexity(trained, capsys):
     assert float(out[6].split()[1]) == pytest.approx(math.exp(-np.mean(log_probs)), rel=1e-2)
 
 
-def test_generate_is_reproducible_and_uses_vocabulary_words(trained):
-    _, model, _, vocab, _ = trained
+def test_generate_is_reproducible_and_uses_vocabulary_words(trained_ptb):
+    _, model, _, vocab, _ = trained_ptb
     first = ptb.generate(model, vocab, num_sentences=4, max_words=12, seed=5)
     assert first == ptb.generate(model, vocab, num_sentences=4, max_words=12, seed=5)
     assert first != ptb.generate(model, vocab, num_sentences=4, max_words=12, seed=6)
@@ -34,8 +34,8 @@ def test_generate_is_reproducible_and_uses_vocabulary_words(trained):
         assert len(words) <= 12 and "<eos>" not in words and set(words) <= set(vocab.words)
 
 
-def test_export_round_trip_scores_without_the_project(trained, tmp_path):
-    _, model, _, vocab, _ = trained
+def test_export_round_trip_scores_without_the_project(trained_ptb, tmp_path):
+    _, model, _, vocab, _ = trained_ptb
     export_dir = str(tmp_path / "export")
     ptb.export(model, vocab, export_dir)
     sentences = ["the cat sat on the mat", "a dog bought N shares zebra"]
@@ -67,8 +67,8 @@ def test_export_round_trip_scores_without_the_project(trained, tmp_path):
 
 
 
-def test_generate_num_and_length_and_their_old_spellings(trained, capsys):
-    run_dir, model, _, vocab, _ = trained
+def test_generate_num_and_length_and_their_old_spellings(trained_ptb, capsys):
+    run_dir, model, _, vocab, _ = trained_ptb
     expected = ptb.generate(model, vocab, num_sentences=3, max_words=7, seed=2)
     base = ["generate", "--run_dir", run_dir, "--checkpoint", "last", "--seed", "2"]
     run_cli(ptb.main, base + ["--num", "3", "--length", "7"])
@@ -85,8 +85,11 @@ def test_generate_num_and_length_and_their_old_spellings(trained, capsys):
     assert len(sentences) == 5 and all(len(s.split()) <= 50 for s in sentences)
 
 
-def test_evaluate_a_split_or_a_text_file_keeps_the_training_results(trained, tmp_path, capsys):
-    run_dir, _, results, _, _ = trained
+def test_evaluate_a_split_or_a_text_file_keeps_the_training_results(trained_ptb, tmp_path,
+                                                                   capsys):
+    results = trained_ptb[2]
+    run_dir = str(tmp_path / "run")
+    shutil.copytree(trained_ptb[0], run_dir)  # evaluate writes results.json into the run
     others = {name: open(os.path.join(run_dir, name), "rb").read()
               for name in ("config.json", "state.json", "vocab.json", "best.keras")}
     run_cli(ptb.main, ["evaluate", "--run_dir", run_dir, "--checkpoint", "last"])
@@ -116,8 +119,8 @@ def trained_data_dir(run_dir):
     return json.load(open(os.path.join(run_dir, "config.json")))["source"]
 
 
-def test_export_has_metadata_and_a_seeded_int32_generate(trained, tmp_path, capsys):
-    run_dir, model, _, vocab, _ = trained
+def test_export_has_metadata_and_a_seeded_int32_generate(trained_ptb, tmp_path, capsys):
+    run_dir, model, _, vocab, _ = trained_ptb
     export_dir = str(tmp_path / "export")
     run_cli(ptb.main, ["export", "--run_dir", run_dir, "--export_dir", export_dir,
                        "--checkpoint", "last"])
@@ -150,10 +153,10 @@ def test_export_has_metadata_and_a_seeded_int32_generate(trained, tmp_path, caps
     np.testing.assert_allclose(step["state"][0], np.stack(states[0]), atol=1e-5)
 
 
-def test_litert_logits_match_tensorflow(trained, tmp_path, capsys):
+def test_litert_logits_match_tensorflow(trained_ptb, tmp_path, capsys):
     from ai_edge_litert.interpreter import Interpreter
 
-    run_dir, model, _, vocab, _ = trained
+    run_dir, model, _, vocab, _ = trained_ptb
     export_dir = str(tmp_path / "tfl")
     run_cli(ptb.main, ["export", "--run_dir", run_dir, "--export_dir", export_dir,
                        "--checkpoint", "last", "--format", "litert"])

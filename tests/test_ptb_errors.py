@@ -9,7 +9,7 @@ import pytest
 
 from tests.conftest import (assert_export_keeps_what_it_did_not_write, cli_error_line,
                             shared_data, snapshot)
-from tests.test_ptb import ptb_dir, trained, write_corpus  # noqa: F401  (fixtures)
+from tests.test_ptb import write_corpus
 from week3_rnn import ptb
 from week3_rnn.ptb_data import SPLIT_SHA256, SPLIT_URL
 
@@ -56,8 +56,8 @@ def test_no_data_dir_and_no_network_points_to_data_dir(tmp_path, capsys, monkeyp
     (["--preset", "small"], "preset: 'test' -> 'small'"),
     (["--preset", "test", "--hidden_size", "32"], "hidden_size: 16 -> 32"),
 ])
-def test_resume_with_other_settings(trained, ptb_dir, capsys, flags, fragment):
-    run_dir = trained[0]
+def test_resume_with_other_settings(trained_ptb, ptb_dir, capsys, flags, fragment):
+    run_dir = trained_ptb[0]
     before = open(os.path.join(run_dir, "state.json")).read()
     line = run_command(["train", "--data_dir", ptb_dir, "--out_dir", run_dir, "--resume",
                         "--batch_size", "4", "--num_steps", "5", *flags], capsys)
@@ -65,8 +65,8 @@ def test_resume_with_other_settings(trained, ptb_dir, capsys, flags, fragment):
     assert open(os.path.join(run_dir, "state.json")).read() == before
 
 
-def test_scoring_an_empty_sentence(trained, capsys):
-    line = run_command(["score", "--run_dir", trained[0], "the cat", "   "], capsys)
+def test_scoring_an_empty_sentence(trained_ptb, capsys):
+    line = run_command(["score", "--run_dir", trained_ptb[0], "the cat", "   "], capsys)
     assert "empty" in line
 
 
@@ -94,14 +94,14 @@ def test_the_download_hashes_are_those_of_the_penn_treebank_files():
         assert SPLIT_URL.format(split=split).endswith(f"/ptb.{split}.txt")
 
 
-def test_a_fifo_or_binary_split_file_is_refused(trained, tmp_path, capsys):
+def test_a_fifo_or_binary_split_file_is_refused(trained_ptb, tmp_path, capsys):
     data_dir = write_corpus(tmp_path / "data")
     os.remove(os.path.join(data_dir, "ptb.valid.txt"))
     os.mkfifo(os.path.join(data_dir, "ptb.valid.txt"))  # reading it would block forever
     line = run_command(["train", "--data_dir", data_dir, "--preset", "test",
                         "--out_dir", str(tmp_path / "run")], capsys)
     assert "FIFO" in line and not (tmp_path / "run").exists()
-    evaluate = ["evaluate", "--run_dir", trained[0], "--data_dir", data_dir]
+    evaluate = ["evaluate", "--run_dir", trained_ptb[0], "--data_dir", data_dir]
     assert "FIFO" in run_command(evaluate + ["--split", "valid"], capsys)
     open(os.path.join(data_dir, "ptb.test.txt"), "wb").write(b"\x00\x01 binary")
     assert "ptb.test.txt looks like a binary file" in run_command(evaluate, capsys)
@@ -121,13 +121,13 @@ def test_a_fifo_or_binary_split_file_is_refused(trained, tmp_path, capsys):
     (["--num", "2", "--num_sentences", "2"], "not both"),
     (["--temperature", "nan"], "--temperature"),
 ])
-def test_generate_counts_are_bounded(trained, capsys, flags, fragment):
-    line = run_command(["generate", "--run_dir", trained[0], *flags], capsys)
+def test_generate_counts_are_bounded(trained_ptb, capsys, flags, fragment):
+    line = run_command(["generate", "--run_dir", trained_ptb[0], *flags], capsys)
     assert fragment in line
 
 
-def test_scoring_a_sentence_too_long(trained, capsys):
-    line = run_command(["score", "--run_dir", trained[0], " ".join(["the"] * 10_001)], capsys)
+def test_scoring_a_sentence_too_long(trained_ptb, capsys):
+    line = run_command(["score", "--run_dir", trained_ptb[0], " ".join(["the"] * 10_001)], capsys)
     assert "more than 10,000" in line
 
 
@@ -139,21 +139,21 @@ def test_scoring_a_sentence_too_long(trained, capsys):
     (["--data_dir", "{folder}"], "ptb.test.txt"),
     (["--data_dir", "{missing}"], "gone or not a folder"),
 ])
-def test_evaluate_bad_inputs_write_nothing(trained, tmp_path, capsys, argv, fragment):
+def test_evaluate_bad_inputs_write_nothing(trained_ptb, tmp_path, capsys, argv, fragment):
     binary = tmp_path / "binary.txt"
     binary.write_bytes(b"\x00\x01\x02")
     (tmp_path / "folder").mkdir()
     names = {"missing": tmp_path / "missing.txt", "folder": tmp_path / "folder",
              "binary": binary}
-    before = snapshot(trained[0])
-    line = run_command(["evaluate", "--run_dir", trained[0],
+    before = snapshot(trained_ptb[0])
+    line = run_command(["evaluate", "--run_dir", trained_ptb[0],
                         *[a.format(**names) for a in argv]], capsys)
-    assert fragment in line and snapshot(trained[0]) == before
+    assert fragment in line and snapshot(trained_ptb[0]) == before
 
 
-def test_evaluate_a_run_without_a_data_folder_or_of_another_command(trained, tmp_path, capsys):
+def test_evaluate_a_run_without_a_data_folder_or_of_another_command(trained_ptb, tmp_path, capsys):
     run_dir = str(tmp_path / "copy")
-    shutil.copytree(trained[0], run_dir)
+    shutil.copytree(trained_ptb[0], run_dir)
     config = json.load(open(os.path.join(run_dir, "config.json")))
     json.dump({**config, "source": "injected"}, open(os.path.join(run_dir, "config.json"), "w"))
     assert "records no data folder" in run_command(["evaluate", "--run_dir", run_dir], capsys)
@@ -170,21 +170,21 @@ def test_evaluate_a_run_without_a_data_folder_or_of_another_command(trained, tmp
     ("vocab.json", b'{"words": [', "vocab.json is corrupt"),
     ("config.json", b"{", "config.json is corrupt"),
 ])
-def test_corrupt_run_files_name_the_file(trained, tmp_path, capsys, name, content, fragment):
+def test_corrupt_run_files_name_the_file(trained_ptb, tmp_path, capsys, name, content, fragment):
     run_dir = str(tmp_path / "copy")
-    shutil.copytree(trained[0], run_dir)
+    shutil.copytree(trained_ptb[0], run_dir)
     open(os.path.join(run_dir, name), "wb").write(content)
     for verb in ("score", "generate", "evaluate"):
         argv = [verb, "--run_dir", run_dir] + (["the cat"] if verb == "score" else [])
         assert fragment in run_command(argv, capsys)
 
 
-def test_export_never_replaces_what_it_did_not_write(trained, tmp_path, capsys, monkeypatch):
-    assert_export_keeps_what_it_did_not_write(ptb.main, trained[0], tmp_path, capsys,
+def test_export_never_replaces_what_it_did_not_write(trained_ptb, tmp_path, capsys, monkeypatch):
+    assert_export_keeps_what_it_did_not_write(ptb.main, trained_ptb[0], tmp_path, capsys,
                                               monkeypatch)
 
 
-def test_litert_failure_names_the_op(trained, tmp_path, capsys, monkeypatch):
+def test_litert_failure_names_the_op(trained_ptb, tmp_path, capsys, monkeypatch):
     class Converter:
         def convert(self):
             raise RuntimeError("error: 'tf.StatelessMultinomial' op is neither a custom op "
@@ -192,6 +192,6 @@ def test_litert_failure_names_the_op(trained, tmp_path, capsys, monkeypatch):
 
     monkeypatch.setattr("tensorflow.lite.TFLiteConverter.from_concrete_functions",
                         lambda *args: Converter())
-    line = run_command(["export", "--run_dir", trained[0], "--export_dir",
+    line = run_command(["export", "--run_dir", trained_ptb[0], "--export_dir",
                         str(tmp_path / "tfl"), "--format", "litert"], capsys)
     assert "tf.StatelessMultinomial" in line and not (tmp_path / "tfl").exists()
