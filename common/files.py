@@ -134,15 +134,39 @@ def read_bytes(path, what="file", max_bytes=DEFAULT_MAX_BYTES):
         raise UsageError(f"cannot read {what} {path}: {error.strerror}") from None
 
 
+# No JSON file this project writes nests deeper than a few levels (state.json:
+# state -> history -> row); a deeper one was not written by it.
+MAX_JSON_DEPTH = 32
+
+
 def read_json_file(path, what=None):
     """A JSON file of this project; UsageError naming the file if it is unreadable."""
     what = what or os.path.basename(path)
     data = read_bytes(path, what, max_bytes=512 * 1024 ** 2)
+    too_deep = UsageError(f"{path} nests more than {MAX_JSON_DEPTH} levels deep, so this "
+                          "project did not write it; restore it or start a new run")
     try:
-        return json.loads(data.decode("utf-8"))
+        value = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError):
         raise UsageError(f"{path} is corrupt or truncated (not valid JSON); "
                          "restore it or start a new run") from None
+    except RecursionError:  # thousands of nested brackets
+        raise too_deep from None
+    if json_depth(value) > MAX_JSON_DEPTH:
+        raise too_deep
+    return value
+
+
+def json_depth(value):
+    """How deeply lists and dicts nest in a parsed JSON value (a number or string: 0)."""
+    depth, level = 0, [value]
+    while True:
+        containers = [item for item in level if isinstance(item, (list, dict))]
+        if not containers:
+            return depth
+        depth += 1
+        level = [child for item in containers
+                 for child in (item.values() if isinstance(item, dict) else item)]
 
 
 def inside(directory, relative, what="path"):

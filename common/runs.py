@@ -23,14 +23,18 @@ import json
 import os
 import re
 import socket
+import stat
 
 from common.cli import UsageError
-from common.files import (atomic_write_json, contains, inside, process_alive, read_json_file,
-                          remove_if_exists, remove_own_staging_files)
+from common.files import (atomic_write_json, check_regular_file, contains, inside,
+                          process_alive, read_json_file, remove_if_exists,
+                          remove_own_staging_files)
 
 EPOCH_CHECKPOINT = re.compile(r"epoch-\d{4,}\.keras")
 INTERRUPTED = "interrupted.keras"
 LOCK_NAME = ".lock"
+# The most epochs a state.json may count: --epochs' own maximum (common.cli).
+MAX_EPOCHS = 100_000
 
 
 def new_state():
@@ -146,20 +150,44 @@ class RunDir:
                          "checkpoints elsewhere and start a new --out_dir")
 
     def _check_state(self, state):
-        """UsageError naming state.json unless every field has this project's type."""
+        """UsageError naming state.json unless it is whole: this project's types and ranges.
+
+        Checked before anything in the run is written, so that an edited or
+        damaged state.json can never make a resume train (and replace
+        best.keras, remove checkpoints) and then fail.
+        """
         def wrong(what):
             return UsageError(f"{self.state_path}: {what}; the file was edited or is not "
                               "this project's. Restore it or start a new --out_dir")
 
+        def whole(value):
+            return isinstance(value, int) and not isinstance(value, bool)
+
+        epoch, history = state["epoch"], state["history"]
+        if not whole(epoch) or not 0 <= epoch <= MAX_EPOCHS:
+            raise wrong(f"epoch {epoch!r} is not a count of epochs")
+        if not isinstance(history, list) or len(history) != epoch:
+            raise wrong(f"history does not list the {epoch} finished epochs")
+        for number, row in enumerate(history, 1):
+            if not (isinstance(row, dict) and whole(row.get("epoch"))
+                    and row["epoch"] == number):
+                raise wrong(f"history entry {number} is not epoch {number}")
+            if not all(isinstance(value, (int, float)) and not isinstance(value, bool)
+                       for value in row.values()):
+                raise wrong(f"history entry {number} holds a value that is not a number")
+        if epoch and not isinstance(state["checkpoint"], str):
+            raise wrong(f"no checkpoint is named for the {epoch} finished epochs")
         interrupted = state.get("interrupted")
-        if isinstance(state["epoch"], bool) or state["epoch"] < 0:
-            raise wrong(f"epoch {state['epoch']!r} is not a count of epochs")
-        if not (isinstance(state["history"], list)
-                and all(isinstance(row, dict) for row in state["history"])):
-            raise wrong("history is not a list of epochs")
-        if interrupted is not None and not (isinstance(interrupted, dict) and isinstance(
-                interrupted.get("after_epoch"), int)):
-            raise wrong("interrupted is not {path, after_epoch}")
+        if interrupted is not None and not (
+                isinstance(interrupted, dict) and whole(interrupted.get("after_epoch"))
+                and 0 <= interrupted["after_epoch"] <= epoch):
+            raise wrong("interrupted is not {path, after_epoch} of a finished epoch")
+        best = state.get("best_score")
+        if best is not None and (isinstance(best, bool) or not isinstance(best, (int, float))):
+            raise wrong(f"best_score {best!r} is not a number")
+        best_epoch = state.get("best_epoch")
+        if best_epoch is not None and not (whole(best_epoch) and 1 <= best_epoch <= epoch):
+            raise wrong(f"best_epoch {best_epoch!r} is not one of the finished epochs")
         try:
             if state["checkpoint"] is not None:
                 self.resolve(state["checkpoint"])
@@ -167,9 +195,6 @@ class RunDir:
                 self.resolve(interrupted.get("path"), "interrupted checkpoint")
         except UsageError as error:
             raise UsageError(f"{self.state_path}: {error}") from None
-        best = state.get("best_score")
-        if best is not None and (isinstance(best, bool) or not isinstance(best, (int, float))):
-            raise wrong(f"best_score {best!r} is not a number")
 
     def resolve(self, relative, what="checkpoint"):
         """A path stored in this run's files, confined to the run directory."""
@@ -239,18 +264,38 @@ class RunDir:
 
 def load_keras_file(path, compile=False):
     """keras.saving.load_model, with one clear error for a truncated or corrupt file."""
+    import zipfile
+
     import keras  # here, so that reading run metadata needs no TensorFlow
 
+    check_whole_archive(path)
     try:
         return keras.saving.load_model(path, compile=compile)
-    except (OSError, ValueError, KeyError, TypeError, EOFError) as error:
-        import zipfile
-
+    except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as error:
         if isinstance(error, zipfile.BadZipFile) or not zipfile.is_zipfile(path):
             raise UsageError(f"{path} is truncated or corrupt (not a .keras archive); "
                              "use another --checkpoint or retrain") from None
         raise UsageError(f"{path} cannot be loaded as this project's model: "
                          f"{' '.join(str(error).split())[:200]}") from None
+
+
+def check_whole_archive(path):
+    """UsageError unless `path` is a regular file and a zip whose every entry passes its CRC.
+
+    A .keras file is a zip; one damaged inside would fail half-way through
+    loading (or load wrong weights), so every entry is read and checked first.
+    """
+    import zipfile
+
+    check_regular_file(path, "checkpoint")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            damaged = archive.testzip()
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError):
+        damaged = "its directory"
+    if damaged is not None:
+        raise UsageError(f"{path} is truncated or corrupt ({damaged} fails its check); use "
+                         "another --checkpoint or retrain")
 
 
 def take_lock(lock_path):
@@ -284,7 +329,10 @@ def release_lock(lock_path):
 
 
 def _lock_holder(lock_path):
+    """The {pid, host} in a lock file, or None (never opens a FIFO or device: it could block)."""
     try:
+        if not stat.S_ISREG(os.lstat(lock_path).st_mode):
+            return None
         with open(lock_path, encoding="utf-8") as f:
             holder = json.load(f)
         return holder if isinstance(holder, dict) else None

@@ -26,9 +26,6 @@ import pytest
 
 from common.cli import run_cli
 from tests.conftest import REPO_ROOT, call_cli
-# Transitional, for a module that still imports these two from here (it gets conftest's,
-# run once per module as before): ask for them by name instead, then drop this line.
-from tests.conftest import earlier_run, world  # noqa: F401
 from week3_rnn import char_rnn
 
 CANARY = b"a user's file: nothing may change, move or remove it\n"
