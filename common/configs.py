@@ -49,12 +49,38 @@ def add_config_flags(parser, config_class, presets, only=None):
                             help=f"{meta['help']} (presets: {values})", **options)
 
 
-def config_from_args(args, presets, preset_name=None):
-    """The preset named by --preset, with every config flag the user gave laid over it."""
+def config_from_args(args, presets, preset_name=None, arch_defaults=None, resumed=None):
+    """The preset named by --preset, with every config flag the user gave laid over it.
+
+    arch_defaults ({arch: {field: value}}): when --arch names another network
+    than the preset's, the fields that network owns (its depth, its widths)
+    take its own defaults before the flags are laid over them, since the
+    preset's values were chosen for the preset's network (a DenseNet-BC has no
+    ResNet-20 depth); the rest of the preset (the recipe) stays. `resumed` is
+    the config of the run --resume continues: where its arch is the same, its
+    values of those fields stand in for the defaults (config.json is the truth
+    on resume; runs made before arch defaults existed kept the preset's).
+    """
     preset = presets[preset_name or args.preset]
+    arch = getattr(args, "arch", None)
+    if arch_defaults and arch is not None and arch != preset.arch:
+        owned = arch_defaults[arch]
+        if resumed is not None and resumed.arch == arch:
+            owned = {name: getattr(resumed, name) for name in owned}
+        preset = dataclasses.replace(preset, arch=arch, **owned)
     overrides = {field.name: getattr(args, field.name) for field in dataclasses.fields(preset)
                  if getattr(args, field.name, None) is not None}
     return dataclasses.replace(preset, **overrides)
+
+
+def resumed_config(out_dir, resume, kind, config_class, renamed=None):
+    """The config saved in `out_dir` when --resume continues a run there, else None."""
+    from common.runs import RunDir  # common.runs reads configs through this module
+
+    run_dir = RunDir(out_dir)
+    if not (resume and run_dir.has_run()):
+        return None
+    return run_dir.read_run_config(kind, config_class, renamed)
 
 
 def config_to_dict(config):

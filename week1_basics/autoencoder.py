@@ -15,12 +15,15 @@
 sigmoid output), trained on mean squared error of pixels in [0, 1]; --linear (preset linear:
 no hidden layer, no activation) can at best equal PCA with the same code
 size, and its evaluate reports PCA's test error beside its own.
---arch stacked trains as the lecture notes do, each stage a run of its own in
-a folder of --out_dir (week1_basics/autoencoder_training.py): encoder 1 +
-decoder 1 on the images, encoder 2 + decoder 2 on encoder 1's codes, a
-softmax on encoder 2's codes, then fine-tuning of everything. --labels N
+--arch stacked (784 -> 256 -> 64, sigmoid) trains as the lecture notes do,
+each stage a run of its own in a folder of --out_dir
+(week1_basics/autoencoder_training.py): encoder 1 + decoder 1 on the images,
+encoder 2 + decoder 2 on encoder 1's codes, a softmax on encoder 2's codes,
+then fine-tuning of everything. --labels N
 gives the two classifier stages only N labelled images (pretraining sees
 every training image); --no-pretrain trains the same network from scratch.
+--arch under a preset made for the other network (--preset test --arch
+stacked) keeps that network's own sizes and activation; flags win over both.
 --val_fraction of the training images (per class) is held out to choose
 best.keras; the test set is read only by `evaluate`, which `train` runs at
 the end: results.json (test_mse; stacked: test_accuracy; linear:

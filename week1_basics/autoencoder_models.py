@@ -89,6 +89,13 @@ PRESETS = {
                               fine_tune_epochs=2, min_steps_per_epoch=4, val_fraction=0.2),
 }
 
+# The fields that size each network. --arch X under a preset made for the other
+# one (--preset linear --arch stacked) takes these from X's own preset; the
+# user's flags win over both.
+ARCH_DEFAULTS = {arch: {name: getattr(PRESETS[arch], name)
+                        for name in ("hidden_units", "code_size", "activation", "linear")}
+                 for arch in ARCHS}
+
 
 def image_input():
     """(images input, flattened pixels in [0, 1]): float 0..255 [b, 28, 28, 1] -> [b, 784]."""

@@ -11,13 +11,14 @@ import numpy as np
 from common import holdout, lifecycle
 from common.cli import (UsageError, add_run_flags, add_training_flags,
                         command_parser)
-from common.configs import add_config_flags, config_from_args, config_to_dict
+from common.configs import add_config_flags, config_from_args, config_to_dict, resumed_config
 from common.export import check_export_dir, save_servable
 from common.mnist_data import CLASS_NAMES, add_data_flags
 from common.plots import new_figure, save_figure
 from common.runs import RunDir, load_keras_file
 from week1_basics import autoencoder_training as training
-from week1_basics.autoencoder_models import (PRESETS, AutoencoderConfig, layers_of,
+from week1_basics.autoencoder_models import (ARCH_DEFAULTS, PRESETS, STAGES,
+                                             AutoencoderConfig, layers_of,
                                              stacked_reconstruction)
 from week1_basics.autoencoder_servable import AutoencoderServable
 from week1_basics.mnist_data import data_for_run, load_mnist
@@ -187,10 +188,26 @@ def build_parser():
 
 
 def resolve_config(args):
-    """The preset named by --preset, else by --arch (linear with --linear), flags over it."""
+    """The preset named by --preset, else by --arch (linear with --linear), flags over it.
+
+    --arch under a preset made for the other network (--preset linear --arch
+    stacked) sizes it as its own preset does (models.ARCH_DEFAULTS); a resumed
+    run keeps the sizes its config.json (or its first stage's) holds.
+    """
     name = args.preset or ("linear" if args.linear and args.arch in (None, "autoencoder")
                            else args.arch) or "autoencoder"
-    return config_from_args(args, PRESETS, name)
+    return config_from_args(args, PRESETS, name, ARCH_DEFAULTS, resumed_run(args))
+
+
+def resumed_run(args):
+    """The config of the run --resume continues: the run's, else its first stage's (stacked)."""
+    folders = [(args.out_dir, KIND)] + [(training.stage_dir(args.out_dir, stage),
+                                         training.STAGE_KIND) for stage in STAGES[:-1]]
+    for folder, kind in folders:
+        config = resumed_config(folder, args.resume, kind, AutoencoderConfig)
+        if config is not None:
+            return config
+    return None
 
 
 def main(argv=None):

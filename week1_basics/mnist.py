@@ -14,7 +14,11 @@
     python -m week1_basics.mnist compare-optimizers --arch dnn --epochs 1 --out optimizers.png
 
 --arch picks the network and, without --preset, its best recipe (the preset
-of the same name); --preset test is a tiny one for tests. --optimizer is
+of the same name); --preset test is a tiny one for tests. Under a preset made
+for another network (--preset test --arch mlp) the network keeps its own
+preset's sizes (mlp: 2 x 512 ReLU units, dropout 0.3; dnn: 2 x 256 sigmoid;
+lenet5: ReLU, max pooling) and takes the rest of the recipe from --preset;
+size flags (--hidden_units ...) win over both. --optimizer is
 sgd, momentum, nesterov or adam (the lecture's update rules; a new one
 without --learning_rate takes its usual rate). Data: Keras's download, or
 --data_dir with the official IDX files (.gz or not) or an .npz with

@@ -83,6 +83,16 @@ PRESETS = {
     "test": MnistConfig("softmax", hidden_units=8, epochs=2, batch_size=16, val_fraction=0.2),
 }
 
+# The fields that size each network (the ones its builder reads). --arch X under
+# a preset made for another network (--preset test --arch mlp) takes these from
+# X's own preset, its documented recipe; the user's flags win over both.
+ARCH_FIELDS = {"softmax": ("input_size",),
+               "dnn": ("input_size", "hidden_units", "num_layers", "activation", "dropout_rate"),
+               "mlp": ("input_size", "hidden_units", "num_layers", "activation", "dropout_rate"),
+               "lenet5": ("activation", "pooling", "dropout_rate")}
+ARCH_DEFAULTS = {arch: {name: getattr(PRESETS[arch], name) for name in names}
+                 for arch, names in ARCH_FIELDS.items()}
+
 
 def build_model(config):
     """The config's network: float images 0..255 [batch, 28, 28, 1] -> logits [batch, 10]."""

@@ -18,7 +18,7 @@ from common import holdout, lifecycle
 from common.classifier_servable import ClassifierServable
 from common.cli import (UsageError, add_input_limit_flag, add_run_flags, add_training_flags,
                         command_parser)
-from common.configs import add_config_flags, config_from_args, config_to_dict
+from common.configs import add_config_flags, config_from_args, config_to_dict, resumed_config
 from common.export import check_export_dir, save_litert, save_servable
 from common.files import DEFAULT_MAX_BYTES, read_json_file
 from common.mnist_data import add_data_flags
@@ -28,8 +28,9 @@ from week1_basics import mnist_optimizers
 from week1_basics.mnist_data import (data_for_run, evaluation_dataset, load_mnist,
                                      load_query_images, predict_probabilities,
                                      training_dataset)
-from week1_basics.mnist_models import (DEFAULT_LEARNING_RATES, IMAGE_SIZE, PRESETS, MnistConfig,
-                                       build_model, compile_model, epoch_learning_rate)
+from week1_basics.mnist_models import (ARCH_DEFAULTS, DEFAULT_LEARNING_RATES, IMAGE_SIZE,
+                                       PRESETS, MnistConfig, build_model, compile_model,
+                                       epoch_learning_rate)
 
 KIND = "mnist"
 DEFAULT_PRESET = "lenet5"
@@ -183,11 +184,15 @@ def build_parser():
 def resolve_config(args):
     """The preset named by --preset, else by --arch, else lenet5; flags laid over it.
 
-    A new --optimizer without --learning_rate takes that optimizer's usual rate
+    --arch under a preset made for another network (--preset test --arch mlp)
+    sizes the network as its own preset does (models.ARCH_DEFAULTS); a resumed
+    run keeps the sizes its config.json holds. A new --optimizer without
+    --learning_rate takes that optimizer's usual rate
     (models.DEFAULT_LEARNING_RATES), not the rate the preset tuned for another.
     """
     name = args.preset or args.arch or DEFAULT_PRESET
-    config = config_from_args(args, PRESETS, name)
+    resumed = resumed_config(args.out_dir, args.resume, KIND, MnistConfig)
+    config = config_from_args(args, PRESETS, name, ARCH_DEFAULTS, resumed)
     if (args.learning_rate is None and args.optimizer is not None
             and args.optimizer != PRESETS[name].optimizer):
         config = dataclasses.replace(config,

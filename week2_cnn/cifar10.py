@@ -22,7 +22,13 @@ densenet, tutorial or fast (week2_cnn/cifar_models.py and cifar_zoo_models.py
 say how each was sized for 32x32 images). resnet takes --depth 6n+2 (20, 32,
 56, 110) and --resnet_version 1 or 2 (pre-activation); densenet (DenseNet-BC)
 takes --depth 6n+4 (40, 100, 190) and --growth_rate. Each architecture has a
-preset of its name; `resnet` with no flags is the ResNet-20 (v1) it always was. --data_dir takes
+preset of its name; `resnet` with no flags is the ResNet-20 (v1) it always was.
+--arch under a preset made for another network (`--arch densenet` alone: the
+`fast` preset) builds that network at its own size and keeps the preset's
+recipe: densenet is DenseNet-BC-100 (k 12), resnet ResNet-20 v1 (width 16),
+googlenet the common CIFAR GoogLeNet (width 64, twice the googlenet preset's
+and slow on CPUs), alexnet and tutorial width 64, vgg and fast 32; --width,
+--depth, --growth_rate and --resnet_version win over both. --data_dir takes
 cifar-10-batches-py, cifar-10-batches-bin or an image folder (train/<class>/*,
 test/<class>/*). --val_fraction (default 0.1: 5,000 of the 50,000 training
 images, per class) is held out to choose best.keras; the test set is read only

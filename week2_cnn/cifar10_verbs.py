@@ -17,7 +17,7 @@ from common.argtypes import input_path
 from common.cli import (UsageError, add_input_limit_flag, add_run_flags, add_scan_limit_flag,
                         add_training_flags, command_parser, deprecated)
 from common.configs import (add_config_flags, config_from_args, config_from_dict, config_to_dict,
-                            upgrade_keys)
+                            resumed_config, upgrade_keys)
 from common.export import check_export_dir, save_litert, save_servable
 from common.files import DEFAULT_MAX_BYTES, read_json_file
 from common.runs import RunDir, load_keras_file
@@ -25,7 +25,8 @@ from common.training import Progress
 from week2_cnn.cifar_data import DEFAULT_CACHE_DIR, load_cifar10
 from week2_cnn.cifar_evaluation import (accuracy_report, format_report,
                                         save_report, top_classes)
-from week2_cnn.cifar_models import PRESETS, RENAMED, CifarConfig, build_model, init_whitening
+from week2_cnn.cifar_models import (ARCH_DEFAULTS, PRESETS, RENAMED, CifarConfig, build_model,
+                                    init_whitening)
 from week2_cnn.cifar_training import (TrainingClock, compile_model, evaluation_dataset,
                                       predict_probabilities, training_dataset)
 from week2_cnn.cifar_zoo_models import ARCH_FLAGS, architecture_problem
@@ -216,14 +217,20 @@ def add_checkpoint_flag(parser):
 
 
 def resolve_preset(args):
-    """--preset, or the deprecated --model spelling of it."""
+    """--preset (or its deprecated --model spelling), --arch at its own size, then the flags.
+
+    --arch X under a preset of another network takes X's ARCH_DEFAULTS (--arch
+    densenet alone: DenseNet-BC-100 with the fast recipe); a resumed run keeps
+    the sizes its config.json holds.
+    """
     if args.model_preset is not None:
         deprecated("--model", "--preset")
         if args.preset not in (DEFAULT_PRESET, args.model_preset):
             raise UsageError(f"--model {args.model_preset} and --preset {args.preset} name "
                              "different presets; pass only --preset")
         args.preset = args.model_preset
-    config = config_from_args(args, PRESETS)
+    resumed = resumed_config(args.out_dir, args.resume, KIND, CifarConfig, RENAMED)
+    config = config_from_args(args, PRESETS, arch_defaults=ARCH_DEFAULTS, resumed=resumed)
     # Checked before any data is read or run directory made: --depth 21 for resnet.
     problem = architecture_problem(config, [name for name in ARCH_FLAGS
                                             if getattr(args, name, None) is not None])

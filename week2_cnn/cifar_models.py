@@ -44,9 +44,13 @@ MAX_TRANSLATE = 16  # reflect padding needs fewer pixels than half the 32-pixel 
 class CifarConfig:
     # `arch` was called `architecture` before the one-grammar change; runs that
     # saved the old key are read through RENAMED.
-    arch: str = setting("fast", f"network: {', '.join(ARCHITECTURES)} (the preset picks the "
-                        "rest of the recipe; --preset NAME picks NAME's recipe)",
-                        choices=ARCHITECTURES)
+    arch: str = setting("fast", f"network: {', '.join(ARCHITECTURES)}; under a preset made "
+                        "for another network it is built at its own size (alexnet width 64; "
+                        "vgg 32; googlenet 64, the common CIFAR GoogLeNet, which the "
+                        "googlenet preset halves for CPUs; resnet ResNet-20 v1, width 16; "
+                        "densenet DenseNet-BC-100, k 12, slow on CPUs; tutorial 64; fast "
+                        "32) and the preset gives the rest of the recipe; size flags win "
+                        "over both", choices=ARCHITECTURES)
     width: int = setting(64, "channels of the first conv group; later groups scale it",
                          count(1024))
     epochs: int = 10             # --epochs comes from common.cli.add_training_flags
@@ -81,11 +85,13 @@ class CifarConfig:
     # Added with the model zoo; older runs read these defaults, which are the
     # ResNet-20 (v1) every resnet run was before.
     depth: int = setting(20, "resnet and densenet only: layers, 6n+2 for resnet (20, 32, "
-                         "56, 110), 6n+4 for densenet (40, 100, 190)", count(2000))
+                         "56, 110; --arch resnet: 20), 6n+4 for densenet (40, 100, 190; "
+                         "--arch densenet: 100)", count(2000))
     resnet_version: int = setting(1, "resnet only: 1, post-activation (conv, BN, ReLU, add, "
                                   "ReLU); 2, pre-activation (BN, ReLU, conv; nothing after "
                                   "the add)", whole_number_in(1, 2))
-    growth_rate: int = setting(12, "densenet only: channels each layer adds (k)", count(256))
+    growth_rate: int = setting(12, "densenet only: channels each layer adds (k; --arch "
+                               "densenet: 12)", count(256))
 
 
 # Config keys renamed since runs were first saved: old name -> new name.
@@ -129,6 +135,23 @@ PRESETS = {
                             label_smoothing=0.1, translate=4, depth=100, growth_rate=12),
     # Trains in seconds on a few hundred images; for tests only.
     "test": CifarConfig("fast", width=4, epochs=2, batch_size=32, tta=True),
+}
+
+
+# What each network is when --arch picks it under a preset made for another one
+# (--preset fast --arch densenet): the fields it owns take its published size, the
+# preset keeps the recipe, and the user's own flags win over both
+# (common.configs.config_from_args). A field a network does not read is left alone.
+ARCH_DEFAULTS = {
+    "alexnet": {"width": 64},        # torchvision's channels: 64, 192, 384, 256, 256
+    "vgg": {"width": 32},            # the lecture's 32-64-128 conv pairs
+    # The common CIFAR GoogLeNet (5.9M parameters, 2.9 GFLOPs per image); the
+    # googlenet preset halves it (1.5M) so that 2 CPU cores train it in minutes.
+    "googlenet": {"width": 64},
+    "resnet": {"width": 16, "depth": 20, "resnet_version": 1},   # ResNet-20, He et al.
+    "densenet": {"depth": 100, "growth_rate": 12},  # DenseNet-BC-100, k = 12 (0.8M)
+    "tutorial": {"width": 64},       # the TF tutorial's 64 5x5 filters
+    "fast": {"width": 32},           # the fast preset's: airbench94's at half width
 }
 
 
