@@ -121,7 +121,8 @@ def test_a_run_made_before_this_version_resumes_evaluates_and_exports(tmp_path, 
     (run / "config.json").write_text(json.dumps(config))
     state = json.loads((run / "state.json").read_text())
     state.pop("best_key")
-    state.update(epoch=1, history=state["history"][:1])
+    # Cut to one finished epoch, consistently (common.runs checks state.json whole).
+    state.update(epoch=1, history=state["history"][:1], best_epoch=1)
     (run / "state.json").write_text(json.dumps(state))
     out, _ = run_ok(["evaluate", "--run_dir", str(run)], capsys)
     assert "predates the validation split" in out and "test accuracy" in out
