@@ -6,18 +6,10 @@ import time to pick one).
 """
 
 import io
-import os
 
 from matplotlib.figure import Figure
-from PIL import Image
 
-from common.cli import UsageError
-from common.files import atomic_write_bytes, check_regular_file, staging_path
-from common.runs import check_outside_run
-
-# The PNG text chunk that marks a file as written by this project: `--out`
-# replaces an existing file only when it is a PNG with this mark.
-SOFTWARE = "tfcourse"
+from common.outputs import SOFTWARE, write_bytes
 
 
 def new_figure(width, height, dpi=100):
@@ -26,48 +18,17 @@ def new_figure(width, height, dpi=100):
     return figure, figure.subplots()
 
 
-def save_figure(figure, path):
-    """Saves a PNG atomically (staging file, then rename)."""
-    tmp = staging_path(path)
-    try:
-        figure.savefig(tmp, format="png")
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+def save_figure(figure, path, mark=False):
+    """Saves a PNG atomically (common.outputs.write_bytes).
 
-
-def save_marked_figure(figure, path):
-    """Saves a PNG atomically with the project's mark, so a later `--out` may replace it."""
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", metadata={"Software": SOFTWARE})
-    atomic_write_bytes(path, buffer.getvalue())
-
-
-def is_own_png(path):
-    """Whether `path` is a PNG this project wrote (it carries the Software mark)."""
-    try:
-        with Image.open(path) as image:  # reads the header and early chunks only
-            return image.format == "PNG" and image.info.get("Software") == SOFTWARE
-    except Exception:  # not an image, truncated, a decompression bomb: not ours
-        return False
-
-
-def check_out_file(path, run_dir=None):
-    """UsageError unless `--out` may be written: new, or a PNG this project wrote.
-
-    Never inside (or over) the run directory: reading verbs write nothing there.
+    mark: whether it carries the project's mark, so that a later `--out` may
+    replace it (the plots a verb writes at `--out`; a run's own plots are
+    not marked, so no `--out` ever replaces them).
     """
-    if not path or not str(path).strip():
-        raise UsageError("--out is empty; name the PNG file to write")
-    if run_dir:
-        check_outside_run(path, run_dir, "--out")
-    if os.path.lexists(path):
-        check_regular_file(path, "--out file")
-        if not is_own_png(path):
-            raise UsageError(f"--out {path} exists and is not a PNG written by this project; "
-                             "refusing to replace it (choose another --out or move it)")
+    buffer = io.BytesIO()
+    metadata = {"Software": SOFTWARE} if mark else None  # None: matplotlib's own
+    figure.savefig(buffer, format="png", metadata=metadata)
+    write_bytes(path, buffer.getvalue())
 
 
 def plot_history(history, path, keys, ylabel, title=None, log_y=False):

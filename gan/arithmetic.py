@@ -19,15 +19,14 @@ data set's training split) calls K with probability >= --confidence.
 
 import argparse
 import dataclasses
-import os
 
 import numpy as np
 from PIL import Image, ImageDraw
 
 from common.argtypes import seed_int
 from common.cli import UsageError
+from common.outputs import check_out_file
 from gan.data import DATASETS, load_dataset, resize_images
-from common.plots import check_out_file
 from gan.grids import save_png
 from gan.sampling import images_from_noise, noise_for_seed
 
@@ -107,16 +106,6 @@ def confident_latents(pool, probabilities, label, threshold):
 def combine(means):
     """mean(a) - mean(b) + mean(c), each (latent_dim,)."""
     return means["a"] - means["b"] + means["c"]
-
-
-def check_writable(out):
-    """UsageError unless the folder --out would be written in exists and can be written."""
-    folder = os.path.dirname(os.path.abspath(out))
-    if not os.path.isdir(folder):
-        what = "is not a folder" if os.path.lexists(folder) else "does not exist"
-        raise UsageError(f"--out {out}: {folder} {what}")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise UsageError(f"--out {out}: the folder {folder} is not writable")
 
 
 def draw_sheet(rows, labels, result, tile_shape, padding=2, gap=8):
@@ -201,18 +190,17 @@ def run_arithmetic(groups, out, *, scale, run_dir, checkpoint, config, load_gene
     (a ClassMeans) says how class:K groups are found. Returns ({group: mean
     latent vector}, the result image).
     """
-    from common.runs import check_outside_run
-
     labels = {name: class_of(groups[name]) for name in GROUPS}
     wanted = [label for label in labels.values() if label is not None]
     if wanted and not class_means.data_dir:
         name = next(n for n in GROUPS if labels[n] is not None)
         raise UsageError(f"--{name} class:{labels[name]} needs --data_dir (the labelled data "
                          "the scoring classifier learns)")
-    check_out_file(out, run_dir)
-    check_writable(out)
+    # Its folder must exist: arithmetic never made one (generate and interpolate do).
+    check_out_file(out, read_runs=[run_dir], make_folder=False)
     if wanted and class_means.classifier:
-        check_outside_run(class_means.classifier, run_dir, "--classifier")
+        check_out_file(class_means.classifier, "--classifier", read_runs=[run_dir],
+                       existing="read")
     generator = load_generator(run_dir, checkpoint)
     latent_dim = generator.input_shape[-1]
     pool = class_pool(class_means, run_dir, config, generator, wanted) if wanted else None

@@ -14,8 +14,7 @@ import keras
 import numpy as np
 from PIL import Image, PngImagePlugin
 
-from common.files import atomic_write_bytes
-from common.plots import SOFTWARE
+from common.outputs import SOFTWARE, write_bytes
 
 def make_grid(images, columns=None, padding=2):
     """uint8 (N, H, W, C) -> one uint8 (rows*(H+p)+p, cols*(W+p)+p, C) picture."""
@@ -45,7 +44,7 @@ def save_png(picture, path, scale=1):
     mark.add_text("Software", SOFTWARE)  # written before the pixels, read without them
     buffer = io.BytesIO()
     image.save(buffer, format="PNG", pnginfo=mark)
-    atomic_write_bytes(path, buffer.getvalue())
+    write_bytes(path, buffer.getvalue())
 
 
 def write_gif(png_paths, path, seconds_per_frame=0.4):
@@ -56,7 +55,7 @@ def write_gif(png_paths, path, seconds_per_frame=0.4):
     buffer = io.BytesIO()
     frames[0].save(buffer, format="GIF", save_all=True, append_images=frames[1:],
                    duration=durations, loop=0)
-    atomic_write_bytes(path, buffer.getvalue())
+    write_bytes(path, buffer.getvalue())
 
 
 class SampleGrid(keras.callbacks.Callback):

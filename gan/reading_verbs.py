@@ -13,9 +13,9 @@ import dataclasses
 from common.cli import UsageError
 from common.export import check_export_dir
 from common.runs import RunDir
+from common.outputs import check_out_file
 from gan.arithmetic import GROUPS, ClassMeans, run_arithmetic
 from gan.data import DATASETS, load_dataset
-from common.plots import check_out_file
 from gan.sampling import save_generated_grid, save_interpolation_row
 
 
@@ -33,12 +33,12 @@ def run_reading_verb(args, kind, generator, evaluate, export, read_config=None):
         evaluate(args.run_dir, data, dataset, args.num, args.seed, args.checkpoint,
                  args.classifier, args.classifier_epochs)
     elif args.command == "generate":
-        check_out_file(args.out, args.run_dir)
+        check_out_file(args.out, read_runs=[args.run_dir])
         save_generated_grid(generator(args.run_dir, args.checkpoint), args.num, args.seed,
                             args.out, args.scale)
         print(f"wrote {args.out} ({args.num} images, seed {args.seed})")
     elif args.command == "interpolate":
-        check_out_file(args.out, args.run_dir)
+        check_out_file(args.out, read_runs=[args.run_dir])
         save_interpolation_row(generator(args.run_dir, args.checkpoint), args.seed_a,
                                args.seed_b, args.steps, args.out, args.scale)
         print(f"wrote {args.out} ({args.steps} images from seed {args.seed_a} to "

@@ -13,7 +13,7 @@ from PIL import Image
 
 from gan import dcgan
 from gan.adversarial import DCGAN
-from common.plots import is_own_png
+from common.outputs import is_own_png
 from gan.sampling import GeneratorServable, generate_images, noise_for_seed
 from tests.conftest import assert_one_line_error, call_cli, snapshot
 from tests.test_dcgan import TEST_CONFIG, make_images

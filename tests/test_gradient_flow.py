@@ -11,7 +11,7 @@ from week3_rnn import char_rnn
 from week3_rnn.char_model import CharRNN
 from week3_rnn.char_rnn_verbs import build_parser
 from week3_rnn.gradient_flow import gradient_norms, run, sample_windows
-from common.plots import is_own_png
+from common.outputs import is_own_png
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,8 @@ import keras
 
 from common.argtypes import count, seed_int
 from common.cli import UsageError
-from common.plots import check_out_file, new_figure, save_marked_figure
+from common.outputs import check_out_file
+from common.plots import new_figure, save_figure
 from common.training import set_seed
 from week1_basics.mnist_data import split_validation, training_dataset
 from week1_basics.mnist_models import (ARCHS, DEFAULT_LEARNING_RATES, OPTIMIZERS, PRESETS,
@@ -78,7 +79,7 @@ def plot_curves(curves, title, path):
     ax.grid(alpha=0.3, which="both")
     ax.legend()
     fig.tight_layout()
-    save_marked_figure(fig, path)
+    save_figure(fig, path, mark=True)
 
 
 def run(args, data):

@@ -33,8 +33,9 @@ import tensorflow as tf
 
 from common.argtypes import count, seed_int
 from common.cli import UsageError
-from common.plots import check_out_file, new_figure, save_marked_figure
-from common.runs import RunDir, check_outside_run
+from common.outputs import check_out_file
+from common.plots import new_figure, save_figure
+from common.runs import RunDir
 
 MAX_DISTANCE = 1_000
 MAX_WINDOWS = 4_096
@@ -104,9 +105,7 @@ def read_runs(run_dirs, checkpoint, out=None):
 
     configs = [RunDir(path).read_config(KIND) for path in run_dirs]
     if out is not None:
-        check_out_file(out)
-        for path in run_dirs:
-            check_outside_run(out, path, "--out")
+        check_out_file(out, read_runs=run_dirs)
     runs = []
     for path, config in zip(run_dirs, configs):
         model, vocab = load_run(path, checkpoint)
@@ -156,7 +155,7 @@ def plot_curves(curves, path, title):
     ax.grid(alpha=0.3, which="both")
     ax.legend()
     fig.tight_layout()
-    save_marked_figure(fig, path)
+    save_figure(fig, path, mark=True)
 
 
 def run(args, read_text):
