@@ -14,7 +14,8 @@ from common import lifecycle
 from common.cli import (UsageError, add_run_flags,
                         add_training_flags, command_parser, deprecated)
 from common.configs import add_config_flags, config_from_args, upgrade_keys
-from common.runs import RunDir, check_outside_run
+from common.outputs import check_out_file
+from common.runs import RunDir
 from common.training import Progress
 from gan.adversarial import build_dcgan
 from gan.data import (load_dataset, load_image_folder, resize_images,
@@ -105,7 +106,8 @@ def evaluate(run_dir_path, data, dataset, num=10_000, seed=0, checkpoint="best",
     run_dir = RunDir(run_dir_path)
     run_dir.read_config(KIND)
     if classifier_path:
-        check_outside_run(classifier_path, run_dir.path, "--classifier")
+        check_out_file(classifier_path, "--classifier", read_runs=[run_dir.path],
+                       existing="read")
     generator = load_generator(run_dir_path, checkpoint)
     score = score_generator(generator, data, num, seed, classifier_path, classifier_epochs,
                             verbose)

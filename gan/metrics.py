@@ -21,7 +21,7 @@ import numpy as np
 from keras import layers
 
 from common.cli import UsageError
-from common.files import atomic_save_model
+from common.outputs import save_model
 from common.runs import load_keras_file
 from gan.data import resize_images, to_unit_range
 
@@ -67,7 +67,7 @@ def classifier_for(x_train, y_train, x_test, y_test, cache_path=None, epochs=3, 
         model.fit(to_unit_range(x_train), y_train.astype(np.int64), batch_size=128,
                   epochs=epochs, verbose=verbose)
         if cache_path:
-            atomic_save_model(model, cache_path)
+            save_model(model, cache_path)
     _, accuracy = model.evaluate(to_unit_range(x_test), y_test.astype(np.int64),
                                  batch_size=512, verbose=0)
     return model, float(accuracy)

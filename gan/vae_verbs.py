@@ -18,7 +18,8 @@ from common.cli import (UsageError, add_run_flags, add_training_flags,
                         command_parser)
 from common.configs import add_config_flags, config_from_args
 from common.mnist_data import CLASS_NAMES
-from common.runs import RunDir, check_outside_run
+from common.outputs import check_out_file
+from common.runs import RunDir
 from common.training import Progress
 from gan.data import load_dataset, load_image_folder, resize_images
 from gan.generative_flags import add_reading_verbs, add_training_data_flags
@@ -103,7 +104,8 @@ def evaluate(run_dir_path, data, dataset, num=10_000, seed=0, checkpoint="best",
     run_dir = RunDir(run_dir_path)
     run_dir.read_config(KIND)
     if classifier_path:
-        check_outside_run(classifier_path, run_dir.path, "--classifier")
+        check_out_file(classifier_path, "--classifier", read_runs=[run_dir.path],
+                       existing="read")
     model = load_vae(run_dir_path, checkpoint)
     x_test = data[2]
     if x_test is None or len(x_test) == 0:
