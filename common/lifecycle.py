@@ -33,6 +33,7 @@ from common import distributed
 from common.cli import UsageError
 from common.configs import changed_settings, config_to_dict, field_defaults, upgrade_keys
 from common.files import atomic_write_json, read_json_file, remove_if_exists
+from common.outputs import write_json
 from common.provenance import provenance
 from common.runs import LOCK_NAME, RunDir, check_new_run_folder, load_keras_file, new_state
 from common.training import Progress, fit_run, get_strategy, set_seed
@@ -213,9 +214,8 @@ class _NewRunFiles:
 
 
 def write_results(path, results):
-    """results.json (with provenance), atomically; returns its path."""
-    atomic_write_json(path, {**results, "provenance": provenance()})
-    return path
+    """results.json (with provenance), through common.outputs; returns its path."""
+    return write_json(path, {**results, "provenance": provenance()})
 
 
 def next_commands(command_module, out_dir, verbs):

@@ -12,7 +12,7 @@ import warnings
 import numpy as np
 from matplotlib import font_manager
 
-from common.files import atomic_write_text
+from common.outputs import write_text
 from common.plots import new_figure, save_figure
 
 
@@ -23,8 +23,8 @@ def write_projector_files(vectors, words, vectors_path, metadata_path):
     projector plugin at them. A one-column metadata file has no header line.
     """
     rows = ("\t".join(f"{x:.6g}" for x in row) for row in np.asarray(vectors))
-    atomic_write_text(vectors_path, "\n".join(rows) + "\n")
-    atomic_write_text(metadata_path, "\n".join(words) + "\n")
+    write_text(vectors_path, "\n".join(rows) + "\n")
+    write_text(metadata_path, "\n".join(words) + "\n")
 
 
 def conditional_probabilities(distances, perplexity, tolerance=1e-5, max_steps=100):

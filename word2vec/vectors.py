@@ -13,7 +13,8 @@ import os
 import numpy as np
 
 from common.cli import UsageError
-from common.files import atomic_write_bytes, check_regular_file
+from common.files import check_regular_file
+from common.outputs import write_bytes
 from common.runs import RunDir
 from word2vec.corpus import CountedVocab
 from word2vec.evaluation import nearest, unit_rows
@@ -27,7 +28,7 @@ def save_embeddings(vectors, path):
     """np.save to a staging file, then rename: a killed process leaves the old file."""
     buffer = io.BytesIO()
     np.save(buffer, np.asarray(vectors, dtype=np.float32))
-    atomic_write_bytes(path, buffer.getvalue())
+    write_bytes(path, buffer.getvalue())
 
 
 def load_embeddings(path, vocab_size):
