@@ -43,6 +43,7 @@ import time
 from common.cli import UsageError
 
 _strategy = None  # the process's MultiWorkerMirroredStrategy, once started
+_run_copy = None  # inside RunFolder.train on a non-chief worker: where the run's copy goes
 DEFAULT_WORKER_TIMEOUT = 120  # seconds for every worker of TF_CONFIG to come up
 COLLECTIVE_TIMEOUT = 600  # seconds a single all-reduce may wait (a slow checkpoint write)
 
@@ -215,6 +216,9 @@ def distributed_fit(model, strategy, train_data, steps_per_epoch, epochs, initia
     def test_step(batch):
         return reduced(strategy.run(model.test_step, args=(batch,)))
 
+    if validation_data is not None and not isinstance(validation_data, tf.data.Dataset):
+        # Arrays (x, y), batched as fit batches them (32, Keras's default).
+        validation_data = tf.data.Dataset.from_tensor_slices(validation_data).batch(32)
     callback_list = keras.callbacks.CallbackList(
         callbacks, add_progbar=verbose != 0, model=model, verbose=verbose, epochs=epochs,
         steps=steps_per_epoch)
@@ -231,17 +235,32 @@ def distributed_fit(model, strategy, train_data, steps_per_epoch, epochs, initia
             callback_list.on_train_batch_end(step, logs)
             if model.stop_training:
                 break
-        epoch_logs = dict(logs)
+        epoch_logs = _whole_epoch(model, logs)
         if validation_data is not None and not model.stop_training:
             model.reset_metrics()
             val_logs = {}
             for batch in strategy.experimental_distribute_dataset(validation_data):
                 val_logs = test_step(batch)
-            epoch_logs.update({f"val_{k}": float(v) for k, v in val_logs.items()})
+            val_logs = _whole_epoch(model, {k: float(v) for k, v in val_logs.items()})
+            epoch_logs.update({f"val_{k}": v for k, v in val_logs.items()})
         callback_list.on_epoch_end(epoch, epoch_logs)
         if model.stop_training:
             break
     callback_list.on_train_end()
+
+
+def _whole_epoch(model, logs):
+    """An epoch's logs as fit gives them: the model's metrics read across the workers.
+
+    A step's logs are each worker's running results averaged over the
+    workers, which is the whole batch's value for a mean (a loss, accuracy)
+    but not for a ratio such as precision. Read outside `strategy.run`, a
+    metric sums its counts over every worker first. Like Keras's fit, the step's
+    logs are kept when a custom train_step logs other names than its metrics.
+    Every worker calls this at the same point: the read is a collective.
+    """
+    results = model.get_metrics_result()
+    return results if set(results) == set(logs) else logs
 
 
 @contextlib.contextmanager
@@ -249,8 +268,13 @@ def worker_scratch():
     """A non-chief worker's run directory (a path), removed at the end.
 
     TFCOURSE_WORKER_DIR names a new folder to use (and keep) instead, to look
-    at a worker's copy of the run: its checkpoints equal the chief's.
+    at a worker's copy of the run: its checkpoints equal the chief's. Inside
+    `RunFolder.train` the run's own folder in the worker's copy is used (and
+    kept until `run_folder` ends).
     """
+    if _run_copy is not None:
+        yield _run_copy
+        return
     keep = os.environ.get("TFCOURSE_WORKER_DIR")
     if keep:
         if os.path.lexists(keep):
@@ -262,6 +286,77 @@ def worker_scratch():
         yield scratch
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def writes_run(strategy_name):
+    """Whether this process writes the run directory and reports: every process but the
+    workers of a multi-worker cluster other than the chief."""
+    return strategy_name != "multi_worker" or is_chief()
+
+
+class RunFolder:
+    """Where this process trains a command's run (or its runs: stages, phases); see run_folder."""
+
+    def __init__(self, path, private):
+        self.path = path  # --out_dir, or a non-chief worker's private copy of it
+        self.private = private
+
+    def train(self, job):
+        """common.lifecycle.train(job) for a job whose out_dir is inside self.path.
+
+        On a non-chief worker the lifecycle then writes the run's files into
+        job.out_dir (in the private copy) instead of a scratch folder of its
+        own, so that a later stage can read this one's checkpoints there.
+        """
+        from common import lifecycle  # lifecycle imports this module
+
+        global _run_copy
+        if not self.private:
+            return lifecycle.train(job)
+        _run_copy = job.out_dir
+        try:
+            return lifecycle.train(job)
+        finally:
+            _run_copy = None
+
+
+@contextlib.contextmanager
+def run_folder(out_dir, strategy_name, resume=False):
+    """The folder a `train` keeps its run in on this process: yields a RunFolder.
+
+    --out_dir itself, except on a worker of a cluster that is not the chief.
+    There it is a private folder, removed at the end (TFCOURSE_WORKER_DIR, if
+    set, is used and kept), that starts as a copy of --out_dir on --resume (the
+    chief's run, on a shared filesystem or copied to this machine) and empty
+    otherwise. The command reads and writes everything there as the chief does
+    in --out_dir: its runs (through RunFolder.train), and the files it writes
+    beside them (embeddings, sample grids, a base model, a later stage's
+    start), so nothing lands in --out_dir and every worker trains the stages
+    the chief trains, from the same checkpoints.
+    """
+    if writes_run(strategy_name):
+        yield RunFolder(out_dir, private=False)
+        return
+    if resume and not os.path.isdir(out_dir):
+        raise UsageError(f"--resume: {out_dir} is not on this worker; every worker reads the "
+                         "chief's run directory: put it on a shared filesystem, or copy it "
+                         "to each worker first")
+    keep = os.environ.get("TFCOURSE_WORKER_DIR")
+    if keep and os.path.lexists(keep):
+        raise UsageError(f"TFCOURSE_WORKER_DIR {keep} exists; name a new folder")
+    path = keep or tempfile.mkdtemp(prefix="tfcourse-worker-")
+    try:
+        if resume:  # the chief's lock is the chief's: a copy holds none
+            from common.runs import LOCK_NAME
+
+            shutil.copytree(out_dir, path, symlinks=True, dirs_exist_ok=True,
+                            ignore=shutil.ignore_patterns(LOCK_NAME))
+        else:
+            os.makedirs(path, exist_ok=True)
+        yield RunFolder(path, private=True)
+    finally:
+        if not keep:
+            shutil.rmtree(path, ignore_errors=True)
 
 
 def worker_failure(error):
