@@ -16,6 +16,12 @@ rate falling linearly to 1e-4 of its start over the whole run, as word2vec.c
 and gensim do. The gradients are IndexedSlices: Keras's SGD applies them with
 scatter_sub, touching only the rows in the batch.
 
+Under a strategy of several replicas (--strategy mirrored or multi_worker)
+each replica takes its slice of the global batch and draws its own negatives
+for it (nce: one shared set per slice; Word2Vec.replica_seed). The loss
+needs no rescaling: it is a sum over examples, and the strategy sums the
+replicas' gradients, so the update is the global batch's summed gradient.
+
 Why batch 1024 and 32 negatives (enwiki_sample, skip-gram, 5 epochs, analogy
 accuracy / WordSim-353 Spearman; gensim: 2.1-2.2% / 0.23-0.24):
 
@@ -220,10 +226,27 @@ class Word2Vec(keras.Model):
         total = tf.einsum("bwd,bw->bd", vectors, mask)
         return total / tf.reduce_sum(mask, axis=1, keepdims=True)
 
+    def replica_seed(self):
+        """None in one replica; else an op seed of this replica's own, for its negatives.
+
+        The workers of a multi-worker cluster trace the same graph under the
+        same global seed, so an unseeded random op draws the same numbers on
+        every worker: each worker's slice of the batch would get the very
+        negatives the others get. Seeded by the replica's index, each slice
+        draws its own, as the examples of one process's batch do.
+        """
+        context = tf.distribute.get_replica_context()
+        if context is None or context.num_replicas_in_sync == 1:
+            return None
+        replica = tf.get_static_value(context.replica_id_in_sync_group)
+        if replica is None:  # a strategy that numbers replicas only at run time
+            return None
+        return (self.seed % 2 ** 31) * 4096 + int(replica) + 1
+
     def sample_negatives(self, labels):
         """(sampled (num_sampled,), true_expected (batch, 1), sampled_expected) for nce_loss."""
         common = dict(true_classes=labels, num_true=1, num_sampled=self.num_sampled,
-                      unique=True, range_max=self.vocab_size)
+                      unique=True, range_max=self.vocab_size, seed=self.replica_seed())
         if self.sampler == "log_uniform":
             return tf.random.log_uniform_candidate_sampler(**common)
         return tf.random.fixed_unigram_candidate_sampler(
@@ -241,7 +264,8 @@ class Word2Vec(keras.Model):
 
     def draw_negatives(self, shape):
         """Word ids of `shape` drawn independently from the sampler's distribution."""
-        uniform = tf.random.uniform([tf.reduce_prod(shape)], dtype=tf.float64)
+        uniform = tf.random.uniform([tf.reduce_prod(shape)], dtype=tf.float64,
+                                    seed=self.replica_seed())
         ids = tf.searchsorted(self.negative_cdf, uniform, side="right", out_type=tf.int32)
         return tf.reshape(ids, shape)
 

@@ -10,7 +10,7 @@ import shlex
 import keras
 import numpy as np
 
-from common import lifecycle
+from common import distributed, lifecycle
 from common.argtypes import count, input_path
 from common.cli import (UsageError, add_export_flags, add_input_limit_flag, add_training_flags,
                         command_parser, deprecated)
@@ -95,6 +95,16 @@ def train(config, out_dir, tokens, source="injected", seed=0, resume=False, verb
           probe_words=None, strategy="default"):
     """Trains (or resumes) on `tokens` (list of str); returns (model, vocab)."""
     vocab, ids = prepare(config, tokens)
+    with distributed.run_folder(out_dir, strategy, resume) as folder:
+        model = _train(config, folder, tokens, vocab, ids, source, seed, resume, verbose,
+                       probe_words, strategy)
+    return model, vocab
+
+
+def _train(config, folder, tokens, vocab, ids, source, seed, resume, verbose, probe_words,
+           strategy):
+    """The lifecycle run and the files written beside it, in `folder` (distributed.RunFolder)."""
+    out_dir = folder.path
     probes = probe_ids(vocab, probe_words, seed)
     keep = keep_probabilities(vocab.counts, config.sample)
     # A whole number of graph calls per epoch, so no epoch runs into the next one's data.
@@ -118,9 +128,9 @@ def train(config, out_dir, tokens, source="injected", seed=0, resume=False, verb
         describe=lambda model: (f"{len(tokens):,} words, {len(ids):,} in the vocabulary of "
                                 f"{len(vocab) - 1:,} (+ <unk>); {steps:,} batches of "
                                 f"{config.batch_size} {config.arch} examples per epoch"))
-    model, _ = lifecycle.train(job)
+    model, _ = folder.train(job)
     write_outputs(run_dir, model.embeddings.numpy(), vocab, seed)
-    return model, vocab
+    return model
 
 
 def write_outputs(run_dir, vectors, vocab, seed=0):
@@ -181,7 +191,7 @@ def build_parser():
     p.add_argument("--probe_words", nargs="+",
                    help="words whose nearest neighbours are printed after every epoch "
                         "(default: 8 drawn from the 100 most frequent)")
-    add_training_flags(p, "runs/word2vec", PRESETS, "small", multi_worker=False)
+    add_training_flags(p, "runs/word2vec", PRESETS, "small")
 
     for name, text in [("neighbors", "the nearest words by cosine similarity"),
                        ("analogy", "A is to B as C is to ? (nearest to B - A + C)"),
