@@ -228,6 +228,14 @@ def negative_elbo(model, images, batch_size=500):
 
 
 def encode_means(model, images, batch_size=500):
-    """The codes mu of uint8 images, numpy (N, latent_dim)."""
+    """The codes mu of uint8 images, numpy (N, latent_dim).
+
+    The encoder is called batch by batch rather than through `predict`: after
+    each epoch (LatentMaps) the model lives in the training strategy's scope,
+    and under MultiWorkerMirroredStrategy Keras's predict reduces across the
+    workers, so it would wait for every worker to predict at the same moment.
+    """
     inputs = to_model_input(images, model.settings.likelihood)
-    return model.encoder.predict(inputs, batch_size=batch_size, verbose=0)[0]
+    parts = [model.encoder(inputs[i:i + batch_size], training=False)[0]
+             for i in range(0, len(images), batch_size)]
+    return (tf.concat(parts, axis=0) if parts else tf.zeros([0, model.latent_dim])).numpy()

@@ -12,7 +12,7 @@ loss (-ELBO), and `last` the last finished epoch.
 
 import math
 
-from common import lifecycle
+from common import distributed, lifecycle
 from common.batching import shuffled_batches
 from common.cli import (UsageError, add_run_flags, add_training_flags,
                         command_parser)
@@ -58,6 +58,15 @@ def train(config, out_dir, images, source="images", seed=0, resume=False, verbos
         raise UsageError(f"{len(images)} training images are fewer than one batch "
                          f"({config.batch_size}); add images or lower --batch_size")
     image_shape = [int(d) for d in images.shape[1:]]
+    with distributed.run_folder(out_dir, strategy, resume) as folder:
+        return _train(config, folder, images, image_shape, source, seed, resume, verbose,
+                      strategy, labelled)
+
+
+def _train(config, folder, images, image_shape, source, seed, resume, verbose, strategy,
+           labelled):
+    """The lifecycle run, its sample grids and latent maps, in `folder` (distributed.RunFolder)."""
+    out_dir = folder.path
     run_dir = RunDir(out_dir)
     grid_noise = noise_for_seed(GRID_SIZE, config.latent_dim, seed)
 
@@ -83,7 +92,7 @@ def train(config, out_dir, images, source="images", seed=0, resume=False, verbos
                                 f"{'x'.join(map(str, image_shape))}; encoder "
                                 f"{model.encoder.count_params():,} and decoder "
                                 f"{model.decoder.count_params():,} parameters"))
-    return lifecycle.train(job)
+    return folder.train(job)
 
 
 def load_vae(run_dir_path, checkpoint="best"):
@@ -153,7 +162,7 @@ def build_parser():
     p = parser.verb("train", help="train (or --resume) a VAE")
     add_training_data_flags(p, channels_default=1)
     add_config_flags(p, VAEConfig, PRESETS)
-    add_training_flags(p, "runs/vae", PRESETS, "default", multi_worker=False)
+    add_training_flags(p, "runs/vae", PRESETS, "default")
     add_reading_verbs(parser, add_reading_flags,
                       evaluate_help="test -ELBO, FID-MNIST and inception score; results.json",
                       generate_help="a grid of images decoded from prior samples, as a PNG")
