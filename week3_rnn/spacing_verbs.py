@@ -218,8 +218,7 @@ def build_parser():
     p = parser.verb("train", help="train (or --resume) a spacing tagger on a text with spaces")
     add_text_flags(p)
     add_config_flags(p, SpacingConfig, PRESETS)
-    # multi_worker is offered (one grammar) but refused with one line: not tried here yet.
-    add_training_flags(p, "runs/spacing", PRESETS, "small", multi_worker=False)
+    add_training_flags(p, "runs/spacing", PRESETS, "small")
 
     p = parser.verb("evaluate", help="precision/recall/F1 of predicted spaces; results.json")
     add_run_flags(p)
