@@ -21,9 +21,13 @@ from common.argtypes import count, fraction, non_negative_int, percentage, posit
 from common.cli import UsageError
 from common.configs import setting
 from common.files import check_regular_file
+from common.layers import FusedBatchNormalization, PartialDirac
 from common.runs import load_keras_file
 from week2_cnn.transfer_layer_rates import LayerRateAdam
 
+# The project's own layers a week2_cnn.cifar10 classifier given as --base is made of:
+# imported here so that Keras knows them when `python -m week2_cnn.transfer` loads one.
+BASE_LAYERS = (FusedBatchNormalization, PartialDirac)
 MAX_HIDDEN_UNITS = 65_536
 MAX_BATCH_SIZE = 65_536
 MAX_FINE_TUNE_EPOCHS = 100_000
