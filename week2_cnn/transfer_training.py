@@ -25,6 +25,16 @@ starts. At the end classifier.keras holds the servable classifier of the last
 epoch. Reading verbs take --checkpoint: `last` is the last finished epoch of
 the last phase; `best` the lowest validation loss of either phase (the images
 of the validation split, never the test split).
+
+Under --strategy multi_worker every worker computes the bottlenecks of every
+image (each reads the whole data set and takes its share of each batch) and
+keeps them in its own --bottleneck_dir, not the chief alone: the cache is a
+per-machine folder outside the run, and a worker never waits for, or reads,
+another machine's files. Workers sharing one folder (on one machine) are
+safe, since each entry is written whole and atomically and both compute the same
+features. On a non-chief worker both phases, base.keras and classifier.keras
+live in a private copy of the run (common.distributed.run_folder); only the
+chief evaluates the test split.
 """
 
 import dataclasses
@@ -32,7 +42,7 @@ import os
 
 import numpy as np
 
-from common import lifecycle
+from common import distributed, lifecycle
 from common.batching import shuffled_batches
 from common.cli import UsageError
 from common.files import DEFAULT_MAX_BYTES, atomic_save_model, remove_if_exists
@@ -58,6 +68,16 @@ def train(config, image_dir, out_dir, base_name="inception_v3", weights="imagene
     The model returned is the servable classifier of the last epoch, also
     saved as classifier.keras.
     """
+    # On a worker of a cluster other than the chief, both phases, base.keras and
+    # classifier.keras live in a private copy of the run (distributed.run_folder).
+    with distributed.run_folder(out_dir, strategy, resume) as folder:
+        return _train(config, image_dir, folder, base_name, weights, bottleneck_dir, seed,
+                      verbose, resume, strategy, max_bytes, max_files)
+
+
+def _train(config, image_dir, folder, base_name, weights, bottleneck_dir, seed, verbose,
+           resume, strategy, max_bytes, max_files):
+    out_dir = folder.path
     key = base_key(base_name, weights, seed)  # a missing --base file fails first
     splits, class_names = find_split_images(image_dir, config.validation_percentage,
                                             config.test_percentage, max_files)
@@ -109,7 +129,7 @@ def train(config, image_dir, out_dir, base_name="inception_v3", weights="imagene
             config.learning_rate))
     new_files = _write_base(run_dir, base)
     try:
-        model, state = lifecycle.train(head_job)
+        model, state = folder.train(head_job)
     except BaseException:
         _discard_if_abandoned(run_dir, new_files)
         raise
@@ -124,7 +144,7 @@ def train(config, image_dir, out_dir, base_name="inception_v3", weights="imagene
             train_data=lambda first: shuffled_batches((train_x, train_y), batch, seed, first),
             build_model=lambda: _fine_tune_model(run_dir, head_path, config),
             describe=lambda m: _describe_fine_tuning(m, config))
-        model, _ = lifecycle.train(fine_job)
+        model, _ = folder.train(fine_job)
     classifier = as_classifier(model, lambda: load_base_file(run_dir))
     atomic_save_model(classifier, run_dir.file("classifier.keras"))
     return classifier

@@ -11,7 +11,7 @@ import os
 import keras
 import numpy as np
 
-from common import lifecycle
+from common import distributed, lifecycle
 from common.argtypes import count, input_path
 from common.cli import (UsageError, add_input_limit_flag, add_run_flags, add_scan_limit_flag,
                         add_training_flags, command_parser)
@@ -38,6 +38,8 @@ def train(config, image_dir, out_dir, base_name="inception_v3", weights="imagene
     """Trains (or resumes) both phases, then scores the test split; returns evaluate's report."""
     transfer_training.train(config, image_dir, out_dir, base_name, weights, bottleneck_dir,
                             seed, verbose, resume, strategy, max_bytes, max_files)
+    if not distributed.writes_run(strategy):
+        return None  # a worker of a cluster other than the chief: the chief reports
     return evaluate(out_dir, max_bytes=max_bytes, max_files=max_files)
 
 
@@ -156,7 +158,7 @@ def build_parser():
     p.add_argument("--bottleneck_dir", default=DEFAULT_BOTTLENECK_DIR,
                    help="cache of base-network features, shared by all runs ('': no cache)")
     add_config_flags(p, TransferConfig, PRESETS)
-    add_training_flags(p, "runs/transfer", PRESETS, "default", multi_worker=False)
+    add_training_flags(p, "runs/transfer", PRESETS, "default")
     add_input_limit_flag(p)
     add_scan_limit_flag(p)
     p = parser.verb("evaluate", help="test-split accuracy; results.json")
