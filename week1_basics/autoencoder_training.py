@@ -27,7 +27,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from common import holdout, lifecycle
+from common import distributed, holdout, lifecycle
 from common.batching import shuffled_batches
 from common.cli import UsageError
 from common.runs import RunDir, load_keras_file
@@ -134,7 +134,18 @@ def stage_dir(out_dir, stage):
 
 
 def train_stacked(config, out_dir, data, seed=0, resume=False, strategy="default", verbose=1):
-    """The stages of the module docstring, each through common.lifecycle.train."""
+    """The stages of the module docstring, each through common.lifecycle.train.
+
+    On a worker of a cluster other than the chief every stage is trained in a
+    private copy of the run (distributed.run_folder), where the next stage
+    finds the best checkpoint of the one before, as the chief does in --out_dir.
+    """
+    with distributed.run_folder(out_dir, strategy, resume) as folder:
+        return _train_stacked(config, folder, data, seed, resume, strategy, verbose)
+
+
+def _train_stacked(config, folder, data, seed, resume, strategy, verbose):
+    out_dir = folder.path
     x_train, y_train, x_val, y_val, labelled = splits(config, data, seed)
     x_labelled, y_labelled = x_train[labelled], y_train[labelled]
     stages = STAGES if config.pretrain else ("fine_tune",)
@@ -182,7 +193,7 @@ def train_stacked(config, out_dir, data, seed=0, resume=False, strategy="default
                 f"stage {stage}: {len(x):,} training images, "
                 f"{sum(int(np.prod(w.shape)) for w in m.trainable_weights):,} of "
                 f"{m.count_params():,} parameters trainable"))
-        model = lifecycle.train(job)[0]
+        model = folder.train(job)[0]
     return model
 
 

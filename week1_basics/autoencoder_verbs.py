@@ -8,7 +8,7 @@ imports this module only once TensorFlow has been imported quietly. Training
 
 import numpy as np
 
-from common import holdout, lifecycle
+from common import distributed, holdout, lifecycle
 from common.cli import (UsageError, add_run_flags, add_training_flags,
                         command_parser)
 from common.configs import add_config_flags, config_from_args, config_to_dict, resumed_config
@@ -50,6 +50,8 @@ def train(config, out_dir, data, seed=0, resume=False, strategy="default", verbo
     trainer = training.train_stacked if config.arch == "stacked" else training.train_autoencoder
     model = trainer(config, out_dir, data, seed=seed, resume=resume, strategy=strategy,
                     verbose=verbose)
+    if not distributed.writes_run(strategy):
+        return model, None  # a worker of a cluster other than the chief: the chief reports
     if data.x_test is None:
         print(f"note: {data.source} has no test split; evaluate later with a --data_dir "
               "that has one")
@@ -172,7 +174,7 @@ def build_parser():
     p = parser.verb("train", help="train (or --resume) an autoencoder",
                     description="--preset defaults to the one named after --arch "
                                 "(autoencoder without either; linear with --linear)")
-    add_training_flags(p, "runs/autoencoder", PRESETS, None, multi_worker=False)
+    add_training_flags(p, "runs/autoencoder", PRESETS, None)
     add_config_flags(p, AutoencoderConfig, PRESETS)
     add_data_flags(p)
 
