@@ -29,6 +29,11 @@ from week3_rnn.ptb_servable import PTBServable, stream_log_probs
 KIND = "ptb"
 MAX_NUM = 1_000  # sentences per generate call
 MAX_LENGTH = 10_000  # words per generated sentence (PTB sentences average about 21)
+# Why train offers only --strategy default (shown by `train --help`).
+ONE_DEVICE = ("Trains on one device (--strategy default only): the last LSTM state of each "
+              "batch row starts the same row of the next batch, and that carried state is one "
+              "variable the size of the whole batch, which mirrored or multi_worker would "
+              "have to split into per-replica slices.")
 # Words per scored sentence: scoring holds (words, vocabulary) float32 logits,
 # 400 MB at this many words and PTB's 10,000-word vocabulary.
 MAX_SCORE_WORDS = 10_000
@@ -179,7 +184,8 @@ def export(model, vocab, export_dir, overwrite=False, run_dir=None, fmt="saved_m
 def build_parser():
     parser = command_parser("week3_rnn.ptb")
 
-    p = parser.verb("train", help="train (or --resume) a PTB language model")
+    p = parser.verb("train", help="train (or --resume) a PTB language model",
+                    description=ONE_DEVICE)
     p.add_argument("--data_dir", type=input_path,
                    help="folder with ptb.train.txt, ptb.valid.txt, ptb.test.txt "
                         "(default: download them into the Keras cache)")
