@@ -1,8 +1,9 @@
 """--strategy multi_worker: real worker processes on 127.0.0.1 (common.distributed, common.cluster).
 
-The default suite runs one single-worker cluster (the loop against `fit`) and
-the refusals; the slow tier runs two-worker clusters of the char-RNN and the
-DCGAN, kills a worker mid-epoch, leaves one out, and mixes settings.
+The default suite runs one single-worker cluster (the loop against `fit`),
+checks that every trainer but PTB accepts multi_worker, and the refusals; the
+slow tier runs two-worker clusters of every trainer that supports it, kills a
+worker mid-epoch, leaves one out, and mixes settings.
 """
 
 import csv
@@ -55,8 +56,14 @@ def history(run):
 def weights(path, trainable_only=False):
     import keras
 
-    import gan.adversarial  # noqa: F401  (registers the classes the .keras files name)
+    # Registers the classes the .keras files name.
+    import gan.adversarial  # noqa: F401
+    import gan.vae_model  # noqa: F401
+    import week1_basics.autoencoder_models  # noqa: F401
+    import week2_cnn.transfer_model  # noqa: F401
     import week3_rnn.char_model  # noqa: F401
+    import week3_rnn.spacing_model  # noqa: F401
+    import word2vec.model  # noqa: F401
 
     model = keras.saving.load_model(path, compile=False)
     return [v.numpy() for v in (model.trainable_weights if trainable_only else model.weights)]
@@ -86,28 +93,40 @@ def test_the_multi_worker_loop_equals_fit_on_one_worker(tmp_path, text, capsys):
             assert abs(float(a[key]) - float(b[key])) < 1e-5, (key, a[key], b[key])
 
 
-@pytest.mark.parametrize("module", ["word2vec.skipgram", "week2_cnn.transfer"])
-def test_trainers_not_ported_refuse_multi_worker(module, monkeypatch, capsys, tmp_path):
+# Every trainer's verbs module and the source flags its `train` requires.
+TRAINERS = {
+    "week3_rnn.char_rnn_verbs": [], "week3_rnn.spacing_verbs": [],
+    "week2_cnn.cifar10_verbs": [], "week2_cnn.transfer_verbs": ["--image_dir", "."],
+    "gan.dcgan_verbs": [], "gan.vae_verbs": [], "week1_basics.mnist_verbs": [],
+    "week1_basics.regression_verbs": [], "week1_basics.autoencoder_verbs": [],
+    "word2vec.skipgram_verbs": ["--text", "."],
+}
+
+
+@pytest.mark.parametrize("module", TRAINERS)
+def test_every_trainer_but_ptb_accepts_multi_worker(module):
+    """The flags parse with multi_worker supported (argparse's own parse_args: the
+    command parser's would start the cluster)."""
+    import argparse
     import importlib
 
-    monkeypatch.setenv("TF_CONFIG", json.dumps(
-        {"cluster": {"worker": ["127.0.0.1:1"]}, "task": {"type": "worker", "index": 0}}))
-    command = importlib.import_module(module)
-    source = (["--text", str(tmp_path / "t.txt")] if "word2vec" in module
-              else ["--image_dir", str(tmp_path)])
-    status, _, err = call_cli(command.main, ["train", *source, "--out_dir",
-                                             str(tmp_path / "run"), "--strategy",
-                                             "multi_worker"], capsys)
-    assert_one_line_error(status, err, "not supported by `python -m " + module)
-    assert not (tmp_path / "run").exists()
+    parser = importlib.import_module(module).build_parser()
+    args = argparse.ArgumentParser.parse_args(
+        parser, ["train", *TRAINERS[module], "--strategy", "multi_worker",
+                 "--worker_timeout", "5"])
+    assert args.strategy == "multi_worker" and args.multi_worker_supported
+    assert args.worker_timeout == 5
 
 
-def test_ptb_offers_only_the_default_strategy(capsys, tmp_path):
+def test_ptb_offers_only_the_default_strategy_and_says_why(capsys, tmp_path):
     from week3_rnn import ptb
 
     status, _, err = call_cli(ptb.main, ["train", "--data_dir", str(tmp_path), "--strategy",
                                          "multi_worker"], capsys)
     assert_one_line_error(status, err, "--strategy")
+    with pytest.raises(SystemExit):
+        ptb.main(["train", "--help"])
+    assert "one device" in " ".join(capsys.readouterr().out.split())
 
 
 def test_settings_hash_is_stable_and_small():
@@ -235,3 +254,138 @@ def test_workers_with_different_settings_refuse(tmp_path, text):
     for status, _, err in results:
         assert_one_line_error(status, err, "different model, data or training settings")
     assert not (tmp_path / "run").exists()
+
+
+# -- the slow tier: the trainers ported last, each as a cluster of two ---------------------
+
+
+def train_two_workers(tmp_path, module, *flags):
+    """`python -m MODULE train FLAGS --strategy multi_worker` on two local workers.
+
+    The chief trains into tmp_path/chief; the other worker is given its own
+    --out_dir (tmp_path/other, which must stay untouched) and keeps its copy
+    of the run in tmp_path/copy. Returns (chief, copy).
+    """
+    chief, other, copy = (tmp_path / name for name in ("chief", "other", "copy"))
+    command = [sys.executable, "-m", module, "train", *flags, "--verbose", "0",
+               "--strategy", "multi_worker", "--worker_timeout", "60"]
+    results = run_cluster([[*command, "--out_dir", str(chief)],
+                           [*command, "--out_dir", str(other)]],
+                          env=[{}, {"TFCOURSE_WORKER_DIR": str(copy)}])
+    assert [r[0] for r in results] == [0, 0], [r[2][-600:] for r in results]
+    assert results[1][1] == "" and "run directory" in results[0][1]  # only the chief reports
+    assert not other.exists()  # nothing lands in the other worker's --out_dir
+    return chief, copy
+
+
+def resume_two_workers(module, run, *flags):
+    """Both workers --resume the chief's run (the other one from a copy of it it makes)."""
+    command = [sys.executable, "-m", module, "train", *flags, "--verbose", "0",
+               "--strategy", "multi_worker", "--worker_timeout", "60", "--out_dir", str(run),
+               "--resume"]
+    results = run_cluster([command, command])
+    assert [r[0] for r in results] == [0, 0], [r[2][-600:] for r in results]
+
+
+def assert_complete_run(run, epochs, *files):
+    """A finished run of `epochs` epochs: state, history, checkpoints, plots, no lock."""
+    assert json.loads((run / "state.json").read_text())["epoch"] == epochs
+    assert [int(row["epoch"]) for row in history(run)] == list(range(1, epochs + 1))
+    for name in ("config.json", "best.keras", f"checkpoints/epoch-{epochs:04d}.keras",
+                 "loss.png", *files):
+        assert (run / name).exists(), name
+    assert not (run / ".lock").exists()
+
+
+def assert_same_weights(a, b):
+    first, second = weights(a), weights(b)
+    assert len(first) == len(second) > 0
+    for x, y in zip(first, second):
+        np.testing.assert_array_equal(x, y)
+
+
+@pytest.mark.slow
+def test_two_word2vec_workers_agree_and_resume(tmp_path, text):
+    flags = ["--text", str(text), "--preset", "test", "--epochs", "2"]
+    chief, copy = train_two_workers(tmp_path, "word2vec.skipgram", *flags)
+    assert_complete_run(chief, 2, "vocab.json", "embeddings.npy", "vectors.tsv", "tsne.png")
+    assert_same_weights(chief / "checkpoints/epoch-0002.keras",
+                        copy / "checkpoints/epoch-0002.keras")
+    np.testing.assert_array_equal(np.load(chief / "embeddings.npy"),
+                                  np.load(copy / "embeddings.npy"))
+    resume_two_workers("word2vec.skipgram", chief, *flags[:-1], "3")
+    assert_complete_run(chief, 3, "embeddings.npy")
+
+
+@pytest.mark.slow
+def test_two_vae_workers_agree_and_resume(tmp_path):
+    from tests.test_dcgan_verbs import mnist_like
+
+    data = mnist_like(tmp_path / "mnist", train=128, test=32)
+    flags = ["--data_dir", str(data), "--preset", "test", "--epochs", "2"]
+    chief, copy = train_two_workers(tmp_path, "gan.vae", *flags)
+    # The test preset's 2-D code: the latent maps too, from the labelled test images.
+    assert_complete_run(chief, 2, "samples/epoch-0002.png", "progress.gif", "manifold.png",
+                        "latent_codes.png")
+    assert_same_weights(chief / "checkpoints/epoch-0002.keras",
+                        copy / "checkpoints/epoch-0002.keras")
+    resume_two_workers("gan.vae", chief, *flags[:-1], "3")
+    assert_complete_run(chief, 3, "samples/epoch-0003.png")
+
+
+@pytest.mark.slow
+def test_two_spacing_workers_agree_and_resume(tmp_path, text):
+    flags = ["--text", str(text), "--preset", "test", "--epochs", "2"]
+    chief, copy = train_two_workers(tmp_path, "week3_rnn.spacing", *flags)
+    assert_complete_run(chief, 2, "vocab.json")
+    assert {"val_precision", "val_recall", "val_f1"} <= set(history(chief)[-1])
+    assert_same_weights(chief / "checkpoints/epoch-0002.keras",
+                        copy / "checkpoints/epoch-0002.keras")
+    resume_two_workers("week3_rnn.spacing", chief, *flags[:-1], "3")
+    assert_complete_run(chief, 3)
+
+
+@pytest.mark.slow
+def test_two_transfer_workers_train_both_phases_and_resume(tmp_path):
+    from tests.test_transfer import make_photo_folder, save_small_base
+
+    photos = make_photo_folder(tmp_path / "photos")
+    base = save_small_base(tmp_path)
+    # Both workers share one bottleneck cache here (one machine): each entry is
+    # written atomically, so two workers computing the same one is harmless.
+    flags = ["--image_dir", str(photos), "--base", base, "--weights", "none",
+             "--bottleneck_dir", str(tmp_path / "cache"), "--preset", "test", "--epochs", "2",
+             "--fine_tune_layers", "2", "--fine_tune_epochs", "1"]
+    chief, copy = train_two_workers(tmp_path, "week2_cnn.transfer", *flags)
+    assert_complete_run(chief, 2, "labels.json", "base.keras", "classifier.keras",
+                        "results.json")
+    assert_complete_run(chief / "fine_tune", 1)
+    # The fine-tuning phase started on each worker from its own copy of the head
+    # phase's last epoch; batch norm's moving statistics are each worker's own.
+    last = "fine_tune/checkpoints/epoch-0001.keras"
+    for a, b in zip(weights(chief / last, trainable_only=True),
+                    weights(copy / last, trainable_only=True)):
+        np.testing.assert_array_equal(a, b)
+    resume_two_workers("week2_cnn.transfer", chief, *flags[:-1], "2")
+    assert_complete_run(chief, 2)  # the head phase trains nothing more
+    assert_complete_run(chief / "fine_tune", 2)
+
+
+@pytest.mark.slow
+def test_two_workers_train_every_stage_of_the_stacked_autoencoder(tmp_path):
+    from tests.test_week1_mnist import write_mnist_like
+
+    data = write_mnist_like(tmp_path / "mnist")
+    flags = ["--data_dir", str(data), "--preset", "test", "--arch", "stacked",
+             "--hidden_units", "16", "--code_size", "8", "--labels", "40",
+             "--fine_tune_epochs", "2"]
+    chief, copy = train_two_workers(tmp_path, "week1_basics.autoencoder", *flags)
+    assert_complete_run(chief, 2, "results.json")
+    for stage in ("pretrain1", "pretrain2", "classifier"):
+        assert_complete_run(chief / stage, 2)
+        # Each stage began from the one before's best checkpoint, on both workers.
+        assert_same_weights(chief / stage / "best.keras", copy / stage / "best.keras")
+    assert_same_weights(chief / "best.keras", copy / "best.keras")
+    resume_two_workers("week1_basics.autoencoder", chief, *flags[:-1], "3")
+    assert_complete_run(chief, 3)
+    assert_complete_run(chief / "pretrain1", 2)  # finished stages train no more
