@@ -12,6 +12,7 @@ from keras import layers
 
 from common.argtypes import count, fraction, non_negative_float, non_negative_int, positive_float
 from common.configs import setting
+from common.model_size import Counter
 from week3_rnn.cells import LectureGRUCell, LectureLSTMCell, LectureRNNCell
 from week3_rnn.fast_lstm import FastLSTM
 from week3_rnn.peephole_cell import PeepholeLSTMCell
@@ -151,3 +152,28 @@ def build_char_rnn(config, vocab_size):
     model.compile(optimizer=optimizer,
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     return model
+
+
+# Weights of each cell: gate blocks, biases per gate block, and extra weights per unit
+# (the peephole LSTM's three diagonal peepholes; Keras's GRU has two bias vectors).
+CELL_SHAPES = {"lstm": (4, 1, 0), "keras_lstm": (4, 1, 0), "lecture_lstm": (4, 1, 0),
+               "peephole_lstm": (4, 1, 3), "gru": (3, 2, 0), "lecture_gru": (3, 1, 0),
+               "rnn": (1, 1, 0), "lecture_rnn": (1, 1, 0)}
+
+
+def estimated_size(config, vocab_size, batch_size=None):
+    """The ModelSize of build_char_rnn(config, vocab_size), unbuilt, for a training batch
+    of `batch_size` sequences (default: the config's)."""
+    count, steps = Counter(), config.seq_length
+    count.weights(vocab_size * config.embedding_dim)
+    count.output(steps * config.embedding_dim)         # embedded ids (batch, time, dim)
+    features = config.embedding_dim
+    gates, biases, extra = CELL_SHAPES[config.cell]
+    for _ in range(config.num_layers):
+        features = count.recurrent(features, config.units, steps, gates, biases,
+                                   extra * config.units)
+        if config.dropout_rate:
+            count.output(steps * config.units)
+    count.dense(features, vocab_size, positions=steps)  # logits (batch, time, vocab)
+    count.output(steps * vocab_size)                    # their softmax, in the loss
+    return count.size(batch_size or config.batch_size)

@@ -18,13 +18,15 @@ from common.cli import (UsageError, add_input_limit_flag, add_run_flags, add_tra
                         command_parser, deprecated)
 from common.configs import add_config_flags, config_from_args
 from common.export import check_export_dir, save_litert, save_servable
+from common.model_size import check_fits
 from common.runs import RunDir
 from common.sequences import evaluation_dataset, make_windows, split_tail, to_pair
 from common.text import CharVocab, read_text_file
 from common.training import Progress, epoch_decay_callback
 from week3_rnn import gradient_flow
 from week3_rnn.char_data import DATASETS, load_corpus
-from week3_rnn.char_model import PRESETS, CharRNN, CharRNNConfig, build_char_rnn
+from week3_rnn.char_model import (PRESETS, CharRNN, CharRNNConfig, build_char_rnn,
+                                  estimated_size)
 from week3_rnn.generation import SAMPLING, CharRNNServable
 
 KIND = "char_rnn"
@@ -50,6 +52,8 @@ def train(config, out_dir, text, source="text", seed=0, resume=False, strategy="
                    if config.val_fraction > 0 else None)
     # A text with fewer windows than one batch still trains, in smaller batches.
     batch_size = min(config.batch_size, len(train_windows))
+    check_fits(estimated_size(config, len(vocab), batch_size),
+               "--units, --num_layers, --seq_length or --batch_size")
     job = lifecycle.TrainJob(
         kind=KIND, config=config, out_dir=out_dir, seed=seed, resume=resume,
         strategy=strategy, verbose=verbose, settings={"source": source},

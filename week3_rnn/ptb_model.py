@@ -21,6 +21,7 @@ from keras import layers
 
 from common.argtypes import count, fraction, non_negative_float, non_negative_int, positive_float
 from common.configs import setting
+from common.model_size import Counter
 from week3_rnn.fast_lstm import FastLSTM, lstm_sequence_compiled
 
 
@@ -281,3 +282,21 @@ def build_ptb_model(config, vocab_size, seed=0):
     model.compile(optimizer=keras.optimizers.SGD(
         config.learning_rate, global_clipnorm=config.grad_clip or None))
     return model
+
+
+def estimated_size(config, vocab_size):
+    """The ModelSize of build_ptb_model(config, vocab_size) for one training batch, unbuilt."""
+    count, steps, hidden = Counter(), config.num_steps, config.hidden_size
+    count.weights(vocab_size * hidden)
+    count.output(2 * steps * hidden)                   # embedded ids, their dropout
+    for _ in range(config.num_layers):
+        count.recurrent(hidden, hidden, steps)
+        count.output(steps * hidden)                   # dropout
+    if config.tie_embeddings:
+        count.weights(vocab_size)                      # the softmax's own bias
+        count.output(steps * vocab_size)
+    else:
+        count.dense(hidden, vocab_size, positions=steps)
+    count.output(steps * vocab_size)                   # the softmax, kept for its gradient
+    count.weights(config.num_layers * 2 * config.batch_size * hidden)  # the carried state
+    return count.size(config.batch_size, copies=2)  # plain SGD: weight and gradient

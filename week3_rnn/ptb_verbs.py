@@ -18,12 +18,13 @@ from common.cli import (UsageError, add_input_limit_flag, add_run_flags, add_tra
 from common.configs import add_config_flags, config_from_args
 from common.export import check_export_dir, save_litert, save_servable
 from common.files import DEFAULT_MAX_BYTES, read_json_file
+from common.model_size import check_fits
 from common.runs import RunDir
 from common.text import WordVocab
 from common.training import Progress, epoch_decay_callback
 from week3_rnn.ptb_data import (EOS, SPLITS, encode_splits, epoch_dataset, evaluation_words,
                                 read_splits)
-from week3_rnn.ptb_model import PRESETS, PTBConfig, build_ptb_model
+from week3_rnn.ptb_model import PRESETS, PTBConfig, build_ptb_model, estimated_size
 from week3_rnn.ptb_servable import PTBServable, stream_log_probs
 
 KIND = "ptb"
@@ -49,6 +50,8 @@ def train(config, out_dir, splits, preset="custom", data="injected", seed=0, res
           verbose=1, strategy="default"):
     """Trains (or resumes) on {"train", "valid", "test": words}; returns (model, results)."""
     vocab, ids = encode_splits(splits, config.max_vocab_size)
+    check_fits(estimated_size(config, len(vocab)),
+               "--hidden_size, --num_layers, --max_vocab_size, --num_steps or --batch_size")
     # Built before the run directory is touched: a split too short fails here.
     train_data = epoch_dataset(ids["train"], config.batch_size, config.num_steps, "train",
                                repeat=True)

@@ -20,6 +20,7 @@ from keras import layers
 
 from common.argtypes import count, fraction, non_negative_float, positive_float
 from common.configs import setting
+from common.model_size import Counter
 from week3_rnn.fast_lstm import FastLSTM
 
 DIRECTIONS = ("bi", "uni")
@@ -103,3 +104,19 @@ def build_spacing_model(config, vocab_size):
                   metrics=[keras.metrics.Precision(name="precision"),
                            keras.metrics.Recall(name="recall")])
     return model
+
+
+def estimated_size(config, vocab_size, batch_size=None):
+    """The ModelSize of build_spacing_model(config, vocab_size), unbuilt, for a training
+    batch of `batch_size` windows (default: the config's)."""
+    count, steps = Counter(), config.window
+    count.weights((vocab_size + 1) * config.embedding_dim)
+    count.output(steps * config.embedding_dim)         # (batch, time, embedding_dim)
+    features, directions = config.embedding_dim, 2 if config.direction == "bi" else 1
+    for _ in range(config.num_layers):
+        for _ in range(directions):
+            count.recurrent(features, config.units, steps)
+        features = directions * config.units           # (batch, time, 2 * units) if bi
+        count.output(steps * features)                 # the concatenation, the dropout
+    count.dense(features, 1, positions=steps)          # (batch, time, 1)
+    return count.size(batch_size or config.batch_size)

@@ -17,6 +17,7 @@ from common.cli import command_parser
 from common.configs import add_config_flags, config_from_args
 from common.export import check_export_dir, save_servable
 from common.files import DEFAULT_MAX_BYTES
+from common.model_size import check_fits
 from common.runs import RunDir
 from common.sequences import split_tail
 from common.text import CharVocab, read_text_file
@@ -24,7 +25,8 @@ from common.training import Progress
 from week3_rnn.char_data import load_corpus, tiny_shakespeare_text
 from week3_rnn.char_rnn_verbs import add_text_flags
 from week3_rnn.spacing_data import encode, space_scores, tag_spaces, windows
-from week3_rnn.spacing_model import PRESETS, SpacingConfig, build_spacing_model
+from week3_rnn.spacing_model import (PRESETS, SpacingConfig, build_spacing_model,
+                                     estimated_size)
 from week3_rnn.spacing_servable import SpacingServable
 
 KIND = "spacing"
@@ -72,6 +74,8 @@ def train(config, out_dir, text, source="text", seed=0, resume=False, strategy="
                            "validation tail (--val_fraction)")
                    if config.val_fraction > 0 else None)
     batch_size = min(config.batch_size, len(train_windows))
+    check_fits(estimated_size(config, len(vocab), batch_size),
+               "--units, --num_layers, --window or --batch_size")
     job = lifecycle.TrainJob(
         kind=KIND, config=config, out_dir=out_dir, seed=seed, resume=resume,
         strategy=strategy, verbose=verbose,
