@@ -26,6 +26,7 @@ from keras import layers
 
 from common.argtypes import count, fraction, positive_float, whole_number_in
 from common.configs import setting
+from common.model_size import Counter
 
 ARCHS = ("autoencoder", "stacked")
 IMAGE_SIZE = 28
@@ -95,6 +96,26 @@ PRESETS = {
 ARCH_DEFAULTS = {arch: {name: getattr(PRESETS[arch], name)
                         for name in ("hidden_units", "code_size", "activation", "linear")}
                  for arch in ARCHS}
+
+
+def estimated_size(config):
+    """The ModelSize of the config's network for one training batch, unbuilt.
+
+    autoencoder: build_autoencoder's model; stacked: every layer of the stack
+    (stacked_layers), which its stages train in turn.
+    """
+    count = Counter()
+    count.output(2 * PIXELS)                          # scaled and flattened images
+    hidden, code = config.hidden_units, config.code_size
+    if config.arch == "stacked":
+        for inputs, units in ((PIXELS, hidden), (hidden, PIXELS), (hidden, code),
+                              (code, hidden), (code, NUM_CLASSES)):
+            count.output(count.dense(inputs, units))  # and its activation
+        return count.size(config.batch_size)
+    widths = [PIXELS, hidden, code, hidden, PIXELS] if hidden else [PIXELS, code, PIXELS]
+    for inputs, units in zip(widths, widths[1:]):
+        count.output(count.dense(inputs, units))      # and its activation
+    return count.size(config.batch_size)
 
 
 def image_input():

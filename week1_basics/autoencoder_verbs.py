@@ -14,11 +14,12 @@ from common.cli import (UsageError, add_run_flags, add_training_flags,
 from common.configs import add_config_flags, config_from_args, config_to_dict, resumed_config
 from common.export import check_export_dir, save_servable
 from common.mnist_data import CLASS_NAMES, add_data_flags
+from common.model_size import check_fits
 from common.plots import new_figure, save_figure
 from common.runs import RunDir, load_keras_file
 from week1_basics import autoencoder_training as training
 from week1_basics.autoencoder_models import (ARCH_DEFAULTS, PRESETS, STAGES,
-                                             AutoencoderConfig, layers_of,
+                                             AutoencoderConfig, estimated_size, layers_of,
                                              stacked_reconstruction)
 from week1_basics.autoencoder_servable import AutoencoderServable
 from week1_basics.mnist_data import data_for_run, load_mnist
@@ -28,7 +29,7 @@ GRID_NAME = "reconstructions.png"
 
 
 def check_config(config):
-    """UsageError for settings that do not go together."""
+    """UsageError for settings that do not go together, or for a model too big to train here."""
     if config.arch == "stacked":
         if config.linear:
             raise UsageError("--linear is for --arch autoencoder; the stacked autoencoder's "
@@ -38,6 +39,7 @@ def check_config(config):
     elif config.labels is not None or not config.pretrain:
         raise UsageError("--labels and --no-pretrain are for --arch stacked; --arch "
                          "autoencoder trains on every image without labels")
+    check_fits(estimated_size(config), "--hidden_units, --code_size or --batch_size")
 
 
 def train(config, out_dir, data, seed=0, resume=False, strategy="default", verbose=1):

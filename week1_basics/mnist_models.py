@@ -24,6 +24,7 @@ from keras import layers
 
 from common.argtypes import count, fraction, non_negative_float, positive_float, whole_number_in
 from common.configs import setting
+from common.model_size import Counter
 
 ARCHS = ("softmax", "dnn", "mlp", "lenet5")
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam")
@@ -153,6 +154,32 @@ def lenet5_body(x, config):
     if config.dropout_rate:
         x = layers.Dropout(config.dropout_rate)(x)
     return x
+
+
+# Floats training holds per weight: the weight, its gradient and the optimizer's slots.
+TRAINING_COPIES = {"sgd": 2, "momentum": 3, "nesterov": 3, "adam": 4}
+
+
+def estimated_size(config):
+    """The ModelSize of build_model(config) for one training batch, unbuilt."""
+    count = Counter()
+    count.output(2 * IMAGE_SIZE * IMAGE_SIZE)          # the input, its shifted copy
+    if config.arch == "lenet5":
+        count.output(2 * 32 * 32)                      # padded, normalized
+        channels = 1
+        for filters, side in ((6, 28), (16, 10)):      # c1 and c3, each followed by a pool
+            channels = count.conv(channels, filters, 5, side * side)
+            count.output(side * side * filters + side * side * filters // 4)
+        features = count.conv(channels, 120, 5, 1)     # c5: (batch, 1, 1, 120)
+        features = count.dense(features, 84)           # f6
+        count.output(2 * 84)                           # its activation, dropout
+    else:
+        features = count.output(config.input_size ** 2)
+        for _ in range(config.num_layers if config.arch != "softmax" else 0):
+            features = count.dense(features, config.hidden_units)
+            count.output(2 * features)                 # its activation, dropout
+    count.dense(features, NUM_CLASSES)
+    return count.size(config.batch_size, TRAINING_COPIES[config.optimizer])
 
 
 def make_optimizer(name, learning_rate, momentum=0.9):

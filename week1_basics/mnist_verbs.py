@@ -22,6 +22,7 @@ from common.configs import add_config_flags, config_from_args, config_to_dict, r
 from common.export import check_export_dir, save_litert, save_servable
 from common.files import DEFAULT_MAX_BYTES, read_json_file
 from common.mnist_data import add_data_flags
+from common.model_size import check_fits
 from common.runs import RunDir, load_keras_file
 from common.training import Progress
 from week1_basics import mnist_optimizers
@@ -30,7 +31,7 @@ from week1_basics.mnist_data import (data_for_run, evaluation_dataset, load_mnis
                                      training_dataset)
 from week1_basics.mnist_models import (ARCH_DEFAULTS, DEFAULT_LEARNING_RATES, IMAGE_SIZE,
                                        PRESETS, MnistConfig, build_model, compile_model,
-                                       epoch_learning_rate)
+                                       epoch_learning_rate, estimated_size)
 
 KIND = "mnist"
 DEFAULT_PRESET = "lenet5"
@@ -210,6 +211,7 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     if args.command == "train":
         config = resolve_config(args)
+        check_fits(estimated_size(config), "--hidden_units, --num_layers or --batch_size")
         data = load_mnist(args.dataset, args.data_dir, args.max_bytes, args.max_files)
         train(config, args.out_dir, data, seed=args.seed, resume=args.resume,
               strategy=args.strategy, verbose=args.verbose)
