@@ -20,6 +20,7 @@ from common.configs import (add_config_flags, config_from_args, config_from_dict
                             resumed_config, upgrade_keys)
 from common.export import check_export_dir, save_litert, save_servable
 from common.files import DEFAULT_MAX_BYTES, read_json_file
+from common.model_size import check_fits
 from common.runs import RunDir, load_keras_file
 from common.training import Progress
 from week2_cnn.cifar_data import DEFAULT_CACHE_DIR, load_cifar10
@@ -30,6 +31,7 @@ from week2_cnn.cifar_models import (ARCH_DEFAULTS, PRESETS, RENAMED, CifarConfig
 from week2_cnn.cifar_training import (TrainingClock, compile_model, evaluation_dataset,
                                       predict_probabilities, training_dataset)
 from week2_cnn.cifar_zoo_models import ARCH_FLAGS, architecture_problem
+from week2_cnn.model_cost import estimated_size
 
 KIND = "cifar10"
 DEFAULT_PRESET = "fast"
@@ -249,6 +251,7 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     if args.command == "train":
         config = resolve_preset(args)
+        check_fits(estimated_size(config), "--width, --depth, --growth_rate or --batch_size")
         data = load_cifar10(args.data_dir, args.cache_dir, args.max_files)
         train(config, args.out_dir, data, seed=args.seed, resume=args.resume,
               strategy=args.strategy, verbose=args.verbose)

@@ -21,6 +21,7 @@ from common.argtypes import count, fraction, non_negative_int, percentage, posit
 from common.cli import UsageError
 from common.configs import setting
 from common.files import check_regular_file
+from common.model_size import Counter
 from common.layers import FusedBatchNormalization, PartialDirac
 from common.runs import load_keras_file
 from week2_cnn.transfer_layer_rates import LayerRateAdam
@@ -231,6 +232,27 @@ def build_head(num_features, num_classes, config):
     if config.dropout_rate:
         x = layers.Dropout(config.dropout_rate)(x)
     return keras.Model(features, layers.Dense(num_classes, name="logits")(x), name="head")
+
+
+def estimated_size(config, num_features, num_classes, base_parameters=0, image_size=299):
+    """The ModelSize of the head phase for one training batch, before the head is built.
+
+    The head is what trains (build_head); the base, a file already loaded,
+    only adds its weights once, frozen. With --distort every batch's images
+    pass through the base (their copies are counted, not the base's inner
+    activations); fine-tuning's unfrozen layers are not counted.
+    """
+    count = Counter()
+    count.output(num_features)                         # the features (batch, num_features)
+    features = num_features
+    if config.hidden_units:
+        features = count.output(count.dense(num_features, config.hidden_units))  # and ReLU
+    if config.dropout_rate:
+        count.output(features)
+    count.dense(features, num_classes)
+    if config.distort:
+        count.output(2 * image_size * image_size * 3)  # the images, distorted
+    return count.size(config.batch_size, frozen=base_parameters)
 
 
 def distortions(image_size):

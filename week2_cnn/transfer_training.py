@@ -46,6 +46,7 @@ from common import distributed, lifecycle
 from common.batching import shuffled_batches
 from common.cli import UsageError
 from common.files import DEFAULT_MAX_BYTES, atomic_save_model, remove_if_exists
+from common.model_size import check_fits
 from common.folders import DEFAULT_MAX_FILES
 from common.runs import RunDir, load_keras_file
 from common.training import Progress, get_strategy, set_seed
@@ -54,8 +55,8 @@ from week2_cnn.transfer_data import (DEFAULT_BOTTLENECK_DIR, BottleneckCache, fi
 from week2_cnn.transfer_layer_rates import depth_groups, layer_rate_multipliers
 from week2_cnn.transfer_model import (Base, FineTuneConfig, as_classifier, base_key,
                                       build_classifier, build_head, compile_classifier,
-                                      image_size_of, load_base, trainable_layer_count,
-                                      unfreeze_top)
+                                      estimated_size, image_size_of, load_base,
+                                      trainable_layer_count, unfreeze_top)
 
 KIND, FINE_KIND, FINE_DIR = "transfer", "transfer_fine_tune", "fine_tune"
 
@@ -114,6 +115,9 @@ def _train(config, image_dir, folder, base_name, weights, bottleneck_dir, seed, 
     else:
         set_seed(seed)  # `--weights none` draws the same base on every resume
         base = load_base(base_name, weights)
+    check_fits(estimated_size(config, base.features.output.shape[-1], len(class_names),
+                              base.features.count_params(), base.image_size),
+               "--hidden_units or --batch_size")
     train_x, train_y, val = _phase_data(config, base, splits, key, bottleneck_dir, max_bytes)
     batch = min(config.batch_size, len(train_x))
     num_features, num_classes = base.features.output.shape[-1], len(class_names)
