@@ -45,6 +45,7 @@ import tensorflow as tf
 
 from common.argtypes import count, non_negative_float, positive_float
 from common.configs import setting
+from common.model_size import Counter
 from word2vec.pairs import MODELS
 
 SAMPLERS = ("unigram", "log_uniform")
@@ -309,6 +310,25 @@ class Word2Vec(keras.Model):
         if "model" in config:  # checkpoints written before --model became --arch
             config["arch"] = config.pop("model")
         return cls(**config)
+
+
+def estimated_size(config, vocab_size):
+    """The ModelSize of build_word2vec(config, counts of vocab_size words) for one batch, unbuilt.
+
+    SGD on IndexedSlices: training holds the weights once, and gradients only
+    for the rows of the batch (counted with the activations).
+    """
+    count, dim, negatives = Counter(), config.embedding_dim, config.num_sampled
+    count.weights(vocab_size * (2 * dim + 1))          # embeddings, NCE weights and biases
+    context = 2 * config.window if config.arch == "cbow" else 1
+    count.output(context * dim + dim)                  # looked-up vectors, the hidden vector
+    if config.loss == "negative_sampling":
+        count.output((negatives + 1) * (dim + 1))      # each example's own output rows, logits
+    else:
+        count.output(dim + negatives + 1)              # the true output row, the logits
+    size = count.size(config.batch_size, copies=1)
+    shared = negatives * dim if config.loss == "nce" else 0  # the batch's sampled rows
+    return dataclasses.replace(size, activations=size.activations + shared)
 
 
 def build_word2vec(config, unigram_counts, seed=0):

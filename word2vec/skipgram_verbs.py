@@ -16,12 +16,13 @@ from common.cli import (UsageError, add_export_flags, add_input_limit_flag, add_
                         command_parser, deprecated)
 from common.configs import add_config_flags, config_from_args, upgrade_keys
 from common.export import check_export_dir, save_litert, save_servable
+from common.model_size import check_fits
 from common.runs import RunDir
 from common.training import Progress
 from word2vec import evaluation
 from word2vec.corpus import CountedVocab, keep_probabilities, read_corpus, text8_tokens
 from word2vec.model import (PRESETS, STEPS_PER_EXECUTION, ScheduleSteps, Word2VecConfig,
-                            build_word2vec, compile_for_training)
+                            build_word2vec, compile_for_training, estimated_size)
 from word2vec.pairs import MODELS, epoch_steps, training_dataset
 from word2vec.projector import tsne_figure, write_projector_files
 from word2vec.servable import STRING_LOOKUP_OPS, Word2VecServable
@@ -73,6 +74,8 @@ def prepare(config, tokens):
     if config.num_sampled >= words:
         raise UsageError(f"--num_sampled {config.num_sampled} must be smaller than the "
                          f"vocabulary ({words:,} words); lower --num_sampled")
+    check_fits(estimated_size(config, len(vocab)), "--embedding_dim, --max_vocab (or raise "
+               "--min_count), --num_sampled or --batch_size")
     return vocab, vocab.training_ids(tokens)
 
 
