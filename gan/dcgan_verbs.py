@@ -14,6 +14,7 @@ from common import lifecycle
 from common.cli import (UsageError, add_run_flags,
                         add_training_flags, command_parser, deprecated)
 from common.configs import add_config_flags, config_from_args, upgrade_keys
+from common.model_size import check_fits
 from common.outputs import check_out_file
 from common.runs import RunDir
 from common.training import Progress
@@ -25,7 +26,7 @@ from gan.reading_verbs import run_reading_verb
 from gan.grids import SampleGrid
 from gan.losses import LOSSES
 from gan.metrics import score_generator
-from gan.model import ARCHS, IMAGE_SIZES, PRESETS, RENAMED, GANConfig
+from gan.model import ARCHS, IMAGE_SIZES, PRESETS, RENAMED, GANConfig, estimated_size
 from gan.sampling import export_generator, noise_for_seed
 
 KIND = "dcgan"
@@ -44,6 +45,9 @@ def train(config, out_dir, images, source="images", seed=0, resume=False, verbos
     if not square or images.shape[1] not in IMAGE_SIZES:
         raise UsageError(f"images must be square, {IMAGE_SIZES} pixels; got {images.shape[1:]}")
     _, size, _, channels = images.shape
+    check_fits(estimated_size(config, size, channels),
+               "--generator_filters, --discriminator_filters, --hidden_units, --latent_dim or "
+               "--batch_size")
     # Checked before the run directory is touched: too few images is a usage error.
     training_batches(images, config.batch_size, seed, 0)
     run_dir = RunDir(out_dir)

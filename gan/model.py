@@ -29,6 +29,7 @@ from keras import layers
 from common.argtypes import count, fraction, positive_float
 from common.configs import setting
 from common.layers import FusedBatchNormalization
+from common.model_size import Counter
 from gan.losses import LOSS_NAMES, LOSSES
 
 ARCHS = ("dcgan", "fc_gan")
@@ -143,3 +144,58 @@ def build_discriminator(config, image_size=28, channels=1):
     x = layers.Flatten()(x)
     logit = layers.Dense(1, kernel_initializer=_init(), name="logit")(x)
     return keras.Model(images, logit, name="discriminator")
+
+
+
+def estimated_size(config, image_size=28, channels=1):
+    """The ModelSize of G and D together for one training batch, unbuilt.
+
+    A step runs G once and D on the real and the generated images (wgan_gp a
+    third time, on the mixed images of its gradient penalty).
+    """
+    generator, discriminator = Counter(), Counter()
+    pixels = image_size * image_size * channels
+    if config.arch == "fc_gan":
+        generator.output(generator.dense(config.latent_dim, config.hidden_units))  # ReLU
+        generator.output(generator.dense(config.hidden_units, pixels))             # tanh
+        discriminator.output(discriminator.dense(pixels, config.hidden_units))     # LeakyReLU
+        discriminator.dense(config.hidden_units, 1)
+    else:
+        _count_generator(generator, config, image_size, channels)
+        _count_discriminator(discriminator, config, image_size, channels)
+    d_passes = 3 if LOSSES[config.loss].layer_norm_critic else 2
+    return (generator.size(config.batch_size)
+            + discriminator.size(d_passes * config.batch_size))
+
+
+def _count_generator(count, config, image_size, channels):
+    """build_generator's dcgan branch: project, (transposed conv, BN, ReLU)s, tanh image."""
+    steps = num_upsamplings(image_size)
+    side = image_size // 2 ** steps
+    filters = config.generator_filters * 2 ** (steps - 1)
+    count.dense(config.latent_dim, side * side * filters, bias=False)  # project
+    for i in range(steps):
+        count.weights(4 * filters)                      # BN: scale, offset, moving mean, var
+        count.output(2 * side * side * filters)         # BN, ReLU
+        side *= 2
+        if i < steps - 1:
+            filters = count.conv(filters, filters // 2, config.kernel_size, side * side,
+                                 bias=False)
+    count.conv(filters, channels, config.kernel_size, side * side)
+    count.output(side * side * channels)                # tanh
+
+
+def _count_discriminator(count, config, image_size, channels):
+    """build_discriminator's dcgan branch: strided convs with BN (or LN) and LeakyReLU."""
+    layer_norm = LOSSES[config.loss].layer_norm_critic
+    side, filters_in, filters = image_size, channels, config.discriminator_filters
+    for i in range(num_upsamplings(image_size)):
+        side = (side + 1) // 2                          # "same" padding, stride 2
+        filters_in = count.conv(filters_in, filters, config.kernel_size, side * side,
+                                bias=i == 0)
+        if i:  # LN normalizes over (H, W, C): a scale and offset per value
+            count.weights(2 * side * side * filters if layer_norm else 4 * filters)
+            count.output(side * side * filters)
+        count.output(side * side * filters)             # LeakyReLU
+        filters *= 2
+    count.dense(side * side * filters_in, 1)

@@ -27,6 +27,7 @@ from keras import layers
 
 from common.argtypes import count, positive_float
 from common.configs import config_from_dict, setting
+from common.model_size import Counter
 
 LIKELIHOODS = ("bernoulli", "gaussian")
 
@@ -54,6 +55,22 @@ PRESETS = {
     # one hidden layer of 500; later MLP VAEs two of 500-512), Adam 1e-3.
     "default": VAEConfig(),
 }
+
+
+def estimated_size(config, image_shape):
+    """The ModelSize of build_vae(config, image_shape) for one training batch, unbuilt."""
+    count, pixels = Counter(), math.prod(image_shape)
+    count.output(pixels)                               # the images
+    for widths in ([pixels] + [config.hidden_units] * config.num_layers,     # encoder
+                   [config.latent_dim] + [config.hidden_units] * config.num_layers):  # decoder
+        for inputs, units in zip(widths, widths[1:]):
+            count.output(count.dense(inputs, units))   # and its ReLU
+    count.dense(config.hidden_units, config.latent_dim)  # mu
+    count.dense(config.hidden_units, config.latent_dim)  # log sigma^2
+    count.output(config.latent_dim)                    # z
+    count.dense(config.hidden_units, pixels)           # pixel logits
+    count.output(pixels)                               # per-pixel -log p(x|z)
+    return count.size(config.batch_size)
 
 
 def build_encoder(config, image_shape):

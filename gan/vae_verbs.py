@@ -18,6 +18,7 @@ from common.cli import (UsageError, add_run_flags, add_training_flags,
                         command_parser)
 from common.configs import add_config_flags, config_from_args
 from common.mnist_data import CLASS_NAMES
+from common.model_size import check_fits
 from common.outputs import check_out_file
 from common.runs import RunDir
 from common.training import Progress
@@ -28,7 +29,8 @@ from gan.grids import SampleGrid
 from gan.latent_maps import LatentMaps
 from gan.metrics import score_generator
 from gan.sampling import export_generator, noise_for_seed
-from gan.vae_model import PRESETS, VAEConfig, build_vae, negative_elbo, to_model_input
+from gan.vae_model import (PRESETS, VAEConfig, build_vae, estimated_size, negative_elbo,
+                           to_model_input)
 
 KIND = "vae"
 GRID_SIZE = 64  # images in each epoch's sample grid
@@ -58,6 +60,8 @@ def train(config, out_dir, images, source="images", seed=0, resume=False, verbos
         raise UsageError(f"{len(images)} training images are fewer than one batch "
                          f"({config.batch_size}); add images or lower --batch_size")
     image_shape = [int(d) for d in images.shape[1:]]
+    check_fits(estimated_size(config, image_shape),
+               "--hidden_units, --num_layers, --latent_dim or --batch_size")
     with distributed.run_folder(out_dir, strategy, resume) as folder:
         return _train(config, folder, images, image_shape, source, seed, resume, verbose,
                       strategy, labelled)
