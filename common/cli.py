@@ -255,6 +255,12 @@ class CommandParser(ErrorExitParser):
                                  "yet; use default or mirrored (README.md lists the trainers "
                                  "that support it)")
             distributed.start(parsed.worker_timeout)
+        elif parsed.command == "train" and not getattr(parsed, "resume", True):
+            # A folder that cannot take a new run is refused before any data is read
+            # (or downloaded); common.lifecycle checks it again, with the run's kind.
+            from common.runs import check_new_run_folder_early
+
+            check_new_run_folder_early(parsed.out_dir, parsed.own_entries)
         return parsed
 
     def verb(self, name, **kwargs):
@@ -313,7 +319,7 @@ def add_training_flags(parser, default_out_dir, presets, default_preset, strateg
                              if strategy else "this trainer runs on one device only")
     parser.add_argument("--verbose", type=int, choices=[0, 1, 2], default=1,
                         help="Keras fit verbosity: 0 silent, 1 progress bar, 2 one line per epoch")
-    parser.set_defaults(multi_worker_supported=strategy and multi_worker)
+    parser.set_defaults(multi_worker_supported=strategy and multi_worker, own_entries=())
     if strategy and multi_worker:
         parser.add_argument("--worker_timeout", type=count(86_400), default=120,
                             help="--strategy multi_worker: seconds to wait for every worker "

@@ -35,7 +35,8 @@ from common.configs import changed_settings, config_to_dict, field_defaults, upg
 from common.files import atomic_write_json, read_json_file, remove_if_exists
 from common.outputs import write_json
 from common.provenance import provenance
-from common.runs import LOCK_NAME, RunDir, check_new_run_folder, load_keras_file, new_state
+from common.runs import (LOCK_NAME, RunDir, check_new_run_folder, check_no_stray_run_files,
+                         load_keras_file, new_state)
 from common.training import Progress, fit_run, get_strategy, set_seed
 
 # How a metadata file is named in messages.
@@ -87,10 +88,7 @@ def check_new_or_resumable(run_dir, job, config):
         if _is_run_of(run_dir, job.kind):
             raise UsageError(f"{run_dir.path} already holds a run; pass --resume to continue "
                              "it or choose another --out_dir")
-        leftovers = not run_dir.has_run() and run_dir.checkpoints_present()
-        if leftovers or (not run_dir.has_run() and os.path.exists(run_dir.state_path)):
-            raise UsageError(f"{run_dir.path} holds checkpoints or state.json but no "
-                             "config.json; refusing to start a new run over them")
+        check_no_stray_run_files(run_dir)
         check_new_run_folder(run_dir.path, job.own_entries)
         return
     saved = upgrade_keys(run_dir.read_config(job.kind), job.renamed)

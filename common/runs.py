@@ -396,6 +396,23 @@ def check_new_run_folder(path, own_entries=()):
                          "this command)")
 
 
+def check_no_stray_run_files(run_dir):
+    """UsageError if a folder without config.json holds checkpoints or a state.json."""
+    if not run_dir.has_run() and (run_dir.checkpoints_present()
+                                  or os.path.lexists(run_dir.state_path)):
+        raise UsageError(f"{run_dir.path} holds checkpoints or state.json but no "
+                         "config.json; refusing to start a new run over them")
+
+
+def check_new_run_folder_early(path, own_entries=()):
+    """check_new_run_folder at start-up, unless `path` holds a config.json: whether that is
+    a run of this command (then `train` says to pass --resume) is the lifecycle's to tell."""
+    run_dir = RunDir(path)
+    if not run_dir.has_run():
+        check_no_stray_run_files(run_dir)
+        check_new_run_folder(path, own_entries)
+
+
 def check_outside_run(path, run_dir, what="--export_dir"):
     """Reading verbs write nothing into a run directory (nor over one)."""
     if contains(run_dir, path) or contains(path, run_dir):

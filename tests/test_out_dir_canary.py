@@ -148,3 +148,21 @@ def test_a_foreign_lock_is_not_taken_for_ours(data, tmp_path, capsys):
     before = tree_hash(folder)
     refused("week3_rnn.char_rnn", data, folder, capsys, "'.lock'")
     assert tree_hash(folder) == before
+
+
+def test_the_lifecycle_refuses_it_too(tmp_path):
+    """The Python API and a multi-worker chief skip the CLI's early check: the lifecycle
+    itself refuses a folder of the user's files."""
+    from common import lifecycle
+    from common.cli import UsageError
+    from common.runs import RunDir
+    from week3_rnn.char_model import PRESETS
+
+    folder = canary_folder(tmp_path / "mine")
+    before = tree_hash(folder)
+    job = lifecycle.TrainJob(kind="char_rnn", config=PRESETS["test"], out_dir=str(folder),
+                             build_model=None, train_data=None, steps_per_epoch=1,
+                             progress=None)
+    with pytest.raises(UsageError, match="not a run of this command"):
+        lifecycle.check_new_or_resumable(RunDir(job.out_dir), job, lifecycle.run_config(job))
+    assert tree_hash(folder) == before

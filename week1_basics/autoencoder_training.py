@@ -129,6 +129,11 @@ def train_autoencoder(config, out_dir, data, seed=0, resume=False, strategy="def
     return lifecycle.train(job)[0]
 
 
+# The stages that train in a folder of their own inside --out_dir; fine-tuning
+# trains in --out_dir itself, so a new run's --out_dir may already hold these.
+STAGE_FOLDERS = tuple(stage for stage in STAGES if stage != "fine_tune")
+
+
 def stage_dir(out_dir, stage):
     return out_dir if stage == "fine_tune" else os.path.join(out_dir, stage)
 
@@ -205,7 +210,7 @@ def _stage_job(stage, config, out_dir, data, seed, strategy, verbose, resume):
         stage_epochs=config.fine_tune_epochs if final else config.epochs,
         settings={"source": data.source, "dataset": data.dataset, "stage": stage},
         may_change=("epochs", "fine_tune_epochs", "source"),
-        own_entries=tuple(name for name in STAGES if name != "fine_tune") if final else (),
+        own_entries=STAGE_FOLDERS if final else (),
         build_model=None, train_data=None, steps_per_epoch=0, progress=_progress(stage, 1))
 
 

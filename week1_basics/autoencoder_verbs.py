@@ -177,6 +177,7 @@ def build_parser():
                     description="--preset defaults to the one named after --arch "
                                 "(autoencoder without either; linear with --linear)")
     add_training_flags(p, "runs/autoencoder", PRESETS, None)
+    p.set_defaults(own_entries=training.STAGE_FOLDERS)
     add_config_flags(p, AutoencoderConfig, PRESETS)
     add_data_flags(p)
 
