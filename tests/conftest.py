@@ -189,6 +189,19 @@ def trained_ptb(tmp_path_factory, ptb_dir):
     return run_dir, model, results, vocab, ids
 
 
+@pytest.fixture(scope="session")
+def spacing_run(tmp_path_factory):
+    """(run_dir, model, vocab, text) of a bidirectional spacing run (tests/test_spacing.py's
+    CONFIG), trained once; tests only read it."""
+    from tests.test_spacing import CONFIG
+    from week3_rnn import spacing
+
+    text = make_corpus(200)
+    run_dir = str(tmp_path_factory.mktemp("spacing") / "run")
+    model, _, vocab = spacing.train(CONFIG, run_dir, text, seed=1, verbose=0)
+    return run_dir, model, vocab, text
+
+
 @pytest.fixture(scope="module")
 def earlier_run(trained_run, tmp_path_factory):
     """A copy, for this module, of the session's trained run, with a user's note inside.

@@ -1,6 +1,6 @@
 """Word-spacing restoration: tagging, chunked reading, bi vs uni, the verbs and the SavedModel.
 
-Bad inputs are in test_spacing_errors.py; both use the run trained once here.
+Bad inputs are in test_spacing_errors.py; both use conftest's spacing_run, trained once.
 """
 
 import dataclasses
@@ -20,15 +20,6 @@ from week3_rnn.spacing_model import PRESETS, build_spacing_model
 
 CONFIG = dataclasses.replace(PRESETS["test"], epochs=4, val_fraction=0.2)
 KOREAN = "아버지가 방에 들어가신다"
-
-
-@pytest.fixture(scope="session")
-def spacing_run(tmp_path_factory):
-    """(run_dir, model, vocab, text) of a bidirectional test-preset run, trained once."""
-    text = make_corpus(200)
-    run_dir = str(tmp_path_factory.mktemp("spacing") / "run")
-    model, _, vocab = spacing.train(CONFIG, run_dir, text, seed=1, verbose=0)
-    return run_dir, model, vocab, text
 
 
 @pytest.mark.parametrize("text", [KOREAN, "the cat sat on the mat.\n고양이가 매트 위에 앉았다.\n",

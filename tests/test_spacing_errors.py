@@ -8,11 +8,8 @@ import pytest
 
 from tests.conftest import (assert_export_keeps_what_it_did_not_write, assert_one_line_error,
                             call_cli, make_corpus, snapshot)
-from tests import test_spacing
 from tests.test_spacing import call_cli_ok
 from week3_rnn import spacing
-
-spacing_run = test_spacing.spacing_run  # the fixture: a bidirectional run, trained once
 
 
 def fails(argv, capsys, fragment=""):
