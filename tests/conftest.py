@@ -202,6 +202,20 @@ def spacing_run(tmp_path_factory):
     return run_dir, model, vocab, text
 
 
+@pytest.fixture(scope="session")
+def cifar_run(tmp_path_factory):
+    """(run_dir, data) of a CIFAR-10 test-preset run on 320 flat-colour images, trained
+    once; tests only read it (or copy it)."""
+    from tests.test_cifar import colour_data
+    from week2_cnn import cifar10
+    from week2_cnn.cifar_models import PRESETS
+
+    run_dir = str(tmp_path_factory.mktemp("cifar_run") / "run")
+    data = colour_data(320, 50)
+    cifar10.train(PRESETS["test"], run_dir, data, seed=1, verbose=0)
+    return run_dir, data
+
+
 @pytest.fixture(scope="module")
 def earlier_run(trained_run, tmp_path_factory):
     """A copy, for this module, of the session's trained run, with a user's note inside.

@@ -8,18 +8,15 @@ import pytest
 
 from common.cli import run_cli
 from tests.conftest import assert_one_line_error, call_cli
-from tests.test_cifar import colour_data
 from week2_cnn import cifar10
 from week2_cnn.cifar_data import CLASS_NAMES
-from week2_cnn.cifar_models import PRESETS
 from week2_cnn.cifar_training import predict_probabilities
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    run_dir = str(tmp_path_factory.mktemp("cifar_export") / "run")
-    data = colour_data(320, 50)
-    cifar10.train(PRESETS["test"], run_dir, data, seed=2, verbose=0)
+def trained(cifar_run):
+    """(run_dir, images, probabilities) of conftest's CIFAR-10 run: predict's outputs."""
+    run_dir, data = cifar_run
     model, config, _ = cifar10.load_run(run_dir)
     return run_dir, data.x_test[:6], predict_probabilities(model, data.x_test[:6], config["tta"])
 

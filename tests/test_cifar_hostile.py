@@ -14,11 +14,9 @@ import numpy as np
 import pytest
 
 from tests.conftest import assert_one_line_error, call_cli, snapshot
-from tests.test_cifar import colour_data
 from tests.test_cifar_data import random_batch, write_image_tree, write_python_layout
 from week2_cnn import cifar10
 from week2_cnn.cifar_data import load_cifar10
-from week2_cnn.cifar_models import PRESETS
 
 
 class CreatesAFile:
@@ -34,10 +32,8 @@ class CreatesAFile:
 
 
 @pytest.fixture(scope="module")
-def run_dir(tmp_path_factory):
-    path = str(tmp_path_factory.mktemp("cifar_hostile") / "run")
-    cifar10.train(PRESETS["test"], path, colour_data(320, 50), seed=1, verbose=0)
-    return path
+def run_dir(cifar_run):
+    return cifar_run[0]  # conftest's run; every test here checks it is left unchanged
 
 
 @pytest.fixture
