@@ -45,7 +45,6 @@ from common.cli import UsageError
 _strategy = None  # the process's MultiWorkerMirroredStrategy, once started
 _run_copy = None  # inside RunFolder.train on a non-chief worker: where the run's copy goes
 DEFAULT_WORKER_TIMEOUT = 120  # seconds for every worker of TF_CONFIG to come up
-COLLECTIVE_TIMEOUT = 600  # seconds a single all-reduce may wait (a slow checkpoint write)
 
 
 def check_tf_config():
@@ -114,10 +113,13 @@ def start(worker_timeout=DEFAULT_WORKER_TIMEOUT):
                    if a != own], worker_timeout)
     else:
         _limit_registration(cluster, worker_timeout)
-    options = tf.distribute.experimental.CommunicationOptions(
-        timeout_seconds=max(COLLECTIVE_TIMEOUT, worker_timeout))
+    # No timeout on collectives: with one, TensorFlow keeps a thread alive for
+    # the whole timeout after every collective op (measured: 2 threads a step,
+    # each for 600 s), so a run of fast steps reached the process's thread
+    # limit within minutes and aborted (std::system_error). A worker that dies
+    # is found by the coordination service's heartbeats instead.
     try:
-        _strategy = tf.distribute.MultiWorkerMirroredStrategy(communication_options=options)
+        _strategy = tf.distribute.MultiWorkerMirroredStrategy()
     except RuntimeError as error:  # TensorFlow ran an operation before the strategy
         raise UsageError(f"--strategy multi_worker must be set up when the process starts "
                          f"({error}); run the command in a new process") from None

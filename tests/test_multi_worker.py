@@ -232,6 +232,37 @@ def test_a_worker_killed_mid_epoch_ends_the_other_and_both_resume(tmp_path):
     assert [int(r["epoch"]) for r in history(chief)] == list(range(1, epoch + 2))
 
 
+def thread_count(pid):
+    with open(f"/proc/{pid}/status") as f:
+        return int(f.read().split("Threads:")[1].split()[0])
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="reads /proc (Linux)")
+def test_a_long_run_keeps_a_steady_number_of_threads(tmp_path):
+    """A collective timeout made TensorFlow keep a thread alive per collective for the
+    whole timeout: 2 threads a step, so a run of fast steps aborted within minutes."""
+    big = tmp_path / "big.txt"
+    big.write_text(make_corpus(repeats=4000), encoding="utf-8")
+    argv = char_rnn_argv(big, tmp_path / "run", "--epochs", "100000")
+    processes = [subprocess.Popen(argv, cwd=REPO_ROOT, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL,
+                                  env={**os.environ, "TF_CONFIG": config})
+                 for config in cluster.tf_configs(2)]
+    try:
+        deadline = time.monotonic() + TIMEOUT
+        while not (tmp_path / "run" / "state.json").exists():  # training is under way
+            assert time.monotonic() < deadline and processes[0].poll() is None
+            time.sleep(0.5)
+        counts = []
+        for _ in range(10):  # 30 s more: about 6,000 threads with the timeout
+            time.sleep(3)
+            counts.append(thread_count(processes[0].pid))
+        assert processes[0].poll() is None and max(counts) < 1_000, counts
+    finally:
+        cluster.stop(processes, grace=1)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("index", [0, 1], ids=["chief-waits", "worker-waits"])
 def test_a_worker_that_never_comes_up_is_named(tmp_path, text, index):
