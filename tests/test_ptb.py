@@ -196,18 +196,21 @@ def test_resume_equals_uninterrupted_training(tmp_path, ptb_dir):
     assert resumed_results["test_perplexity"] == pytest.approx(
         straight_results["test_perplexity"], rel=1e-5)
 
-def test_resume_of_a_run_whose_config_predates_a_field(tmp_path, ptb_dir):
+def test_resume_of_a_run_whose_config_predates_a_field(tmp_path, ptb_dir, trained_ptb):
     """A config.json written before a field existed (and with the old "data" key) resumes."""
+    import shutil
+
+    # A copy of the session's run (CONFIG's 2 epochs on ptb_dir), resumed for a third.
     splits, run_dir = read_splits(ptb_dir), str(tmp_path / "run")
-    ptb.train(dataclasses.replace(CONFIG, epochs=1), run_dir, splits, "test", ptb_dir,
-              verbose=0)
+    shutil.copytree(trained_ptb[0], run_dir)
     path = os.path.join(run_dir, "config.json")
     config = json.load(open(path))
     del config["weight_drop_rate"], config["provenance"]
     config["data"] = config.pop("source")
     json.dump(config, open(path, "w"))
-    _, results = ptb.train(CONFIG, run_dir, splits, "test", ptb_dir, resume=True, verbose=0)
-    assert results["epochs"] == 2
+    _, results = ptb.train(dataclasses.replace(CONFIG, epochs=3), run_dir, splits, "test",
+                           ptb_dir, seed=1, resume=True, verbose=0)
+    assert results["epochs"] == 3
     assert json.load(open(path))["weight_drop_rate"] == 0.0  # rewritten with the default
 
 
