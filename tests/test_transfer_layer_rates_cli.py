@@ -108,10 +108,14 @@ def test_default_is_plain_adam_and_runs_saved_before_the_flag_resume(setup, tmp_
     assert type(fine_tune_optimizer(run, 2)).__name__ == "Adam"
 
 
-def test_mirrored_strategy_with_distortions_and_the_decay(setup, tmp_path):
+def test_mirrored_strategy_with_distortions_fine_tuning_and_the_decay(setup, tmp_path):
+    """Both phases of a run under MirroredStrategy: the head on plain Adam, fine-tuning on
+    LayerRateAdam (the one mirrored transfer run of the suite)."""
     photos, base, _ = setup
     run = tmp_path / "run"
     transfer.main(train_argv(photos, run, base, "--strategy", "mirrored", "--epochs", "1",
                              "--distort", "--layer_lr_decay", "0.5"))
-    assert fine_tune_state(run)["epoch"] == 1
+    head = json.loads((run / "state.json").read_text())
+    assert head["epoch"] == 1 and fine_tune_state(run)["epoch"] == 1
+    assert json.loads((run / "config.json").read_text())["distort"] is True
     assert fine_tune_optimizer(run, 1).lr_multipliers == (0.25, 0.5, 0.5, 1.0, 1.0)

@@ -168,13 +168,9 @@ def test_python_api_keeps_its_signature(tmp_path, cifar_base):
     assert json.loads((tmp_path / "run" / "config.json").read_text())["seed"] == 3
 
 
-def test_mirrored_strategy_with_distortions_and_fine_tuning(tmp_path, cifar_base):
-    photos = make_photo_folder(tmp_path / "photos", per_class=6)
-    run = tmp_path / "run"
-    transfer.main(train_argv(photos, run, cifar_base, "--strategy", "mirrored", "--epochs", "1",
-                             "--distort", "--fine_tune_layers", "2"))
-    assert state(run)["epoch"] == 1 and state(run / "fine_tune")["epoch"] == 1
-    assert json.loads((run / "config.json").read_text())["distort"] is True
+# Both phases under --strategy mirrored, with --distort and fine-tuning: one run in
+# tests/test_transfer_layer_rates_cli.py, whose --layer_lr_decay changes only the
+# fine-tuning optimizer's class (its head phase is the plain Adam run this file trained).
 
 
 def test_a_run_made_before_the_port_resumes_and_reads(tmp_path, cifar_base, capsys):
