@@ -336,6 +336,20 @@ def assert_same_weights(a, b):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("loss", ["nce", "negative_sampling"])
+def test_two_word2vec_workers_train_what_one_process_does(tmp_path, text, loss):
+    """Each worker keeps its slice of the negatives one process draws for the global
+    batch (nce: the batch's one set; negative_sampling: each example's own)."""
+    from word2vec import skipgram
+
+    flags = ["--text", str(text), "--preset", "test", "--epochs", "2", "--loss", loss]
+    chief, _ = train_two_workers(tmp_path, "word2vec.skipgram", *flags)
+    skipgram.main(["train", *flags, "--verbose", "0", "--out_dir", str(tmp_path / "one")])
+    for a, b in zip(history(chief), history(tmp_path / "one"), strict=True):
+        assert abs(float(a["loss"]) - float(b["loss"])) < 1e-4, (a["loss"], b["loss"])
+
+
+@pytest.mark.slow
 def test_two_word2vec_workers_agree_and_resume(tmp_path, text):
     flags = ["--text", str(text), "--preset", "test", "--epochs", "2"]
     chief, copy = train_two_workers(tmp_path, "word2vec.skipgram", *flags)
