@@ -168,7 +168,10 @@ def test_bidirectional_learns_what_only_the_right_context_tells(tmp_path):
     letters = "".join(rng.choice("abcd") for _ in range(4000))
     text_file = tmp_path / "letters.txt"
     text_file.write_text(letters[0] + letters[1:].replace("a", " a"), encoding="utf-8")
-    config = dataclasses.replace(PRESETS["test"], num_layers=1, epochs=3)
+    # Windows of 8, not the preset's 24: the next character is inside every window, and
+    # XLA compiles the LSTM loops unrolled over the window, 8 steps much faster (f1 bi 1.0,
+    # uni 0.0 on training seeds 0-2, as at 24).
+    config = dataclasses.replace(PRESETS["test"], num_layers=1, epochs=3, window=8)
     f1 = {}
     for direction in ("bi", "uni"):
         run_dir = str(tmp_path / direction)
