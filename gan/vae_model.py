@@ -167,18 +167,25 @@ class VAE(keras.Model):
         return tf.sigmoid(self.decoder(mean, training=training))
 
     def sample_eps(self, shape, step, stream):
-        """N(0, I) noise, a pure function of (seed, step, stream, replica).
+        """N(0, I) noise (batch, latent), a pure function of (seed, step, stream).
 
         Keyed on the optimizer's step count in training (checkpoints keep it,
         so a resumed run draws what an uninterrupted one would); evaluation
         uses its own stream with step 0, so its numbers are reproducible.
+        Under a strategy of several replicas each replica draws the noise of
+        the whole global batch and keeps its own rows, so the replicas (the
+        workers of a cluster) train on exactly the noise one process would.
         """
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
-        replica = tf.cast(tf.distribute.get_replica_context().replica_id_in_sync_group,
-                          tf.int32)
         seed = tf.stack([tf.constant(self.seed, tf.int32),
-                         (tf.cast(step, tf.int32) * 2 + stream) * replicas + replica])
-        return tf.random.stateless_normal(shape, seed=seed)
+                         tf.cast(step, tf.int32) * 2 + stream])
+        if replicas == 1:
+            return tf.random.stateless_normal(shape, seed=seed)
+        batch = shape[0]  # this replica's rows (the global batch split evenly)
+        noise = tf.random.stateless_normal(tf.stack([batch * replicas, shape[1]]), seed=seed)
+        first = tf.cast(tf.distribute.get_replica_context().replica_id_in_sync_group,
+                        tf.int32) * batch
+        return noise[first:first + batch]
 
     def losses_per_image(self, images, eps, training=False):
         """(-ELBO, reconstruction, KL), each (batch,) nats, for images and noise eps."""

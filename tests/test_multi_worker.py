@@ -376,6 +376,12 @@ def test_two_vae_workers_agree_and_resume(tmp_path):
                         copy / "checkpoints/epoch-0002.keras")
     resume_two_workers("gan.vae", chief, *flags[:-1], "3")
     assert_complete_run(chief, 3, "samples/epoch-0003.png")
+    # Each worker's noise is its rows of what one process draws for the whole batch.
+    from gan import vae
+
+    vae.main(["train", *flags[:-1], "3", "--verbose", "0", "--out_dir", str(tmp_path / "one")])
+    for a, b in zip(history(chief), history(tmp_path / "one"), strict=True):
+        assert float(a["loss"]) == pytest.approx(float(b["loss"]), rel=1e-4)
 
 
 @pytest.mark.slow
