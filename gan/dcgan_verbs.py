@@ -10,7 +10,7 @@ epoch (the flag is there so that every command reads runs the same way).
 
 import math
 
-from common import lifecycle
+from common import distributed, lifecycle
 from common.cli import (UsageError, add_run_flags,
                         add_training_flags, command_parser, deprecated)
 from common.configs import add_config_flags, config_from_args, upgrade_keys
@@ -63,8 +63,11 @@ def train(config, out_dir, images, source="images", seed=0, resume=False, verbos
         progress=Progress(config.batch_size, "images", plot_keys=("d_loss", "g_loss"),
                           plot_ylabel=LOSSES[config.loss].ylabel,
                           loss_keys=("d_loss", "g_loss")),
-        callbacks=lambda state: [SampleGrid(run_dir.file("samples"),
-                                            run_dir.file("progress.gif"), grid_noise)],
+        # Only the process that writes the run draws its grids (the other workers of
+        # a cluster would write them into their own --out_dir).
+        callbacks=lambda state: ([SampleGrid(run_dir.file("samples"),
+                                             run_dir.file("progress.gif"), grid_noise)]
+                                 if distributed.writes_run(strategy) else []),
         describe=lambda model: (f"{len(images):,} training images {size}x{size}x{channels}; "
                                 f"G {model.generator.count_params():,} and D "
                                 f"{model.discriminator.count_params():,} parameters; "

@@ -69,6 +69,53 @@ def weights(path, trainable_only=False):
     return [v.numpy() for v in (model.trainable_weights if trainable_only else model.weights)]
 
 
+def train_two_workers(tmp_path, module, *flags):
+    """`python -m MODULE train FLAGS --strategy multi_worker` on two local workers.
+
+    The chief trains into tmp_path/chief; the other worker is given its own
+    --out_dir (tmp_path/other, which must stay untouched) and keeps its copy
+    of the run in tmp_path/copy. Returns (chief, copy).
+    """
+    chief, other, copy = (tmp_path / name for name in ("chief", "other", "copy"))
+    command = [sys.executable, "-m", module, "train", *flags, "--verbose", "0",
+               "--strategy", "multi_worker", "--worker_timeout", "60"]
+    results = run_cluster([[*command, "--out_dir", str(chief)],
+                           [*command, "--out_dir", str(other)]],
+                          env=[{}, {"TFCOURSE_WORKER_DIR": str(copy)}])
+    assert [r[0] for r in results] == [0, 0], [r[2][-600:] for r in results]
+    assert results[1][1] == "" and "run directory" in results[0][1]  # only the chief reports
+    assert not other.exists()  # nothing lands in the other worker's --out_dir
+    return chief, copy
+
+
+def resume_two_workers(module, run, *flags):
+    """Both workers --resume the chief's run (the other one from a copy of it it makes)."""
+    command = [sys.executable, "-m", module, "train", *flags, "--verbose", "0",
+               "--strategy", "multi_worker", "--worker_timeout", "60", "--out_dir", str(run),
+               "--resume"]
+    results = run_cluster([command, command])
+    assert [r[0] for r in results] == [0, 0], [r[2][-600:] for r in results]
+
+
+def assert_complete_run(run, epochs, *files, best=True):
+    """A finished run of `epochs` epochs: state, history, checkpoints, plots, no lock.
+
+    best=False for a GAN, which has no best epoch."""
+    assert json.loads((run / "state.json").read_text())["epoch"] == epochs
+    assert [int(row["epoch"]) for row in history(run)] == list(range(1, epochs + 1))
+    for name in ("config.json", f"checkpoints/epoch-{epochs:04d}.keras", "loss.png",
+                 *(["best.keras"] if best else []), *files):
+        assert (run / name).exists(), name
+    assert not (run / ".lock").exists()
+
+
+def assert_same_weights(a, b):
+    first, second = weights(a), weights(b)
+    assert len(first) == len(second) > 0
+    for x, y in zip(first, second):
+        np.testing.assert_array_equal(x, y)
+
+
 @pytest.fixture
 def text(tmp_path):
     path = tmp_path / "corpus.txt"
@@ -164,22 +211,17 @@ def test_two_dcgan_workers_agree(tmp_path):
     from tests.test_dcgan_verbs import mnist_like
 
     data = mnist_like(tmp_path / "mnist", train=256, test=16)
-    command = [sys.executable, "-m", "gan.dcgan", "train", "--data_dir", str(data),
-               "--preset", "test", "--epochs", "2", "--verbose", "0", "--strategy",
-               "multi_worker", "--out_dir", str(tmp_path / "run")]
-    results = run_cluster([command, command],
-                          env=[{}, {"TFCOURSE_WORKER_DIR": str(tmp_path / "copy")}])
-    assert [r[0] for r in results] == [0, 0], [r[2][-400:] for r in results]
+    chief, copy = train_two_workers(tmp_path, "gan.dcgan", "--data_dir", str(data),
+                                    "--preset", "test", "--epochs", "2")
+    assert_complete_run(chief, 2, "samples/epoch-0002.png", "progress.gif", best=False)
     # Trainable weights are the same on both workers. Batch norm's moving statistics
     # are not: each worker averages its own batches (Keras's BatchNormalization does
     # the same under any strategy unless synchronized=True); the chief's are saved.
     last = "checkpoints/epoch-0002.keras"
-    chief, copy = (weights(tmp_path / folder / last, trainable_only=True)
-                   for folder in ("run", "copy"))
-    assert len(chief) == len(copy) > 10
-    for a, b in zip(chief, copy):
+    first, second = (weights(folder / last, trainable_only=True) for folder in (chief, copy))
+    assert len(first) == len(second) > 10
+    for a, b in zip(first, second):
         np.testing.assert_array_equal(a, b)
-    assert [int(row["epoch"]) for row in history(tmp_path / "run")] == [1, 2]
 
 
 @pytest.mark.slow
@@ -187,17 +229,27 @@ def test_two_cifar10_workers_agree(tmp_path):
     from tests.test_cifar_cli import colour_layout
 
     data = colour_layout(tmp_path / "cifar-10-batches-py", per_class=16)
-    command = [sys.executable, "-m", "week2_cnn.cifar10", "train", "--data_dir", str(data),
-               "--preset", "test", "--epochs", "2", "--verbose", "0", "--strategy",
-               "multi_worker", "--out_dir", str(tmp_path / "run")]
-    results = run_cluster([command, command],
-                          env=[{}, {"TFCOURSE_WORKER_DIR": str(tmp_path / "copy")}])
-    assert [r[0] for r in results] == [0, 0], [r[2][-400:] for r in results]
-    chief, copy = (weights(tmp_path / folder / "best.keras", trainable_only=True)
-                   for folder in ("run", "copy"))
-    for a, b in zip(chief, copy):
+    chief, copy = train_two_workers(tmp_path, "week2_cnn.cifar10", "--data_dir", str(data),
+                                    "--preset", "test", "--epochs", "2")
+    assert_complete_run(chief, 2, "results.json")  # the chief alone evaluates
+    for a, b in zip(weights(chief / "best.keras", trainable_only=True),
+                    weights(copy / "best.keras", trainable_only=True)):
         np.testing.assert_array_equal(a, b)
-    assert [int(row["epoch"]) for row in history(tmp_path / "run")] == [1, 2]
+
+
+@pytest.mark.slow
+def test_two_mnist_and_regression_workers(tmp_path):
+    from tests.test_week1_mnist import write_mnist_like
+
+    data = write_mnist_like(tmp_path / "mnist")
+    chief, copy = train_two_workers(tmp_path / "mnist-run", "week1_basics.mnist", "--data_dir",
+                                    str(data), "--preset", "softmax", "--epochs", "2")
+    assert_complete_run(chief, 2, "results.json")
+    assert_same_weights(chief / "best.keras", copy / "best.keras")
+    chief, copy = train_two_workers(tmp_path / "regression-run", "week1_basics.regression",
+                                    "--epochs", "2")
+    assert_complete_run(chief, 2, "results.json")
+    assert_same_weights(chief / "best.keras", copy / "best.keras")
 
 
 @pytest.mark.slow
@@ -288,51 +340,6 @@ def test_workers_with_different_settings_refuse(tmp_path, text):
 
 
 # -- the slow tier: the trainers ported last, each as a cluster of two ---------------------
-
-
-def train_two_workers(tmp_path, module, *flags):
-    """`python -m MODULE train FLAGS --strategy multi_worker` on two local workers.
-
-    The chief trains into tmp_path/chief; the other worker is given its own
-    --out_dir (tmp_path/other, which must stay untouched) and keeps its copy
-    of the run in tmp_path/copy. Returns (chief, copy).
-    """
-    chief, other, copy = (tmp_path / name for name in ("chief", "other", "copy"))
-    command = [sys.executable, "-m", module, "train", *flags, "--verbose", "0",
-               "--strategy", "multi_worker", "--worker_timeout", "60"]
-    results = run_cluster([[*command, "--out_dir", str(chief)],
-                           [*command, "--out_dir", str(other)]],
-                          env=[{}, {"TFCOURSE_WORKER_DIR": str(copy)}])
-    assert [r[0] for r in results] == [0, 0], [r[2][-600:] for r in results]
-    assert results[1][1] == "" and "run directory" in results[0][1]  # only the chief reports
-    assert not other.exists()  # nothing lands in the other worker's --out_dir
-    return chief, copy
-
-
-def resume_two_workers(module, run, *flags):
-    """Both workers --resume the chief's run (the other one from a copy of it it makes)."""
-    command = [sys.executable, "-m", module, "train", *flags, "--verbose", "0",
-               "--strategy", "multi_worker", "--worker_timeout", "60", "--out_dir", str(run),
-               "--resume"]
-    results = run_cluster([command, command])
-    assert [r[0] for r in results] == [0, 0], [r[2][-600:] for r in results]
-
-
-def assert_complete_run(run, epochs, *files):
-    """A finished run of `epochs` epochs: state, history, checkpoints, plots, no lock."""
-    assert json.loads((run / "state.json").read_text())["epoch"] == epochs
-    assert [int(row["epoch"]) for row in history(run)] == list(range(1, epochs + 1))
-    for name in ("config.json", "best.keras", f"checkpoints/epoch-{epochs:04d}.keras",
-                 "loss.png", *files):
-        assert (run / name).exists(), name
-    assert not (run / ".lock").exists()
-
-
-def assert_same_weights(a, b):
-    first, second = weights(a), weights(b)
-    assert len(first) == len(second) > 0
-    for x, y in zip(first, second):
-        np.testing.assert_array_equal(x, y)
 
 
 @pytest.mark.slow

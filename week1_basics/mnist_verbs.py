@@ -14,7 +14,7 @@ import dataclasses
 import keras
 import numpy as np
 
-from common import holdout, lifecycle
+from common import distributed, holdout, lifecycle
 from common.classifier_servable import ClassifierServable
 from common.cli import (UsageError, add_input_limit_flag, add_run_flags, add_training_flags,
                         command_parser)
@@ -65,6 +65,8 @@ def train(config, out_dir, data, seed=0, resume=False, strategy="default", verbo
                                 f"{model.count_params():,} parameters, {config.optimizer} "
                                 f"at {config.learning_rate:g}"))
     model, _ = lifecycle.train(job)
+    if not distributed.writes_run(strategy):
+        return model, None  # a worker of a cluster other than the chief: the chief reports
     if data.x_test is None:
         print(f"note: {data.source} has no test split; evaluate later with a --data_dir "
               "that has one")

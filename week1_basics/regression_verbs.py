@@ -12,7 +12,7 @@ with the exact minimiser of the same loss.
 import numpy as np
 import tensorflow as tf
 
-from common import lifecycle
+from common import distributed, lifecycle
 from common.cli import (UsageError, add_run_flags, add_training_flags,
                         command_parser)
 from common.configs import add_config_flags, config_from_args, config_to_dict
@@ -44,6 +44,8 @@ def train(config, out_dir, seed=0, resume=False, strategy="default", verbose=1):
         describe=lambda model: (f"{config.arch}: {config.num_points} points (seed {seed}), "
                                 f"{model.count_params()} parameters"))
     model, _ = lifecycle.train(job)
+    if not distributed.writes_run(strategy):
+        return model, None  # a worker of a cluster other than the chief: the chief reports
     return model, evaluate(out_dir)
 
 

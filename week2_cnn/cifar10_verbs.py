@@ -10,7 +10,7 @@ runs once at the end).
 
 import os
 
-from common import holdout, lifecycle
+from common import distributed, holdout, lifecycle
 from common.classifier_servable import ClassifierServable
 from common.images import load_query_images
 from common.argtypes import input_path
@@ -73,6 +73,8 @@ def train(config, out_dir, data, seed=0, resume=False, strategy="default", verbo
                                 f"images from {data.source}; {config.arch} model, "
                                 f"{model.count_params():,} parameters"))
     model, _ = lifecycle.train(job)
+    if not distributed.writes_run(strategy):
+        return model, None  # a worker of a cluster other than the chief: the chief reports
     report = evaluate([out_dir], data)
     return model, report
 
