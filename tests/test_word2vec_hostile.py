@@ -156,13 +156,14 @@ def test_text8_download_is_checked(tmp_path, monkeypatch):
 
 
 def test_a_failed_start_over_an_existing_folder_leaves_it_as_it_was(tmp_path, capsys):
+    # An empty folder of the user's (train refuses one holding files before reading data).
     out_dir = tmp_path / "mine"
     out_dir.mkdir()
-    (out_dir / "notes.txt").write_text("my own notes")
     text = tmp_path / "text.txt"
     text.write_text("one one one one two")
     fails_cleanly(capsys, ["train", "--text", str(text), "--preset", "test", "--out_dir",
                            str(out_dir), "--min_count", "2"], "only 1 distinct word", out_dir)
+    assert out_dir.is_dir() and os.listdir(out_dir) == []  # kept, and still empty
 
 
 def test_a_run_that_diverges_in_its_first_epoch_leaves_nothing(tmp_path, capsys):
