@@ -249,11 +249,6 @@ class CommandParser(ErrorExitParser):
             from common import distributed
 
             distributed.check_tf_config()
-            if not parsed.multi_worker_supported:
-                command = f"python -m {self.command_module} {parsed.command}"
-                raise UsageError(f"--strategy multi_worker is not supported by `{command}` "
-                                 "yet; use default or mirrored (README.md lists the trainers "
-                                 "that support it)")
             distributed.start(parsed.worker_timeout)
         elif parsed.command == "train" and not getattr(parsed, "resume", True):
             # A folder that cannot take a new run is refused before any data is read
@@ -290,15 +285,12 @@ def command_parser(command_module):
 STRATEGIES = ("default", "mirrored", "multi_worker")
 
 
-def add_training_flags(parser, default_out_dir, presets, default_preset, strategy=True,
-                       multi_worker=True):
+def add_training_flags(parser, default_out_dir, presets, default_preset, strategy=True):
     """Flags every `train` shares, spelled the same everywhere.
 
     `strategy=False` still offers --strategy but only `default`, for models
     that train on one device only (one that carries its RNN state between
-    batches, say), so the grammar stays the same. `multi_worker=False` keeps
-    `multi_worker` as a choice that is refused with one line, for trainers
-    not yet ported to common.distributed's loop.
+    batches, say), so the grammar stays the same.
     """
     parser.add_argument("--preset", choices=list(presets), default=default_preset,
                         help="model and training sizes; the flags below override single values")
@@ -319,8 +311,8 @@ def add_training_flags(parser, default_out_dir, presets, default_preset, strateg
                              if strategy else "this trainer runs on one device only")
     parser.add_argument("--verbose", type=int, choices=[0, 1, 2], default=1,
                         help="Keras fit verbosity: 0 silent, 1 progress bar, 2 one line per epoch")
-    parser.set_defaults(multi_worker_supported=strategy and multi_worker, own_entries=())
-    if strategy and multi_worker:
+    parser.set_defaults(own_entries=())
+    if strategy:
         parser.add_argument("--worker_timeout", type=count(86_400), default=120,
                             help="--strategy multi_worker: seconds to wait for every worker "
                                  "of TF_CONFIG to come up")
