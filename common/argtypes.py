@@ -13,6 +13,8 @@ import math
 # The seeds a user may pass: TensorFlow's stateless ops and the exported
 # signatures take int32 seeds, and a seed is never folded into a smaller range.
 SEED_MAX = 2 ** 31 - 1
+# The most epochs a run may train (--epochs); a state.json counting more is not this project's.
+EPOCHS_MAX = 100_000
 
 
 def _number_type(convert, is_valid, requirement):

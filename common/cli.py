@@ -16,7 +16,7 @@ import sys
 import threading
 import warnings
 
-from common.argtypes import count, positive_int, seed_int
+from common.argtypes import EPOCHS_MAX, count, positive_int, seed_int
 
 
 class UsageError(ValueError):
@@ -299,7 +299,7 @@ def add_training_flags(parser, default_out_dir, presets, default_preset, strateg
                              "TensorBoard logs")
     parser.add_argument("--resume", action="store_true",
                         help="continue the run in --out_dir from its last finished epoch")
-    parser.add_argument("--epochs", type=count(100_000), default=None,
+    parser.add_argument("--epochs", type=count(EPOCHS_MAX), default=None,
                         help="total number of epochs (default: the preset's); may be raised "
                              "on --resume")
     parser.add_argument("--seed", type=seed_int, default=0,

@@ -25,6 +25,7 @@ import re
 import socket
 import stat
 
+from common.argtypes import EPOCHS_MAX
 from common.cli import UsageError
 from common.files import (atomic_write_json, check_regular_file, contains, inside,
                           process_alive, read_json_file, remove_if_exists,
@@ -33,8 +34,6 @@ from common.files import (atomic_write_json, check_regular_file, contains, insid
 EPOCH_CHECKPOINT = re.compile(r"epoch-\d{4,}\.keras")
 INTERRUPTED = "interrupted.keras"
 LOCK_NAME = ".lock"
-# The most epochs a state.json may count: --epochs' own maximum (common.cli).
-MAX_EPOCHS = 100_000
 
 
 def new_state():
@@ -164,7 +163,7 @@ class RunDir:
             return isinstance(value, int) and not isinstance(value, bool)
 
         epoch, history = state["epoch"], state["history"]
-        if not whole(epoch) or not 0 <= epoch <= MAX_EPOCHS:
+        if not whole(epoch) or not 0 <= epoch <= EPOCHS_MAX:
             raise wrong(f"epoch {epoch!r} is not a count of epochs")
         if not isinstance(history, list) or len(history) != epoch:
             raise wrong(f"history does not list the {epoch} finished epochs")
