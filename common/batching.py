@@ -161,7 +161,8 @@ def ordered_batches(data, batch_size, transform=None, pad_value=0):
         items = (tuple(map(_as_tensor, data)) if isinstance(data, tuple)
                  else _as_tensor(data))
 
-    def pad(batch):
+    def pad(*parts):  # Dataset.map passes a tuple's parts as separate arguments
+        batch = parts if isinstance(items, tuple) else parts[0]
         return tf.nest.map_structure(
             lambda part: (part.to_tensor(default_value=pad_value)
                           if isinstance(part, tf.RaggedTensor) else part), batch)

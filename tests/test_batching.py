@@ -19,7 +19,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from common.batching import epoch_order, shuffled_batches
+from common.batching import (epoch_order, ordered_batches, sequence_lengths,
+                             shuffled_batches)
 from common.cli import run_cli
 from tests.conftest import make_corpus
 from tests.test_cifar_cli import colour_layout
@@ -81,6 +82,46 @@ def test_variable_length_sequences_are_padded_per_batch():
         for row, i in zip(ids, index):
             n = len(sequences[i])
             assert list(row[:n]) == sequences[i] and not row[n:].any()  # 0: mask_zero's pad
+
+
+def test_bucketed_batches_hold_similar_lengths_and_depend_only_on_seed_and_epoch():
+    rng = np.random.default_rng(3)
+    sequences = [list(range(1, n + 1)) for n in rng.integers(1, 60, size=96)]
+    lengths = sequence_lengths(sequences)
+
+    def bucketed(first_epoch):
+        return shuffled_batches((sequences, np.arange(96)), 4, seed=2, first_epoch=first_epoch,
+                                lengths=lengths, bucket_batches=6)
+
+    straight, resumed = epochs_of(bucketed(0), 24, 3), epochs_of(bucketed(2), 24, 1)
+    for a, b in zip(straight[2], resumed[0]):  # a resumed run sees the same batches
+        np.testing.assert_array_equal(a[0], b[0])
+        np.testing.assert_array_equal(a[1], b[1])
+    padding = []
+    for epoch in straight:
+        index = np.concatenate([i for _, i in epoch])
+        assert sorted(index) == list(range(96))  # every item once per epoch
+        for ids, i in epoch:
+            assert ids.shape[1] == lengths[i].max()  # padded to the batch's longest
+            padding.append(lengths[i].max() * 4 - lengths[i].sum())
+        # Batches come in a shuffled order, not sorted by length.
+        longest = [lengths[i].max() for _, i in epoch]
+        assert longest != sorted(longest)
+    unbucketed = epochs_of(shuffled_batches(sequences, 4, seed=2, first_epoch=0), 24, 3)
+    unbucketed_padding = [ids.size - (ids > 0).sum() for epoch in unbucketed for ids in epoch]
+    # Sorting each bucket of 24 items by length cuts padding several-fold.
+    assert sum(padding) * 3 < sum(unbucketed_padding)
+    assert not np.array_equal(np.concatenate([i for _, i in straight[0]]),
+                              np.concatenate([i for _, i in straight[1]]))
+
+
+def test_ordered_batches_keep_the_order_and_pad_per_batch():
+    sequences = [[1, 2, 3], [4], [5, 6], [7, 8, 9, 10], [11]]
+    batches = [(ids.numpy(), labels.numpy())
+               for ids, labels in ordered_batches((sequences, np.arange(5)), 2)]
+    assert [labels.tolist() for _, labels in batches] == [[0, 1], [2, 3], [4]]
+    assert [ids.tolist() for ids, _ in batches] == [[[1, 2, 3], [4, 0, 0]],
+                                                   [[5, 6, 0, 0], [7, 8, 9, 10]], [[11]]]
 
 
 def test_augmentation_seeds_depend_only_on_seed_epoch_and_step():
