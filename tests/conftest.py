@@ -272,3 +272,25 @@ def unwritable_dir(tmp_path):
             return
         os.rmdir(os.path.join(candidate, "tfcourse-probe"))
     pytest.skip("no directory here refuses writes by root")
+
+
+@pytest.fixture(scope="session")
+def sentiment_run(tmp_path_factory):
+    """(run_dir, model, vocab) of an lstm sentiment run on the order task (tests/
+    test_sentiment.py's SENTIMENT_CONFIG, seed 1), evaluated once (results.json); tests
+    only read it (or copy it)."""
+    import contextlib
+    import io
+
+    from tests.test_sentiment import SENTIMENT_CONFIG
+    from week3_rnn import sentiment_verbs
+    from week3_rnn.sentiment_data import load_order_task
+
+    run_dir = str(tmp_path_factory.mktemp("sentiment") / "run")
+    data = load_order_task(SENTIMENT_CONFIG, seed=1)
+    model, _, vocab = sentiment_verbs.train(SENTIMENT_CONFIG, run_dir, data, seed=1,
+                                            verbose=0)
+    with contextlib.redirect_stdout(io.StringIO()):
+        sentiment_verbs.evaluate(run_dir, data.test)
+    return run_dir, model, vocab
+

@@ -1,0 +1,318 @@
+"""What `python -m week3_rnn.sentiment` does: train, evaluate, predict, export.
+
+The command line and docstring live in week3_rnn/sentiment.py, which imports
+this module only once TensorFlow has been imported quietly.
+"""
+
+import sys
+
+import numpy as np
+import tensorflow as tf
+
+from common import lifecycle
+from common.argtypes import input_path
+from common.batching import ordered_batches, sequence_lengths, shuffled_batches
+from common.cli import (UsageError, add_input_limit_flag, add_run_flags, add_scan_limit_flag,
+                        add_training_flags, command_parser)
+from common.configs import add_config_flags, config_from_args
+from common.export import check_export_dir, save_servable
+from common.files import read_json_file
+from common.model_size import check_fits
+from common.runs import RunDir
+from common.text import read_text_file
+from common.tokens import TokenVocab, check_vocab_size, tokenize_texts
+from common.training import Progress
+from week3_rnn.sentiment_data import (DATASETS, Part, check_label_column, load_data_dir,
+                                      load_source, read_labelled_lines, reload_test,
+                                      test_digest)
+from week3_rnn.sentiment_model import (PRESETS, SentimentConfig, build_sentiment_model,
+                                       estimated_size)
+from week3_rnn.sentiment_servable import SentimentServable
+
+KIND = "sentiment"
+MAX_TEXTS = 100_000  # texts per predict call
+CLASSIFY_BATCH = 256  # texts per servable call in evaluate and predict
+
+
+def encode(texts, vocab, max_length):
+    """(id lists of the last max_length tokens of each text, unknown tokens among them)."""
+    token_lists = tokenize_texts(texts, vocab.level)
+    return vocab.encode_all([tokens[-max_length:] for tokens in token_lists])
+
+
+def check_training_part(data):
+    """UsageError unless the training part can train a classifier."""
+    present = sorted({data.class_names[i] for i in data.train.labels})
+    if len(data.train) < 2 or len(present) < 2:
+        raise UsageError(f"the training part has {len(data.train)} texts of "
+                         f"{len(present)} class(es) ({', '.join(present) or 'none'}); a "
+                         "classifier needs texts of at least two classes: use more data or "
+                         "a smaller --val_fraction / --test_fraction")
+
+
+def train(config, out_dir, data, seed=0, resume=False, strategy="default", verbose=1):
+    """Trains (or resumes) a classifier on `data` (a sentiment_data.Labelled);
+    returns (model, state, vocab)."""
+    check_training_part(data)
+    token_lists = tokenize_texts(data.train.texts, config.tokens)
+    vocab = TokenVocab.from_token_lists(token_lists, config.tokens, config.vocab_size,
+                                        config.min_count)
+    check_vocab_size(vocab, "the training part")
+    train_ids, _ = vocab.encode_all([t[-config.max_length:] for t in token_lists])
+    batch_size = min(config.batch_size, len(train_ids))
+    check_fits(estimated_size(config, len(vocab), len(data.class_names), batch_size),
+               "--units, --num_layers, --embedding_dim, --max_length or --batch_size")
+    validation = None
+    if len(data.validation):
+        val_ids, _ = encode(data.validation.texts, vocab, config.max_length)
+        validation = ordered_batches((val_ids, data.validation.labels), batch_size)
+    job = lifecycle.TrainJob(
+        kind=KIND, config=config, out_dir=out_dir, seed=seed, resume=resume,
+        strategy=strategy, verbose=verbose,
+        settings={"source": data.source,
+                  "data": {"train": len(data.train), "validation": len(data.validation),
+                           "test": len(data.test), "skipped_empty": data.skipped,
+                           "test_digest": test_digest(data.test)}},
+        may_change=("epochs", "source", "data"),
+        metadata={"vocab.json": vocab.to_json(), "labels.json": list(data.class_names)},
+        build_model=lambda: build_sentiment_model(config, len(vocab), len(data.class_names)),
+        # Batches of texts of similar length (little padding), padded with <pad> = 0.
+        train_data=lambda first_epoch: shuffled_batches(
+            (train_ids, data.train.labels), batch_size, seed, first_epoch,
+            lengths=sequence_lengths(train_ids)),
+        steps_per_epoch=len(train_ids) // batch_size,
+        validation_data=validation,
+        progress=Progress(batch_size, "texts", plot_ylabel="cross-entropy per text"),
+        describe=lambda model: (
+            f"{config.arch}, {config.tokens} tokens (vocabulary {len(vocab):,}), classes "
+            f"{', '.join(data.class_names)}; {len(data.train):,} training, "
+            f"{len(data.validation):,} validation, {len(data.test):,} test texts "
+            f"({data.source}); {model.count_params():,} parameters"))
+    model, state = lifecycle.train(job)
+    return model, state, vocab
+
+
+def load_run(run_dir_path, checkpoint="best"):
+    """(model, vocab, class_names, config) of a sentiment run, checked against each other."""
+    run_dir = RunDir(run_dir_path)
+    config = run_dir.read_run_config(KIND, SentimentConfig)
+    vocab = TokenVocab.load(run_dir.read_path("vocab.json"))
+    class_names = read_json_file(run_dir.read_path("labels.json"))
+    if (not isinstance(class_names, list) or len(class_names) < 2
+            or not all(isinstance(name, str) for name in class_names)):
+        raise UsageError(f"{run_dir.file('labels.json')} is not a list of class names")
+    model = run_dir.load_model(KIND, checkpoint)
+    if (model.get_layer("embedding").input_dim != len(vocab)
+            or model.output_shape[-1] != len(class_names)):
+        raise UsageError(f"{run_dir.path}: vocab.json or labels.json does not match the "
+                         "model (edited, or from another run)")
+    return model, vocab, class_names, config
+
+
+def servable_of(run_dir_path, checkpoint="best"):
+    """(SentimentServable, config, class names) of a run."""
+    model, vocab, class_names, config = load_run(run_dir_path, checkpoint)
+    return SentimentServable(model, vocab, class_names, config.max_length), config, class_names
+
+
+def classify(servable, texts):
+    """The servable's outputs for a list of texts, as NumPy arrays, in CLASSIFY_BATCH calls."""
+    parts = [servable.classify(tf.constant(texts[i:i + CLASSIFY_BATCH], tf.string))
+             for i in range(0, len(texts), CLASSIFY_BATCH)]
+    return {key: np.concatenate([part[key].numpy() for part in parts])
+            for key in parts[0]} if parts else {}
+
+
+def scores(true, predicted, class_names):
+    """Accuracy, per-class precision/recall/F1 and the confusion counts (rows: true)."""
+    k = len(class_names)
+    confusion = np.zeros((k, k), np.int64)
+    np.add.at(confusion, (true, predicted), 1)
+    per_class = {}
+    for i, name in enumerate(class_names):
+        tp, predicted_i, support = confusion[i, i], confusion[:, i].sum(), confusion[i].sum()
+        precision = tp / predicted_i if predicted_i else 0.0
+        recall = tp / support if support else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        per_class[name] = {"precision": float(precision), "recall": float(recall),
+                           "f1": float(f1), "support": int(support)}
+    return {"accuracy": float(np.trace(confusion) / max(confusion.sum(), 1)),
+            "classes": per_class,
+            "confusion": {"rows_true_columns_predicted": list(class_names),
+                          "counts": confusion.tolist()}}
+
+
+def evaluate(run_dir_path, part, checkpoint="best", source="test part"):
+    """Scores the run on `part` (labels in the run's class order); writes results.json."""
+    if not len(part):
+        raise UsageError(f"{source} holds no texts to score")
+    servable, config, class_names = servable_of(run_dir_path, checkpoint)
+    out = classify(servable, part.texts)
+    predicted = np.argmax(out["probabilities"], axis=1)
+    results = scores(part.labels, predicted, class_names)
+    results.update(examples=len(part), tokens=int(out["tokens"].sum()),
+                   unknown_tokens=int(out["unknown_tokens"].sum()),
+                   truncated_texts=int(np.sum(out["tokens"] > config.max_length)),
+                   checkpoint=checkpoint, data=source, arch=config.arch)
+    path = lifecycle.write_results(RunDir(run_dir_path).file("results.json"), results)
+    print(f"accuracy {results['accuracy']:.4f} on {len(part):,} texts ({source}); "
+          f"{results['unknown_tokens']:,} unknown tokens, {results['truncated_texts']:,} "
+          f"texts truncated to {config.max_length}; wrote {path}")
+    return results
+
+
+def relabelled(texts, labels, class_names, where):
+    """A Part of texts whose label strings must be among the run's class names."""
+    index = {name: i for i, name in enumerate(class_names)}
+    unknown = sorted(set(labels) - index.keys())
+    if unknown:
+        raise UsageError(f"{where}: labels {', '.join(map(repr, unknown[:5]))} are not "
+                         f"classes of the run ({', '.join(class_names)})")
+    return Part(list(texts), np.array([index[label] for label in labels], np.int32))
+
+
+def evaluation_part(args):
+    """(Part, description) that evaluate scores: the run's own test part by default."""
+    run_dir = RunDir(args.run_dir)
+    saved = run_dir.read_config(KIND)  # a wrong directory fails before any data is read
+    config = run_dir.read_run_config(KIND, SentimentConfig)
+    class_names = read_json_file(run_dir.read_path("labels.json"))
+    if args.text is not None and args.data_dir is not None:
+        raise UsageError("--text and --data_dir name two data sets; pass one (or neither, "
+                         "for the run's own test part)")
+    if args.text is not None:
+        texts, labels, _ = read_labelled_lines(args.text, args.max_bytes)
+        check_label_column(labels, args.text)
+        return relabelled(texts, labels, class_names, args.text), f"every line of {args.text}"
+    if args.data_dir is not None:
+        data = load_data_dir(args.data_dir, config, ("test",), args.max_files, args.max_bytes)
+        names = [data.class_names[i] for i in data.test.labels]
+        return (relabelled(data.test.texts, names, class_names, args.data_dir),
+                f"test split of {args.data_dir}")
+    data = reload_test(str(saved.get("source", "")), config, saved.get("seed", 0),
+                       args.max_files, args.max_bytes)
+    recorded = (saved.get("data") or {}).get("test_digest")
+    if data.class_names != class_names or test_digest(data.test) != recorded:
+        raise UsageError(f"the run's data ({saved.get('source')}) has changed since it was "
+                         "trained, so its test part is not the one held out; pass --text FILE "
+                         "or --data_dir DIR to evaluate on")
+    return data.test, f"held-out test part of {data.source}"
+
+
+def export(run_dir_path, export_dir, overwrite=False, checkpoint="best"):
+    """A SavedModel whose serving signature classifies strings."""
+    check_export_dir(export_dir, overwrite, run_dir_path)
+    servable, _, class_names = servable_of(run_dir_path, checkpoint)
+    run_dir = RunDir(run_dir_path)
+    info = {"class_names": class_names,
+            "vocabulary": TokenVocab.load(run_dir.read_path("vocab.json")).tokens,
+            "config": run_dir.read_config(KIND)}
+    return save_servable(servable, export_dir, servable.signatures(), overwrite,
+                         run_dir_path, KIND, info)
+
+
+def read_lines(path, max_bytes):
+    """The lines of a UTF-8 file (a final line break ends the last line, adds none)."""
+    lines = read_text_file(path, max_bytes).split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return [line[:-1] if line.endswith("\r") else line for line in lines]
+
+
+def predict_inputs(args):
+    """The texts to classify: TEXT arguments or the lines of --input, one output line each."""
+    if args.texts and args.input is not None:
+        raise UsageError("pass TEXT arguments or --input FILE, not both")
+    texts = read_lines(args.input, args.max_bytes) if args.input is not None else args.texts
+    if not texts:
+        raise UsageError("nothing to classify: pass one or more TEXT arguments or "
+                         "--input FILE")
+    if len(texts) > MAX_TEXTS:
+        raise UsageError(f"{len(texts):,} texts, more than {MAX_TEXTS:,} in one call; "
+                         "split the input")
+    return texts
+
+
+def predict(run_dir_path, texts, checkpoint="best"):
+    """Prints `label<TAB>probability` per text; notes truncated texts on stderr."""
+    servable, config, _ = servable_of(run_dir_path, checkpoint)
+    out = classify(servable, texts)
+    for i, count in enumerate(out["tokens"]):
+        if count > config.max_length:
+            print(f"note: text {i + 1} has {count:,} tokens; only its last "
+                  f"{config.max_length:,} were read (the run's --max_length)", file=sys.stderr)
+    for label, probability in zip(out["labels"], out["probability"]):
+        print(f"{label.decode('utf-8')}\t{probability:.4f}")
+    return out
+
+
+def add_data_flags(p, training):
+    p.add_argument("--text", type=input_path,
+                   help="a UTF-8 file of TEXT<TAB>LABEL lines (labels as written: pos/neg, "
+                        "0/1, ...)" + ("; its test and validation parts are chosen by a "
+                                       "hash of each text" if training else
+                                       "; every line is scored"))
+    p.add_argument("--data_dir", type=input_path,
+                   help="an IMDB folder (aclImdb/{train,test}/{pos,neg}/*.txt; class names "
+                        "are the folder names) or an NSMC folder (ratings_train.txt, "
+                        "ratings_test.txt)" + ("" if training else ": its test split"))
+    if training:
+        p.add_argument("--dataset", choices=DATASETS, default=None,
+                       help="order: a generated task that needs word order (no download); "
+                            "imdb_reviews: tensorflow-datasets' IMDB (downloads 80 MB "
+                            "once), the default when no --text or --data_dir is given")
+    add_input_limit_flag(p)
+    add_scan_limit_flag(p)
+
+
+def build_parser():
+    parser = command_parser("week3_rnn.sentiment")
+
+    p = parser.verb("train", help="train (or --resume) a text classifier")
+    add_data_flags(p, training=True)
+    add_config_flags(p, SentimentConfig, PRESETS)
+    add_training_flags(p, "runs/sentiment", PRESETS, "small")
+
+    p = parser.verb("evaluate", help="accuracy, per-class scores and confusion counts on "
+                                     "the run's held-out test part; results.json")
+    add_run_flags(p)
+    add_data_flags(p, training=False)
+
+    p = parser.verb("predict", help="print `label<TAB>probability` for each text, one line "
+                                    "each; a text longer than the run's --max_length is "
+                                    "read from its last max_length tokens (a note on stderr)")
+    add_run_flags(p)
+    p.add_argument("texts", nargs="*", metavar="TEXT", help="texts to classify")
+    p.add_argument("--input", type=input_path,
+                   help="a UTF-8 file: classify each of its lines instead of TEXT arguments")
+    add_input_limit_flag(p)
+
+    parser.export_verb(help="a SavedModel: strings in, class names and probabilities out "
+                            "(saved_model only: LiteRT lacks the string ops of its "
+                            "tokenizer)", formats=("saved_model",))
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    if args.command == "train":
+        config = config_from_args(args, PRESETS)
+        data = load_source(args.text, args.data_dir, args.dataset, config, args.seed,
+                           args.max_files, args.max_bytes)
+        train(config, args.out_dir, data, seed=args.seed, resume=args.resume,
+              strategy=args.strategy, verbose=args.verbose)
+        lifecycle.print_next_steps(args.out_dir, lifecycle.next_commands(
+            "week3_rnn.sentiment", args.out_dir, [
+                ("evaluate", ""), ("predict", "'YOUR TEXT'"),
+                ("export", "--export_dir exports/{name}")]))
+    elif args.command == "evaluate":
+        part, source = evaluation_part(args)
+        evaluate(args.run_dir, part, args.checkpoint, source)
+    elif args.command == "predict":
+        RunDir(args.run_dir).read_config(KIND)
+        predict(args.run_dir, predict_inputs(args), args.checkpoint)
+    elif args.command == "export":
+        path = export(args.run_dir, args.export_dir, args.overwrite, args.checkpoint)
+        print(f"wrote {path}; try:\n  python -c \"import tensorflow as tf; "
+              f"f = tf.saved_model.load('{path}').signatures['serving_default']; "
+              "print(f(texts=tf.constant(['a wonderful film']))['labels'].numpy())\"")
