@@ -294,3 +294,18 @@ def sentiment_run(tmp_path_factory):
         sentiment_verbs.evaluate(run_dir, data.test)
     return run_dir, model, vocab
 
+
+@pytest.fixture(scope="session")
+def translate_run(tmp_path_factory):
+    """(run_dir, pairs file) of an attention translate run (tests/test_translate.py's CONFIG
+    on its pairs file), trained once; tests only read it (or copy it)."""
+    from tests.test_translate import CONFIG, write_pairs
+    from week3_rnn import translate
+
+    root = tmp_path_factory.mktemp("translate")
+    pairs = write_pairs(root / "pairs.txt")
+    settings = {"dataset": "pairs", "path": str(pairs), "tokens": "char"}
+    run_dir = str(root / "run")
+    translate.train(CONFIG, run_dir, translate.read_source(settings, CONFIG), settings,
+                    seed=1, verbose=0)
+    return run_dir, pairs
