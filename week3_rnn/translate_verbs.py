@@ -6,7 +6,6 @@ predict are in translate_evaluate.py.
 """
 
 import os
-import sys
 
 import tensorflow as tf
 
@@ -73,9 +72,6 @@ def train(config, out_dir, triples, settings, seed=0, resume=False, strategy="de
           verbose=1):
     """Trains (or resumes) a translator on `triples` (read_source); returns (model, state)."""
     parts, left_out = prepare(triples, settings, config)
-    if left_out:
-        print(f"note: left out {left_out:,} of {len(triples):,} pairs with an empty side or "
-              f"more than --max_length {config.max_length} tokens", file=sys.stderr)
     batch_size = min(config.batch_size, len(parts["train"]))
     if batch_size < 1:
         raise UsageError("no training pair is left (after the validation and test parts and "
@@ -107,7 +103,8 @@ def train(config, out_dir, triples, settings, seed=0, resume=False, strategy="de
         describe=lambda model: (
             f"{config.arch}, {settings['dataset']}: {len(parts['train']):,} training / "
             f"{len(parts['validation']):,} validation / {len(parts['test']):,} test pairs, "
-            f"vocabularies {len(source_vocab)} -> {len(target_vocab)}; "
+            f"({left_out:,} left out: an empty side or over --max_length {config.max_length}),"
+            f" vocabularies {len(source_vocab)} -> {len(target_vocab)}; "
             f"{model.count_params():,} parameters"))
     return lifecycle.train(job)
 
