@@ -324,3 +324,45 @@ def test_skipgram_arch_alone_builds_its_own_model(arch, tmp_path):
     assert (config["arch"], config["embedding_dim"], config["window"]) == (arch, 100, 5)
     vocab = json.loads((tmp_path / arch / "vocab.json").read_text())["words"]
     assert model.arch == arch and model.embeddings.shape == (len(vocab), 100)
+
+
+# --- week3_rnn.sentiment -----------------------------------------------------------------
+
+@pytest.mark.parametrize("arch", ["lstm", "bilstm", "bow"])
+def test_sentiment_arch_alone_builds_its_own_model(arch, tmp_path):
+    """The default preset (small): a 128-unit LSTM (one each way for bilstm), or for bow
+    the masked mean of the 128-dimensional embeddings and a 128-unit hidden layer."""
+    from week3_rnn import sentiment
+
+    config, model = trained(sentiment.main, "sentiment", tmp_path / arch,
+                            ["--arch", arch, "--dataset", "order", "--max_examples", "200",
+                             "--epochs", "1"])
+    assert (config["arch"], config["units"], config["embedding_dim"]) == (arch, 128, 128)
+    names = {layer.name for layer in model.layers}
+    if arch == "bilstm":
+        layer = model.get_layer("bidirectional_0")
+        assert layer.forward_layer.units == layer.backward_layer.units == 128
+    elif arch == "lstm":
+        assert model.get_layer("lstm_0").units == 128 and "bidirectional_0" not in names
+    else:
+        assert model.get_layer("hidden").units == 128 and "mean_of_embeddings" in names
+        assert not layers_of_type(model, "LSTM") and not layers_of_type(model, "Bidirectional")
+    assert model.get_layer("embedding").mask_zero and model.output_shape == (None, 2)
+
+
+# --- week3_rnn.translate -----------------------------------------------------------------
+
+@pytest.mark.parametrize("arch", ["attention", "seq2seq"])
+def test_translate_arch_alone_builds_its_own_model(arch, tmp_path):
+    """The default preset (small): 256-unit LSTMs, Luong attention only for `attention`."""
+    from week3_rnn import translate
+
+    config, model = trained(translate.main, "translate", tmp_path / arch,
+                            ["--arch", arch, "--dataset", "reverse", "--max_examples", "300",
+                             "--max_length", "8", "--batch_size", "64", "--epochs", "1"])
+    assert (config["arch"], config["units"], config["num_layers"]) == (arch, 256, 1)
+    names = {layer.name for layer in model.layers}
+    assert {"encoder_lstm_0", "decoder_lstm_0", "logits"} <= names
+    assert ({"attention", "attention_score", "attention_combine"} <= names) == (
+        arch == "attention")
+    assert model.get_layer("decoder_lstm_0").units == 256

@@ -243,6 +243,8 @@ COMMANDS = {
                  "--bottleneck_dir {root}/bottlenecks"),
     "dcgan": ("gan.dcgan", "--data_dir {mnist}"),
     "vae": ("gan.vae", "--data_dir {mnist}"),
+    # A generated task: 200 strings of 5-6 letters, no file.
+    "translate": ("week3_rnn.translate", "--dataset reverse --max_examples 200 --max_length 6"),
 }
 
 

@@ -17,6 +17,7 @@ from gan import dcgan, vae
 from tests.conftest import REPO_ROOT, assert_one_line_error, call_cli
 from week1_basics import mnist
 from week2_cnn import cifar10, transfer
+from week3_rnn import sentiment
 
 
 def write_pngs(folder, count, size=16):
@@ -65,7 +66,8 @@ def labelled_folder(root, per_class=5):
     (transfer.main, ["--image_dir", "{labelled}", "--weights", "none"]),
     (cifar10.main, ["--data_dir", "{cifar}", "--preset", "test"]),
     (mnist.main, ["--data_dir", "{flat}", "--preset", "test"]),
-], ids=["dcgan", "vae", "transfer", "cifar10", "mnist"])
+    (sentiment.main, ["--data_dir", "{cifar}", "--preset", "test"]),  # an IMDB-like layout
+], ids=["dcgan", "vae", "transfer", "cifar10", "mnist", "sentiment"])
 def test_a_scan_past_max_files_is_one_error_line_naming_the_cap(tmp_path, capsys, main, argv):
     folders = {"flat": write_pngs(tmp_path / "flat", 5),
                "labelled": labelled_folder(tmp_path / "labelled"),
@@ -80,7 +82,8 @@ def test_a_scan_past_max_files_is_one_error_line_naming_the_cap(tmp_path, capsys
 
 
 @pytest.mark.parametrize("main, flag", [(mnist.main, "--data_dir"), (cifar10.main, "--data_dir"),
-                                        (dcgan.main, "--data_dir"), (vae.main, "--image_dir")])
+                                        (dcgan.main, "--data_dir"), (vae.main, "--image_dir"),
+                                        (sentiment.main, "--data_dir")])
 def test_system_folders_are_refused_in_process(tmp_path, capsys, main, flag):
     for folder in ("/", "/usr", "/proc/self"):
         status, _, stderr = call_cli(main, ["train", flag, folder, "--out_dir",

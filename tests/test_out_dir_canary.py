@@ -30,7 +30,8 @@ CANARY_FILES = {
 
 COMMANDS = ["week1_basics.regression", "week1_basics.mnist", "week1_basics.autoencoder",
             "week2_cnn.cifar10", "week2_cnn.transfer", "week3_rnn.char_rnn", "week3_rnn.ptb",
-            "week3_rnn.spacing", "word2vec.skipgram", "gan.dcgan", "gan.vae"]
+            "week3_rnn.spacing", "word2vec.skipgram", "gan.dcgan", "gan.vae",
+            "week3_rnn.translate", "week3_rnn.sentiment"]
 
 
 @pytest.fixture(scope="module")
@@ -56,6 +57,8 @@ def data_flags(command, data):
         "week3_rnn.ptb": ["--data_dir", data["ptb"]],
         "gan.dcgan": ["--data_dir", data["mnist"]],
         "gan.vae": ["--data_dir", data["mnist"]],
+        "week3_rnn.sentiment": ["--dataset", "order"],
+        "week3_rnn.translate": ["--dataset", "reverse"],
     }.get(command, ["--text", data["text"]])
 
 

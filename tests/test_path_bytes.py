@@ -45,6 +45,8 @@ def test_non_utf8_bytes_in_a_path_flag(command, case, tmp_path, capsys):
 @pytest.mark.parametrize("command, argv, name", [
     ("week3_rnn.char_rnn", ["train", "--text", BAD], "--text"),
     ("week3_rnn.spacing", ["predict", "--run_dir", "run", BAD], "TEXT"),
+    ("week3_rnn.sentiment", ["predict", "--run_dir", "run", BAD], "TEXT"),
+    ("week3_rnn.translate", ["predict", "--run_dir", "run", BAD], "TEXT"),
     ("week2_cnn.cifar10", ["predict", "--run_dir", "run", BAD], "images"),
 ])
 def test_non_utf8_bytes_in_an_input_or_a_positional_text(command, argv, name, capsys):
