@@ -27,7 +27,7 @@ import numpy as np
 
 from common.cli import UsageError
 from common.files import DEFAULT_MAX_BYTES, read_bytes
-from common.folders import DEFAULT_MAX_FILES, FolderScan
+from common.folders import DEFAULT_MAX_FILES, FolderScan, check_scannable
 from common.text import read_text_file
 
 MAX_CLASSES = 100        # more distinct values than this is not a label column
@@ -296,8 +296,7 @@ def load_nsmc_folder(data_dir, config, parts, max_bytes):
 def load_data_dir(data_dir, config, parts=("train", "test"), max_files=DEFAULT_MAX_FILES,
                   max_bytes=DEFAULT_MAX_BYTES):
     """An IMDB or NSMC folder, whichever layout `data_dir` has."""
-    if not os.path.isdir(data_dir):
-        raise UsageError(f"--data_dir {data_dir} not found (or not a folder)")
+    check_scannable(data_dir, "--data_dir")  # not /, /usr, /proc/..., the home folder
     if os.path.exists(os.path.join(data_dir, NSMC_FILES["train"])):
         return load_nsmc_folder(data_dir, config, parts, max_bytes)
     root = imdb_root(data_dir)
@@ -325,8 +324,8 @@ ORDER_TEMPLATES = (
 )
 POSITIVE = ("good", "great", "fine", "superb", "lovely", "brilliant", "excellent", "charming")
 NEGATIVE = ("bad", "awful", "dull", "boring", "poor", "terrible", "weak", "clumsy")
-OPENINGS = ("", "the movie was", "the film is", "honestly ,", "i think it was", "overall",
-            "the plot :", "in short")
+OPENINGS = ("", "the movie :", "the film ?", "honestly ,", "i think", "overall ,",
+            "the plot :", "in short ,")
 CLOSINGS = ("", ".", "!", ", really", "in my opinion", "to be honest")
 INTENSIFIERS = ("", "", "very", "really", "quite")
 ORDER_CLASSES = ["neg", "pos"]
