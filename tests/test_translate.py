@@ -215,3 +215,26 @@ def test_saved_model_translates_like_predict_without_the_project(translate_run, 
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["kind"] == "translate" and result["attention"] == len(texts)
     assert result["greedy"] == greedy.splitlines() and result["beam"] == beam.splitlines()
+
+
+@pytest.mark.slow
+def test_the_test_preset_reads_a_sample_of_the_real_cmudict(tmp_path, capsys):
+    from tests.conftest import shared_data
+
+    data_dir = shared_data("cmudict")
+    run_dir = str(tmp_path / "g2p")
+    cli(["train", "--dataset", "cmudict", "--data_dir", data_dir, "--preset", "test",
+         "--out_dir", run_dir, "--verbose", "0"], capsys)
+    with open(os.path.join(run_dir, "config.json"), encoding="utf-8") as f:
+        pairs = json.load(f)["pairs"]
+    assert sum(pairs.values()) <= 1.2 * PRESETS["test"].max_examples  # alternates add a few
+    status, out, _ = cli(["evaluate", "--run_dir", run_dir, "--beam", "2"], capsys)
+    with open(os.path.join(run_dir, "results.json"), encoding="utf-8") as f:
+        results = json.load(f)
+    assert results["word_error_rate"] == pytest.approx(1 - results["exact_match"])
+    # A word's alternate pronunciations are one test item with several references.
+    assert 0 < results["phoneme_error_rate"] < 1 and results["examples"] <= pairs["test"]
+    _, out, _ = cli(["predict", "--run_dir", run_dir, "Hello"], capsys)
+    with open(os.path.join(run_dir, "vocab.json"), encoding="utf-8") as f:
+        phonemes = json.load(f)["target"]["tokens"]
+    assert set(out.split()) <= set(phonemes)  # ARPAbet in upper case, as in the dictionary

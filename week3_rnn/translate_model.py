@@ -81,7 +81,7 @@ PRESETS = {
     "small": TranslateConfig(),
     # benchmarks/translate_reverse.py: strings of 5-30 letters (--min_length 5).
     "reverse": TranslateConfig(units=256, embedding_dim=32, max_length=30,
-                               max_examples=100_000, batch_size=128, epochs=12),
+                               max_examples=100_000, batch_size=128, epochs=4),
     # benchmarks/translate_addition.py: "123+45" -> "168".
     "addition": TranslateConfig(units=128, embedding_dim=32, max_length=8,
                                 max_examples=50_000, batch_size=128, epochs=20),
