@@ -147,6 +147,7 @@ TRAINERS = {
     "gan.dcgan_verbs": [], "gan.vae_verbs": [], "week1_basics.mnist_verbs": [],
     "week1_basics.regression_verbs": [], "week1_basics.autoencoder_verbs": [],
     "word2vec.skipgram_verbs": ["--text", "."],
+    "week3_rnn.translate_verbs": [],
 }
 
 
