@@ -53,7 +53,7 @@ def tile_beams(x, beam):
 
 
 def _step(step_fn, tokens, state):
-    """(log_probs, state, emitted or None): step_fn's answer with the optional part made explicit."""
+    """(log_probs, state, emitted or None): step_fn's answer, the optional part made explicit."""
     out = step_fn(tokens, state)
     if len(out) == 2:
         return out[0], out[1], None

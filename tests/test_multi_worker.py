@@ -62,6 +62,7 @@ def weights(path, trainable_only=False):
     import week1_basics.autoencoder_models  # noqa: F401
     import week2_cnn.transfer_model  # noqa: F401
     import week3_rnn.char_model  # noqa: F401
+    import week3_rnn.sentiment_model  # noqa: F401
     import week3_rnn.spacing_model  # noqa: F401
     import word2vec.model  # noqa: F401
 
@@ -147,7 +148,7 @@ TRAINERS = {
     "gan.dcgan_verbs": [], "gan.vae_verbs": [], "week1_basics.mnist_verbs": [],
     "week1_basics.regression_verbs": [], "week1_basics.autoencoder_verbs": [],
     "word2vec.skipgram_verbs": ["--text", "."],
-    "week3_rnn.translate_verbs": [],
+    "week3_rnn.translate_verbs": [], "week3_rnn.sentiment_verbs": [],
 }
 
 
@@ -400,6 +401,18 @@ def test_two_spacing_workers_agree_and_resume(tmp_path, text):
     assert_same_weights(chief / "checkpoints/epoch-0002.keras",
                         copy / "checkpoints/epoch-0002.keras")
     resume_two_workers("week3_rnn.spacing", chief, *flags[:-1], "3")
+    assert_complete_run(chief, 3)
+
+
+@pytest.mark.slow
+def test_two_sentiment_workers_agree_and_resume(tmp_path):
+    flags = ["--dataset", "order", "--preset", "test", "--max_examples", "300", "--epochs",
+             "2"]
+    chief, copy = train_two_workers(tmp_path, "week3_rnn.sentiment", *flags)
+    assert_complete_run(chief, 2, "vocab.json", "labels.json")
+    assert_same_weights(chief / "checkpoints/epoch-0002.keras",
+                        copy / "checkpoints/epoch-0002.keras")
+    resume_two_workers("week3_rnn.sentiment", chief, *flags[:-1], "3")
     assert_complete_run(chief, 3)
 
 

@@ -66,6 +66,9 @@ class TranslateConfig:
     batch_size: int = setting(128, "pairs per batch", count(65_536))
     epochs: int = 10
     learning_rate: float = setting(2e-3, "Adam learning rate", positive_float)
+    lr_decay: float = setting(1.0, "multiply the learning rate by this every epoch after "
+                              "--decay_after epochs; 1: constant", positive_float)
+    decay_after: int = setting(1, "epochs at the full learning rate", count(100_000))
     grad_clip: float = setting(5.0, "clip gradients to this global norm; 0: off",
                                non_negative_float)
     val_fraction: float = setting(0.05, "fraction of the sources held out for validation "
@@ -81,10 +84,12 @@ PRESETS = {
     "small": TranslateConfig(),
     # benchmarks/translate_reverse.py: strings of 5-30 letters (--min_length 5).
     "reverse": TranslateConfig(units=256, embedding_dim=32, max_length=30,
-                               max_examples=100_000, batch_size=128, epochs=4),
-    # benchmarks/translate_addition.py: "123+45" -> "168".
-    "addition": TranslateConfig(units=128, embedding_dim=32, max_length=8,
-                                max_examples=50_000, batch_size=128, epochs=20),
+                               max_examples=100_000, batch_size=128, epochs=3),
+    # benchmarks/translate_addition.py: "123+45" -> "168". Reversed operands (as the
+    # Keras example reads them) line the digits up with the answer's carries.
+    "addition": TranslateConfig(units=128, embedding_dim=32, max_length=8, reverse_source=True,
+                                max_examples=50_000, batch_size=32, epochs=12,
+                                lr_decay=0.75, decay_after=4),
     # benchmarks/translate_cmudict.py: grapheme-to-phoneme on the CMU dictionary.
     "g2p": TranslateConfig(units=256, embedding_dim=64, num_layers=2, dropout_rate=0.2,
                            max_length=30, max_examples=200_000, batch_size=128, epochs=15),

@@ -20,7 +20,7 @@ from common.files import read_json_file
 from common.model_size import check_fits
 from common.runs import RunDir
 from common.tokens import LEVELS, TokenVocab, tokenize_texts
-from common.training import Progress
+from common.training import Progress, epoch_decay_callback
 from week3_rnn import translate_data
 from week3_rnn.translate_data import (PARTS, encoded, fingerprint, make_vocabs, prepare,
                                       read_source)
@@ -31,7 +31,6 @@ from week3_rnn.translate_servable import TranslateServable
 KIND = "translate"
 MAX_TEXTS = 100_000  # texts per predict call
 MAX_BEAM = 64
-
 
 
 def data_settings(args):
@@ -93,16 +92,19 @@ def train(config, out_dir, triples, settings, seed=0, resume=False, strategy="de
         build_model=lambda: build_translate_model(config, len(source_vocab),
                                                   len(target_vocab)),
         train_data=lambda first_epoch: shuffled_batches(
-            tuple(train_data), batch_size, seed, first_epoch, transform=lambda batch: to_inputs(*batch),
+            tuple(train_data), batch_size, seed, first_epoch,
+            transform=lambda batch: to_inputs(*batch),
             lengths=sequence_lengths(train_data[0])),
         steps_per_epoch=len(parts["train"]) // batch_size,
         validation_data=(None if validation is None else
                          ordered_batches(tuple(validation), batch_size, transform=to_inputs)),
+        callbacks=lambda state: ([] if config.lr_decay == 1.0 else [epoch_decay_callback(
+            config.learning_rate, config.lr_decay, config.decay_after)]),
         progress=Progress(batch_size, "pairs",
                           plot_ylabel="cross-entropy per target token (teacher forcing)"),
         describe=lambda model: (
             f"{config.arch}, {settings['dataset']}: {len(parts['train']):,} training / "
-            f"{len(parts['validation']):,} validation / {len(parts['test']):,} test pairs, "
+            f"{len(parts['validation']):,} validation / {len(parts['test']):,} test pairs "
             f"({left_out:,} left out: an empty side or over --max_length {config.max_length}),"
             f" vocabularies {len(source_vocab)} -> {len(target_vocab)}; "
             f"{model.count_params():,} parameters"))
