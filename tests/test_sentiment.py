@@ -180,3 +180,46 @@ def test_export_gives_predicts_probabilities_without_this_project(sentiment_run,
     label, probability = done.stdout.split()
     assert done.returncode == 0 and label == "pos"
     assert float(probability) == pytest.approx(float(expected["probability"][0]), abs=1e-6)
+
+
+def test_litert_export_runs_in_ai_edge_litert_like_the_servable(sentiment_run, tmp_path):
+    """probabilities.tflite (token ids in) gives the SavedModel's probabilities for the ids
+    the servable's tokenizer makes, padded to max_length."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    export_dir = tmp_path / "litert"
+    sentiment_verbs.export(sentiment_run[0], str(export_dir), fmt="litert")
+    metadata = json.loads((export_dir / "metadata.json").read_text())
+    assert metadata["class_names"] == ["neg", "pos"] and metadata["vocabulary"][3] == "<unk>"
+    runner = Interpreter(model_path=str(export_dir / "probabilities.tflite")
+                         ).get_signature_runner()
+    tagger = servable(sentiment_run)
+    texts = ["great , not dull", "not great but dull", "zebra"]
+    ids = tagger.ids(texts)["token_ids"].numpy()
+    expected = sentiment_verbs.classify(tagger, texts)["probabilities"]
+    for row, want in zip(ids, expected):
+        padded = np.zeros((1, SENTIMENT_CONFIG.max_length), np.int32)
+        padded[0, :len(row)] = row
+        got = runner(token_ids=padded)["probabilities"][0]
+        np.testing.assert_allclose(got, want, atol=1e-5)
+
+
+def test_a_resumed_run_equals_an_uninterrupted_one(tmp_path):
+    """Batches keyed by (seed, epoch) and the optimizer in the checkpoint: one epoch, then
+    --resume to two, ends with the weights of two epochs in one go."""
+    import keras
+
+    from common.runs import RunDir
+
+    config = dataclasses.replace(PRESETS["test"], max_examples=200, epochs=1)
+    data = load_order_task(config, seed=2)
+    once = str(tmp_path / "once")
+    sentiment_verbs.train(dataclasses.replace(config, epochs=2), once, data, seed=2, verbose=0)
+    twice = str(tmp_path / "twice")
+    sentiment_verbs.train(config, twice, data, seed=2, verbose=0)
+    sentiment_verbs.train(dataclasses.replace(config, epochs=2), twice, data, seed=2,
+                          resume=True, verbose=0)
+    for a, b in zip(*(RunDir(run).load_model("sentiment", "last").weights
+                      for run in (once, twice)), strict=True):
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(a),
+                                      keras.ops.convert_to_numpy(b))

@@ -10,9 +10,8 @@ import pytest
 
 from common.cli import run_cli
 from week3_rnn import sentiment, sentiment_data
-from week3_rnn.sentiment_data import (NEGATIVE, ORDER_TEMPLATES, POSITIVE, Part, hash_split,
-                                      load_data_dir, load_order_task, load_text_file,
-                                      order_sentences)
+from week3_rnn.sentiment_data import NEGATIVE, ORDER_TEMPLATES, POSITIVE, order_sentences
+from week3_rnn.sentiment_files import Part, hash_split, load_data_dir, load_text_file
 from week3_rnn.sentiment_model import PRESETS
 
 CONFIG = dataclasses.replace(PRESETS["test"], max_examples=0)
@@ -126,7 +125,7 @@ def run_end_to_end(tmp_path, capsys, data_flags, texts, extra=()):
     """train (test preset), evaluate and predict through the CLI; (results, lines)."""
     run = tmp_path / "run"
     assert run_cli(sentiment.main, ["train", *data_flags, "--preset", "test", "--out_dir",
-                                    str(run), "--verbose", "0", "--epochs", "3",
+                                    str(run), "--verbose", "0", "--epochs", "1",
                                     *extra]) is None
     assert run_cli(sentiment.main, ["evaluate", "--run_dir", str(run)]) is None
     capsys.readouterr()
@@ -156,7 +155,7 @@ def test_an_nsmc_folder_trains_at_character_level(tmp_path, capsys):
 
 def test_a_labelled_file_evaluates_its_own_held_out_part(tmp_path, capsys):
     path = tmp_path / "reviews.tsv"
-    texts, labels = reviews(GOOD, BAD, 200, seed=5)
+    texts, labels = reviews(GOOD, BAD, 120, seed=5)
     path.write_text("".join(f"{t}\t{'good' if y else 'bad'}\n" for t, y in zip(texts, labels)))
     results, lines = run_end_to_end(tmp_path, capsys, ["--text", str(path)], ["a boring mess"])
     held_out = load_text_file(str(path), PRESETS["test"]).test

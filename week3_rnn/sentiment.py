@@ -12,6 +12,8 @@
     python -m week3_rnn.sentiment predict --run_dir runs/imdb "a wonderful, moving film"
     python -m week3_rnn.sentiment predict --run_dir runs/nsmc --input reviews.txt
     python -m week3_rnn.sentiment export --run_dir runs/imdb --export_dir exports/imdb
+    python -m week3_rnn.sentiment export --run_dir runs/imdb --export_dir exports/imdb_lite \
+        --format litert                 # probabilities.tflite: token ids in (tokenize outside)
 
 The lecture's many-to-one RNN: a whole text in, one class out.
 
@@ -45,13 +47,20 @@ other polarity; the label is X's. "good , not bad" is pos, "bad , not good"
 is neg: every bag of words occurs with both labels, so `bow` cannot beat
 chance while `lstm` and `bilstm` solve it (benchmarks/sentiment_order.py).
 
-Expected results (2 shared CPU cores; test accuracy from `evaluate`):
+`export` writes a SavedModel: serving_default(texts (batch,) string) ->
+labels, probability, probabilities (batch, classes), tokens, unknown_tokens
+(week3_rnn/sentiment_servable.py). `--format litert` writes the model alone
+(LiteRT has no string ops for the tokenizer): token ids (1, max_length) in,
+probabilities out; metadata.json holds the vocabulary and class names.
+
+Expected results (2 CPU cores shared with other jobs, load 6-10; test accuracy
+from `evaluate`; python -m benchmarks.sentiment_order, about 4 minutes):
 
     data                          arch     preset  epochs  minutes  test accuracy
-    order (generated)             lstm     small    5       -        -
-    order                         bilstm   small    5       -        -
-    order                         bow      small    5       -        -
-    IMDB (aclImdb, 25k reviews)   bilstm   small    5       not measured here (no copy offline)
+    order (generated, 16k train)  lstm     small    5       1.5      1.0000
+    order                         bilstm   small    5       2.1      1.0000
+    order                         bow      small    5       0.4      0.4940 (chance)
+    IMDB (aclImdb, 25k reviews)   bilstm   small    5       not measured: no copy offline
 """
 
 import sys

@@ -15,16 +15,16 @@ from common.batching import ordered_batches, sequence_lengths, shuffled_batches
 from common.cli import (UsageError, add_input_limit_flag, add_run_flags, add_scan_limit_flag,
                         add_training_flags, command_parser)
 from common.configs import add_config_flags, config_from_args
-from common.export import check_export_dir, save_servable
+from common.export import check_export_dir, save_litert, save_servable
 from common.files import read_json_file
 from common.model_size import check_fits
 from common.runs import RunDir
 from common.text import read_text_file
 from common.tokens import TokenVocab, check_vocab_size, tokenize_texts
 from common.training import Progress
-from week3_rnn.sentiment_data import (DATASETS, Part, check_label_column, load_data_dir,
-                                      load_source, read_labelled_lines, reload_test,
-                                      test_digest)
+from week3_rnn.sentiment_data import DATASETS, load_source, reload_test
+from week3_rnn.sentiment_files import (Part, check_label_column, load_data_dir,
+                                       read_labelled_lines, test_digest)
 from week3_rnn.sentiment_model import (PRESETS, SentimentConfig, build_sentiment_model,
                                        estimated_size)
 from week3_rnn.sentiment_servable import SentimentServable
@@ -51,7 +51,7 @@ def check_training_part(data):
 
 
 def train(config, out_dir, data, seed=0, resume=False, strategy="default", verbose=1):
-    """Trains (or resumes) a classifier on `data` (a sentiment_data.Labelled);
+    """Trains (or resumes) a classifier on `data` (a sentiment_files.Labelled);
     returns (model, state, vocab)."""
     check_training_part(data)
     token_lists = tokenize_texts(data.train.texts, config.tokens)
@@ -199,14 +199,27 @@ def evaluation_part(args):
     return data.test, f"held-out test part of {data.source}"
 
 
-def export(run_dir_path, export_dir, overwrite=False, checkpoint="best"):
-    """A SavedModel whose serving signature classifies strings."""
+def export(run_dir_path, export_dir, overwrite=False, checkpoint="best", fmt="saved_model"):
+    """A SavedModel whose serving signature classifies strings, or (litert) a .tflite of
+    the model alone: token ids in, probabilities out."""
     check_export_dir(export_dir, overwrite, run_dir_path)
-    servable, _, class_names = servable_of(run_dir_path, checkpoint)
+    servable, config, class_names = servable_of(run_dir_path, checkpoint)
     run_dir = RunDir(run_dir_path)
     info = {"class_names": class_names,
             "vocabulary": TokenVocab.load(run_dir.read_path("vocab.json")).tokens,
             "config": run_dir.read_config(KIND)}
+    if fmt == "litert":
+        # LiteRT's built-in ops have no regular expressions or hash tables, so the
+        # tokenizer stays outside: the client maps tokens to ids with the vocabulary.
+        model = servable.model
+        probabilities = tf.function(
+            lambda token_ids: {"probabilities": model(token_ids, training=False)},
+            input_signature=[tf.TensorSpec([1, config.max_length], tf.int32, "token_ids")])
+        info["input"] = (f"token_ids (1, {config.max_length}) int32: the vocabulary ids of "
+                         f"the text's last {config.max_length} {config.tokens} tokens, then "
+                         "0 (<pad>, masked) to the end; unknown tokens are 3 (<unk>)")
+        return save_litert({"probabilities": probabilities.get_concrete_function()},
+                           export_dir, overwrite, run_dir_path, KIND, info)
     return save_servable(servable, export_dir, servable.signatures(), overwrite,
                          run_dir_path, KIND, info)
 
@@ -278,18 +291,21 @@ def build_parser():
     add_run_flags(p)
     add_data_flags(p, training=False)
 
-    p = parser.verb("predict", help="print `label<TAB>probability` for each text, one line "
-                                    "each; a text longer than the run's --max_length is "
-                                    "read from its last max_length tokens (a note on stderr)")
+    about = ("print `label<TAB>probability` for each text, one line each; a text longer "
+             "than the run's --max_length tokens is read from its last max_length tokens, as "
+             "in training (a note on stderr says which); unseen tokens are read as <unk>")
+    p = parser.verb("predict", help=about, description=about)
     add_run_flags(p)
     p.add_argument("texts", nargs="*", metavar="TEXT", help="texts to classify")
     p.add_argument("--input", type=input_path,
                    help="a UTF-8 file: classify each of its lines instead of TEXT arguments")
     add_input_limit_flag(p)
 
-    parser.export_verb(help="a SavedModel: strings in, class names and probabilities out "
-                            "(saved_model only: LiteRT lacks the string ops of its "
-                            "tokenizer)", formats=("saved_model",))
+    about = ("saved_model: strings in, class names and probabilities out; litert: "
+             "probabilities.tflite, token ids (1, max_length) in and probabilities out, the "
+             "tokenizer left to the client (LiteRT has no string ops), its vocabulary in "
+             "metadata.json")
+    parser.export_verb(help=about).description = about
     return parser
 
 
@@ -312,7 +328,11 @@ def main(argv=None):
         RunDir(args.run_dir).read_config(KIND)
         predict(args.run_dir, predict_inputs(args), args.checkpoint)
     elif args.command == "export":
-        path = export(args.run_dir, args.export_dir, args.overwrite, args.checkpoint)
+        path = export(args.run_dir, args.export_dir, args.overwrite, args.checkpoint,
+                      args.format)
+        if args.format == "litert":
+            print(f"wrote {path} (probabilities.tflite, metadata.json)")
+            return
         print(f"wrote {path}; try:\n  python -c \"import tensorflow as tf; "
               f"f = tf.saved_model.load('{path}').signatures['serving_default']; "
               "print(f(texts=tf.constant(['a wonderful film']))['labels'].numpy())\"")
