@@ -66,6 +66,7 @@ def train(config, out_dir, data, seed=0, resume=False, strategy="default", verbo
     if len(data.validation):
         val_ids, _ = encode(data.validation.texts, vocab, config.max_length)
         validation = ordered_batches((val_ids, data.validation.labels), batch_size)
+    skipped = f"; {data.skipped:,} empty texts skipped" if data.skipped else ""
     job = lifecycle.TrainJob(
         kind=KIND, config=config, out_dir=out_dir, seed=seed, resume=resume,
         strategy=strategy, verbose=verbose,
@@ -87,7 +88,7 @@ def train(config, out_dir, data, seed=0, resume=False, strategy="default", verbo
             f"{config.arch}, {config.tokens} tokens (vocabulary {len(vocab):,}), classes "
             f"{', '.join(data.class_names)}; {len(data.train):,} training, "
             f"{len(data.validation):,} validation, {len(data.test):,} test texts "
-            f"({data.source}); {model.count_params():,} parameters"))
+            f"({data.source}{skipped}); {model.count_params():,} parameters"))
     model, state = lifecycle.train(job)
     return model, state, vocab
 
