@@ -245,6 +245,8 @@ COMMANDS = {
     "vae": ("gan.vae", "--data_dir {mnist}"),
     # A generated task: 200 strings of 5-6 letters, no file.
     "translate": ("week3_rnn.translate", "--dataset reverse --max_examples 200 --max_length 6"),
+    # The generated order task: 200 sentences of up to 14 words, padded per batch.
+    "sentiment": ("week3_rnn.sentiment", "--dataset order --max_examples 200"),
 }
 
 

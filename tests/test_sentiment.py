@@ -203,23 +203,3 @@ def test_litert_export_runs_in_ai_edge_litert_like_the_servable(sentiment_run, t
         got = runner(token_ids=padded)["probabilities"][0]
         np.testing.assert_allclose(got, want, atol=1e-5)
 
-
-def test_a_resumed_run_equals_an_uninterrupted_one(tmp_path):
-    """Batches keyed by (seed, epoch) and the optimizer in the checkpoint: one epoch, then
-    --resume to two, ends with the weights of two epochs in one go."""
-    import keras
-
-    from common.runs import RunDir
-
-    config = dataclasses.replace(PRESETS["test"], max_examples=200, epochs=1)
-    data = load_order_task(config, seed=2)
-    once = str(tmp_path / "once")
-    sentiment_verbs.train(dataclasses.replace(config, epochs=2), once, data, seed=2, verbose=0)
-    twice = str(tmp_path / "twice")
-    sentiment_verbs.train(config, twice, data, seed=2, verbose=0)
-    sentiment_verbs.train(dataclasses.replace(config, epochs=2), twice, data, seed=2,
-                          resume=True, verbose=0)
-    for a, b in zip(*(RunDir(run).load_model("sentiment", "last").weights
-                      for run in (once, twice)), strict=True):
-        np.testing.assert_array_equal(keras.ops.convert_to_numpy(a),
-                                      keras.ops.convert_to_numpy(b))
