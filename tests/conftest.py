@@ -309,3 +309,16 @@ def translate_run(tmp_path_factory):
     translate.train(CONFIG, run_dir, translate.read_source(settings, CONFIG), settings,
                     seed=1, verbose=0)
     return run_dir, pairs
+
+
+@pytest.fixture(scope="session")
+def memn2n_run(tmp_path_factory):
+    """(run_dir, vocab, test examples) of a memn2n test-preset run on generated task 1
+    (1,000 questions), trained once; tests only read it (or copy it)."""
+    from week4_qa import memn2n
+    from week4_qa.memn2n_model import PRESETS
+
+    train, test, settings = memn2n.load_task(1, None, 1000)
+    run_dir = str(tmp_path_factory.mktemp("memn2n") / "run")
+    _, _, vocab = memn2n.train(PRESETS["test"], run_dir, train, settings, seed=1, verbose=0)
+    return run_dir, vocab, test
