@@ -247,6 +247,9 @@ COMMANDS = {
     "translate": ("week3_rnn.translate", "--dataset reverse --max_examples 200 --max_length 6"),
     # The generated order task: 200 sentences of up to 14 words, padded per batch.
     "sentiment": ("week3_rnn.sentiment", "--dataset order --max_examples 200"),
+    # Generated bAbI task 1, 200 questions; 2 tries of 1 epoch, so the resumed epoch is the
+    # second try's: new initial weights, linear start again, random-noise time indices.
+    "memn2n": ("week4_qa.memn2n", "--stories 200 --tries 2 --epochs 1"),
 }
 
 

@@ -233,6 +233,8 @@ ABSURD = {
                    "4096", "--batch_size", "4096"], "--generator_filters"),
     "gan.vae": (["--data_dir", "mnist", "--hidden_units", "65536", "--num_layers", "16"],
                 "--hidden_units"),
+    "week4_qa.memn2n": (["--embedding_dim", "4096", "--hops", "10", "--batch_size", "65536"],
+                        "--embedding_dim"),
     "week3_rnn.sentiment": (["--dataset", "order", "--units", "8192", "--num_layers", "16"],
                             "--units"),
     "week3_rnn.translate": (["--dataset", "reverse", "--units", "8192", "--num_layers", "8"],

@@ -31,7 +31,7 @@ CANARY_FILES = {
 COMMANDS = ["week1_basics.regression", "week1_basics.mnist", "week1_basics.autoencoder",
             "week2_cnn.cifar10", "week2_cnn.transfer", "week3_rnn.char_rnn", "week3_rnn.ptb",
             "week3_rnn.spacing", "word2vec.skipgram", "gan.dcgan", "gan.vae",
-            "week3_rnn.translate", "week3_rnn.sentiment"]
+            "week3_rnn.translate", "week3_rnn.sentiment", "week4_qa.memn2n"]
 
 
 @pytest.fixture(scope="module")
@@ -59,6 +59,7 @@ def data_flags(command, data):
         "gan.vae": ["--data_dir", data["mnist"]],
         "week3_rnn.sentiment": ["--dataset", "order"],
         "week3_rnn.translate": ["--dataset", "reverse"],
+        "week4_qa.memn2n": [],  # generated bAbI stories
     }.get(command, ["--text", data["text"]])
 
 

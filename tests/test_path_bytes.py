@@ -48,6 +48,8 @@ def test_non_utf8_bytes_in_a_path_flag(command, case, tmp_path, capsys):
     ("week3_rnn.sentiment", ["predict", "--run_dir", "run", BAD], "TEXT"),
     ("week3_rnn.translate", ["predict", "--run_dir", "run", BAD], "TEXT"),
     ("week2_cnn.cifar10", ["predict", "--run_dir", "run", BAD], "images"),
+    ("week4_qa.memn2n", ["predict", "--run_dir", "run", "--story", BAD, "Where?"], "--story"),
+    ("week4_qa.memn2n", ["predict", "--run_dir", "run", "--story", "s", BAD], "QUESTION"),
 ])
 def test_non_utf8_bytes_in_an_input_or_a_positional_text(command, argv, name, capsys):
     status, _, err = call_cli(main_of(command), argv, capsys)
