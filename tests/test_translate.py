@@ -44,8 +44,9 @@ def cli(argv, capsys):
     return status, captured.out, captured.err
 
 
-def model_and_ids(arch, num_layers=2):
-    config = dataclasses.replace(PRESETS["test"], arch=arch, num_layers=num_layers)
+def model_and_ids(arch, num_layers=2, encoder="uni"):
+    config = dataclasses.replace(PRESETS["test"], arch=arch, num_layers=num_layers,
+                                 encoder=encoder)
     model = build_translate_model(config, 20, 15)
     rng = np.random.default_rng(0)
     sources = rng.integers(3, 20, (3, 7)).astype(np.int32)
@@ -55,9 +56,13 @@ def model_and_ids(arch, num_layers=2):
     return config, model, sources, decoder_ids
 
 
-@pytest.mark.parametrize("arch", ["attention", "seq2seq"])
-def test_padding_changes_no_output(arch):
-    _, model, sources, decoder_ids = model_and_ids(arch)
+ARCHS_AND_ENCODERS = [("attention", "uni"), ("seq2seq", "uni"), ("attention", "bi"),
+                      ("seq2seq", "bi")]
+
+
+@pytest.mark.parametrize("arch, encoder", ARCHS_AND_ENCODERS)
+def test_padding_changes_no_output(arch, encoder):
+    _, model, sources, decoder_ids = model_and_ids(arch, encoder=encoder)
     logits = model([sources, decoder_ids]).numpy()
     more_padding = np.pad(sources, [(0, 0), (0, 9)])
     np.testing.assert_allclose(model([more_padding, decoder_ids]), logits, atol=1e-5)
@@ -66,9 +71,9 @@ def test_padding_changes_no_output(arch):
     np.testing.assert_allclose(alone, logits[:1], atol=1e-5)
 
 
-@pytest.mark.parametrize("arch", ["attention", "seq2seq"])
-def test_one_step_at_a_time_equals_teacher_forcing(arch):
-    _, model, sources, decoder_ids = model_and_ids(arch)
+@pytest.mark.parametrize("arch, encoder", ARCHS_AND_ENCODERS)
+def test_one_step_at_a_time_equals_teacher_forcing(arch, encoder):
+    _, model, sources, decoder_ids = model_and_ids(arch, encoder=encoder)
     logits = model([sources, decoder_ids]).numpy()
     outputs, mask, states = encode(model, tf.constant(sources))
     memory = (outputs, attention_memory(model, outputs), mask) if arch == "attention" else None
@@ -84,8 +89,8 @@ def test_one_step_at_a_time_equals_teacher_forcing(arch):
 
 
 def test_estimated_size_counts_the_parameters():
-    for arch in ("attention", "seq2seq"):
-        config, model, _, _ = model_and_ids(arch, num_layers=2)
+    for arch, encoder in ARCHS_AND_ENCODERS:
+        config, model, _, _ = model_and_ids(arch, num_layers=2, encoder=encoder)
         assert estimated_size(config, 20, 15).parameters == model.count_params()
 
 

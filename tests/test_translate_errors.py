@@ -52,6 +52,7 @@ def test_bad_pairs_files_make_no_run(tmp_path, capsys, content, fragment):
     (["--dataset", "cmudict"], "needs --data_dir"),
     (["--dataset", "cmudict", "--data_dir", "EMPTY"], "not found"),
     (["--dataset", "dates", "--arch", "transformer"], "transformer"),
+    (["--dataset", "dates", "--encoder", "bi", "--units", "33"], "33 is odd"),
     (["--dataset", "dates", "--strategy", "parameter_server"], "parameter_server"),
 ])
 def test_data_flags_that_do_not_fit_make_no_run(tmp_path, capsys, flags, fragment):

@@ -40,6 +40,7 @@ from common.configs import setting
 from common.model_size import Counter
 
 ARCHS = ("attention", "seq2seq")
+ENCODERS = ("uni", "bi")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,6 +53,10 @@ class TranslateConfig:
                                    "trick: the first target words sit near their source)")
     num_layers: int = setting(1, "stacked LSTM layers in the encoder and in the decoder",
                               count(8))
+    encoder: str = setting("uni", "uni: forward LSTM encoder layers; bi: each encoder layer "
+                           "is a forward and a backward LSTM of units/2, concatenated, so "
+                           "every source position sees the whole source (and the decoder "
+                           "starts from both final states)", choices=ENCODERS)
     units: int = setting(256, "hidden units per LSTM", count(8192))
     embedding_dim: int = setting(64, "token embedding size", count(8192))
     dropout_rate: float = setting(0.0, "dropout on every LSTM layer's outputs", fraction)
@@ -91,8 +96,10 @@ PRESETS = {
                                 max_examples=50_000, batch_size=32, epochs=12,
                                 lr_decay=0.75, decay_after=4),
     # benchmarks/translate_cmudict.py: grapheme-to-phoneme on the CMU dictionary.
-    "g2p": TranslateConfig(units=256, embedding_dim=64, num_layers=2, dropout_rate=0.2,
-                           max_length=30, max_examples=200_000, batch_size=128, epochs=15),
+    # A bidirectional encoder: how a letter sounds depends on the letters after it.
+    "g2p": TranslateConfig(units=256, embedding_dim=64, num_layers=2, encoder="bi",
+                           dropout_rate=0.2, max_length=30, max_examples=200_000,
+                           batch_size=128, epochs=10, lr_decay=0.8, decay_after=5),
 }
 
 
@@ -106,9 +113,9 @@ def build_translate_model(config, source_vocab_size, target_vocab_size):
     final_states = []
     for i in range(config.num_layers):
         # The mask keeps padded steps from changing the state: the final state is
-        # the one after each source's last real token.
-        x, h, c = layers.LSTM(config.units, return_sequences=True, return_state=True,
-                              name=f"encoder_lstm_{i}")(x, mask=source_mask)
+        # the one after each source's last real token (for the backward half of a bi
+        # encoder, after the first token).
+        x, h, c = encoder_layer(config, i)(x, mask=source_mask)  # (batch, S, units)
         final_states.append([h, c])
         x = layers.Dropout(config.dropout_rate, name=f"encoder_dropout_{i}")(x)
     encoder_outputs = x  # (batch, S, units)
@@ -156,6 +163,42 @@ class TokenAccuracy(keras.metrics.Metric):
 
     def result(self):
         return tf.math.divide_no_nan(self.correct, self.total)
+
+
+def encoder_layer(config, i):
+    """Encoder layer i: a callable (inputs, mask=) -> [outputs (batch, S, units), h, c]."""
+    if config.encoder == "uni":
+        return layers.LSTM(config.units, return_sequences=True, return_state=True,
+                           name=f"encoder_lstm_{i}")
+    return BidirectionalEncoder(config.units, name=f"encoder_lstm_{i}")
+
+
+@keras.saving.register_keras_serializable(package="tfcourse")
+class BidirectionalEncoder(layers.Layer):
+    """Forward and backward LSTMs of units/2 each: outputs (batch, S, units) and final
+    h, c (batch, units), each the forward half then the backward half."""
+
+    def __init__(self, units, **kwargs):
+        super().__init__(**kwargs)
+        self.units = units
+        self.supports_masking = True
+        self.both = layers.Bidirectional(
+            layers.LSTM(units // 2, return_sequences=True, return_state=True),
+            merge_mode="concat", name="bidirectional")
+
+    def build(self, input_shape):
+        self.both.build(input_shape)
+
+    def call(self, inputs, mask=None):
+        outputs, h_forward, c_forward, h_backward, c_backward = self.both(inputs, mask=mask)
+        return [outputs, tf.concat([h_forward, h_backward], -1),
+                tf.concat([c_forward, c_backward], -1)]
+
+    def compute_mask(self, inputs, mask=None):
+        return [mask, None, None]
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units}
 
 
 def num_layers(model):
@@ -212,10 +255,15 @@ def estimated_size(config, source_vocab_size, target_vocab_size, batch_size=None
     count, steps = Counter(), config.max_length + 1
     count.weights((source_vocab_size + target_vocab_size) * config.embedding_dim)
     count.output(2 * steps * config.embedding_dim)
-    for side in range(2):  # encoder, decoder
+    for side in ("encoder", "decoder"):
         features = config.embedding_dim
         for _ in range(config.num_layers):
-            features = count.recurrent(features, config.units, steps)
+            if side == "encoder" and config.encoder == "bi":
+                for _ in range(2):  # forward, backward
+                    count.recurrent(features, config.units // 2, steps)
+            else:
+                count.recurrent(features, config.units, steps)
+            features = config.units
             count.output(steps * config.units)  # dropout
     if config.arch == "attention":
         count.dense(config.units, config.units, bias=False, positions=steps)  # W_a h_s

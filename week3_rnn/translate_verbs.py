@@ -70,6 +70,9 @@ def to_inputs(sources, decoder_inputs, decoder_targets):
 def train(config, out_dir, triples, settings, seed=0, resume=False, strategy="default",
           verbose=1):
     """Trains (or resumes) a translator on `triples` (read_source); returns (model, state)."""
+    if config.encoder == "bi" and config.units % 2:
+        raise UsageError(f"--encoder bi gives each direction half of --units; "
+                         f"{config.units} is odd")
     parts, left_out = prepare(triples, settings, config)
     batch_size = min(config.batch_size, len(parts["train"]))
     if batch_size < 1:
