@@ -3,7 +3,7 @@
     python -m benchmarks.translate_addition                        # ~5 min on 2 idle cores
     python -m benchmarks.translate_addition --epochs 1 --out_dir /tmp/addition_smoke
 
-Trains `--dataset addition --preset addition` (50,000 sums of two operands of
+Trains `--dataset addition --preset addition` (100,000 sums of two operands of
 1-3 random digits, as keras-io's addition_rnn draws them) and scores the
 held-out test part greedily; prints exact match by source length and writes
 --json. Target (issue 22): >= 99% exact within 5 minutes of training (the

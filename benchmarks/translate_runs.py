@@ -22,7 +22,7 @@ DATA = os.path.join(REPO_ROOT, "..", "shared", "data")
 def translate(verb, *flags):
     """`python -m week3_rnn.translate VERB FLAGS` from the repository root; its seconds."""
     command = [sys.executable, "-m", "week3_rnn.translate", verb, *map(str, flags)]
-    print("$", " ".join(command[1:]), flush=True)
+    print("$ python", " ".join(command[1:]), flush=True)
     start = time.perf_counter()
     done = subprocess.run(command, cwd=REPO_ROOT, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
     if done.returncode:

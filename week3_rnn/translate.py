@@ -27,7 +27,8 @@ knows of the source; `attention`, Luong et al. (2015) global attention with
 the general score h_t . W_a h_s over the encoder outputs, applied to the
 decoder LSTM's outputs. Both are trained with teacher forcing; padding is
 masked in the encoder, in the attention and in the loss. --reverse_source
-reads sources backwards (Sutskever et al. 2014). At inference, greedy
+reads sources backwards (Sutskever et al. 2014); --encoder bi makes each
+encoder layer a forward and a backward LSTM (the g2p preset's). At inference, greedy
 decoding or --beam N (N hypotheses; 1 is greedy) in TensorFlow ops
 (common.decoding); deterministic. predict refuses an input longer than the
 run's --max_length tokens (the model never saw one); `export` writes a

@@ -93,8 +93,8 @@ PRESETS = {
     # benchmarks/translate_addition.py: "123+45" -> "168". Reversed operands (as the
     # Keras example reads them) line the digits up with the answer's carries.
     "addition": TranslateConfig(units=128, embedding_dim=32, max_length=8, reverse_source=True,
-                                max_examples=50_000, batch_size=32, epochs=12,
-                                lr_decay=0.75, decay_after=4),
+                                max_examples=100_000, batch_size=32, epochs=7,
+                                lr_decay=0.7, decay_after=4),
     # benchmarks/translate_cmudict.py: grapheme-to-phoneme on the CMU dictionary.
     # A bidirectional encoder: how a letter sounds depends on the letters after it.
     "g2p": TranslateConfig(units=256, embedding_dim=64, num_layers=2, encoder="bi",
