@@ -179,6 +179,15 @@ def test_evaluate_scores_the_test_part_as_predict_translates_it(translate_run, t
     assert sum(row["examples"] for row in results["by_length"]) == len(sources)
     assert [row["lengths"] for row in results["by_bucket"]] == ["1-5", "6-10"]
     assert results["unknown_source_tokens"] == 0 and "tensorflow" in results["provenance"]
+    # Another file's pairs, every one scored; a token the run never saw is counted.
+    other = tmp_path / "other.txt"
+    other.write_text("abc\tcba\nhgz\tzgh\nabc\tcbb\n", encoding="utf-8")
+    cli(["evaluate", "--run_dir", run_dir, "--pairs", str(other)], capsys)
+    with open(os.path.join(run_dir, "results.json"), encoding="utf-8") as f:
+        results = json.load(f)
+    assert (results["examples"], results["references"]) == (2, 3)  # abc has two
+    assert results["unknown_source_tokens"] == 1 and results["unknown_target_tokens"] == 1
+    assert results["data"] == f"file:{other}"
 
 
 def test_predict_prints_one_line_per_text_and_draws_attention(translate_run, tmp_path,
