@@ -5,7 +5,7 @@
         --out_dir /tmp/reverse_smoke                               # a smoke run, minutes
 
 Trains `--dataset reverse --preset reverse` (100,000 random strings of 5-30
-letters, 4 epochs) once per --arch and scores the held-out test part greedily;
+letters, 3 epochs) once per --arch and scores the held-out test part greedily;
 prints exact match by source length for both and writes --json. Targets
 (issue 22): on lengths 21-30 attention >= 0.95 and seq2seq <= 0.20, each
 within 15 minutes of training: the plain encoder-decoder must squeeze a
