@@ -206,20 +206,18 @@ def read_source(settings, config, max_bytes=DEFAULT_MAX_BYTES):
     dataset = settings["dataset"]
     if dataset == "pairs":
         path = settings["path"]
-        triples = [(s, s, t) for s, t in read_pairs(
-            read_text_file(path, max_bytes), path)]
+        triples = [(s, s, t) for s, t in read_pairs(read_text_file(path, max_bytes), path)]
     elif dataset == "cmudict":
         path = settings["path"]
-        words = parse_cmudict(read_text_file(path, max_bytes),
-                                             settings["keep_stress"], path)
+        words = parse_cmudict(read_text_file(path, max_bytes), settings["keep_stress"], path)
         triples = [(word, word, " ".join(p)) for word, ps in words.items() for p in ps]
     else:
         if dataset == "reverse" and settings["min_length"] > config.max_length:
             raise UsageError(f"--min_length {settings['min_length']} is more than "
                              f"--max_length {config.max_length}")
         pairs = generate(dataset, config.max_examples, settings["data_seed"],
-                                        settings.get("min_length", 1), config.max_length,
-                                        settings.get("digits", 3))
+                         settings.get("min_length", 1), config.max_length,
+                         settings.get("digits", 3))
         triples = [(s, s, t) for s, t in pairs]
     kept = keep_sample((key for key, _, _ in triples), config.max_examples)
     return [triple for triple in triples if triple[0] in kept]
@@ -254,8 +252,7 @@ def prepare(triples, settings, config):
     examples, left_out = tokenized(triples, settings, config.max_length)
     parts = {part: [] for part in PARTS}
     for example in examples:
-        parts[split_of(example[0], config.val_fraction,
-                                      config.test_fraction)].append(example)
+        parts[split_of(example[0], config.val_fraction, config.test_fraction)].append(example)
     return parts, left_out
 
 
@@ -268,6 +265,7 @@ def fingerprint(parts):
 
 
 def make_vocabs(train, settings, config):
+    """(source, target) TokenVocabs of the training part, at most config.max_vocab_size each."""
     source_level, target_level = levels(settings)
     source = TokenVocab.from_token_lists([e[2] for e in train], source_level,
                                          config.max_vocab_size)
