@@ -18,6 +18,8 @@ resumed run makes the decisions an uninterrupted one makes:
 - the learning rate halves every `halve_every` epochs of a try.
 """
 
+import math
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -37,7 +39,7 @@ def linear_start_on(config, try_rows):
         return False
     if any(row.get("linear") != 1.0 for row in try_rows):
         return False  # the softmax, once reinserted, stays
-    losses = [row["val_loss"] for row in try_rows]
+    losses = [row.get("val_loss", math.inf) for row in try_rows]
     return not (len(losses) >= 2 and losses[-1] >= min(losses[:-1]))
 
 

@@ -172,13 +172,14 @@ def evaluate(run_dir_path, examples, checkpoint="best", source="test"):
     correct = answers == arrays["answer"]
     on_fact = np.any(arrays["supporting"] == attended[:, None], -1)
     state = RunDir(run_dir_path).read_state()
-    best_epoch = state.get("best_epoch")
+    # Which try the checkpoint comes from (best.keras: the best over all tries).
+    epoch = state.get("best_epoch") if checkpoint == "best" else state["epoch"]
     results = {"accuracy": float(np.mean(correct)), "error": float(1 - np.mean(correct)),
                "supporting_fact_attention": float(np.mean(on_fact)),
                "questions": len(examples), "unknown_words": int(unknown),
                "task": saved.get("task"), "data": source, "checkpoint": checkpoint,
                "hops": config.hops,
-               "best_try": (best_epoch - 1) // config.epochs + 1 if best_epoch else None}
+               "from_try": (epoch - 1) // config.epochs + 1 if epoch else None}
     path = lifecycle.write_results(RunDir(run_dir_path).file("results.json"), results)
     print(f"task {results['task']}: accuracy {results['accuracy']:.4f} on "
           f"{len(examples):,} {source} questions; the last hop attends most to a supporting "
