@@ -15,12 +15,43 @@ def read_text_file(path, max_bytes=DEFAULT_MAX_BYTES):
     return decode_text(read_bytes(path, "text file", max_bytes), path)
 
 
+MAX_TEXTS = 100_000  # texts one predict call reads
+
+
+def read_lines(path, max_bytes=DEFAULT_MAX_BYTES):
+    """The lines of a UTF-8 file (a final line break ends the last line, adds none)."""
+    lines = read_text_file(path, max_bytes).split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return [line[:-1] if line.endswith("\r") else line for line in lines]
+
+
+def texts_to_read(texts, input_path, max_bytes, what, max_texts=MAX_TEXTS):
+    """The texts a `predict` reads: its TEXT arguments, or the lines of --input FILE.
+
+    `what` is the verb's aim for the message when there is nothing ("space",
+    "classify", "translate"). One output line per text, so a text may not
+    hold a line break.
+    """
+    if texts and input_path is not None:
+        raise UsageError("pass TEXT arguments or --input FILE, not both")
+    texts = read_lines(input_path, max_bytes) if input_path is not None else texts
+    if not texts:
+        raise UsageError(f"nothing to {what}: pass one or more TEXT arguments or --input FILE")
+    if len(texts) > max_texts:
+        raise UsageError(f"{len(texts):,} texts, more than {max_texts:,} in one call; "
+                         "split the input")
+    return texts
+
+
 def decode_text(data, source):
     """Decodes bytes as UTF-8 text; rejects empty, binary and non-UTF-8 input."""
     if not data.strip():
         raise UsageError(f"{source} is empty")
-    # A NUL byte never occurs in real text but is common in binary files.
-    if b"\x00" in data[:65536]:
+    # A NUL byte never occurs in real text but is common in binary files. The
+    # whole input is searched (memchr: a fraction of a second for a GB), so text
+    # that turns binary after its first pages is refused too.
+    if b"\x00" in data:
         raise UsageError(f"{source} looks like a binary file (it contains NUL bytes), not text")
     try:
         text = data.decode("utf-8")

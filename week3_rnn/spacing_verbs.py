@@ -20,7 +20,7 @@ from common.files import DEFAULT_MAX_BYTES
 from common.model_size import check_fits
 from common.runs import RunDir
 from common.sequences import split_tail
-from common.text import CharVocab, read_text_file
+from common.text import CharVocab, read_text_file, texts_to_read
 from common.training import Progress
 from week3_rnn.char_data import load_corpus, tiny_shakespeare_text
 from week3_rnn.char_rnn_verbs import add_text_flags
@@ -30,7 +30,6 @@ from week3_rnn.spacing_model import (PRESETS, SpacingConfig, build_spacing_model
 from week3_rnn.spacing_servable import SpacingServable
 
 KIND = "spacing"
-MAX_TEXTS = 100_000  # texts per predict call
 
 
 def spacing_data(text):
@@ -190,25 +189,9 @@ def export(run_dir_path, export_dir, overwrite=False, checkpoint="best"):
                          run_dir_path, KIND, info)
 
 
-def read_lines(path, max_bytes):
-    """The lines of a UTF-8 file (a final line break ends the last line, adds none)."""
-    text = read_text_file(path, max_bytes)
-    lines = text.split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()
-    return [line[:-1] if line.endswith("\r") else line for line in lines]
-
-
 def predict_inputs(args):
     """The texts to space: TEXT arguments or the lines of --input, one output line each."""
-    if args.texts and args.input is not None:
-        raise UsageError("pass TEXT arguments or --input FILE, not both")
-    texts = read_lines(args.input, args.max_bytes) if args.input is not None else args.texts
-    if not texts:
-        raise UsageError("nothing to space: pass one or more TEXT arguments or --input FILE")
-    if len(texts) > MAX_TEXTS:
-        raise UsageError(f"{len(texts):,} texts, more than {MAX_TEXTS:,} in one call; "
-                         "split the input")
+    texts = texts_to_read(args.texts, args.input, args.max_bytes, "space")
     for text in texts:
         if "\n" in text or "\r" in text:
             raise UsageError("a TEXT holds a line break, so its output would not be one line; "

@@ -19,6 +19,7 @@ from common.export import check_export_dir, save_servable
 from common.files import read_json_file
 from common.model_size import check_fits
 from common.runs import RunDir
+from common.text import texts_to_read
 from common.tokens import LEVELS, TokenVocab, tokenize_texts
 from common.training import Progress, epoch_decay_callback
 from week3_rnn import translate_data
@@ -29,7 +30,6 @@ from week3_rnn.translate_model import (PRESETS, TranslateConfig, build_translate
 from week3_rnn.translate_servable import TranslateServable
 
 KIND = "translate"
-MAX_TEXTS = 100_000  # texts per predict call
 MAX_BEAM = 64
 
 
@@ -187,17 +187,7 @@ def add_data_flags(parser):
 
 def predict_inputs(args, servable_level, lowercase, max_length):
     """The texts to translate (TEXT arguments or the lines of --input), each checked."""
-    from week3_rnn.spacing_verbs import read_lines
-
-    if args.texts and args.input is not None:
-        raise UsageError("pass TEXT arguments or --input FILE, not both")
-    texts = read_lines(args.input, args.max_bytes) if args.input is not None else args.texts
-    if not texts:
-        raise UsageError("nothing to translate: pass one or more TEXT arguments or "
-                         "--input FILE")
-    if len(texts) > MAX_TEXTS:
-        raise UsageError(f"{len(texts):,} texts, more than {MAX_TEXTS:,} in one call; "
-                         "split the input")
+    texts = texts_to_read(args.texts, args.input, args.max_bytes, "translate")
     tokens = tokenize_texts([t.lower() if lowercase else t for t in texts], servable_level)
     for number, (text, source) in enumerate(zip(texts, tokens), 1):
         if "\n" in text or "\r" in text:
