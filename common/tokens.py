@@ -65,6 +65,29 @@ def tokenize_texts(texts, level):
     return out
 
 
+def count_and_keep_last(texts, level, keep_last):
+    """(collections.Counter of every token of `texts`, ragged (len(texts), None) string
+    tensor of each text's last `keep_last` tokens), by `tokenize`.
+
+    For training sets, where a text may be very long: tokenize_texts makes a
+    Python string per token (tens of bytes each), so one 100 MB line would take
+    gigabytes. Here the counting and the cut happen in TensorFlow,
+    TOKENIZE_BATCH texts at a time, and only distinct tokens become Python
+    strings. Read the kept tokens' ids with TokenVocab.lookup.
+    """
+    counts, kept = collections.Counter(), []
+    for start in range(0, len(texts), TOKENIZE_BATCH):
+        tokens = tokenize(tf.constant(texts[start:start + TOKENIZE_BATCH], tf.string), level)
+        unique, _, found = tf.unique_with_counts(tokens.flat_values)
+        counts.update(dict(zip([token.decode("utf-8") for token in unique.numpy()],
+                               found.numpy().tolist())))
+        kept.append(tokens[:, -keep_last:])
+    if not kept:
+        return counts, tf.RaggedTensor.from_row_lengths(tf.zeros([0], tf.string),
+                                                        tf.zeros([0], tf.int64))
+    return counts, tf.concat(kept, axis=0)
+
+
 def join_tokens(tokens, level):
     """The text of `tokens`: characters joined as they are, words with spaces."""
     return ("" if level == "char" else " ").join(tokens)
@@ -98,6 +121,11 @@ class TokenVocab(_JsonVocab):
         """The vocabulary of `token_lists`: tokens seen >= min_count times, at most
         max_size entries in all (the specials included)."""
         counts = collections.Counter(token for tokens in token_lists for token in tokens)
+        return cls.from_counts(counts, level, max_size, min_count)
+
+    @classmethod
+    def from_counts(cls, counts, level, max_size=None, min_count=1):
+        """The vocabulary of tokens counted in `counts` ({token: count}), as from_token_lists."""
         ordered = sorted((token for token, n in counts.items()
                           if n >= min_count and token not in SPECIALS),
                          key=lambda token: (-counts[token], token))
@@ -136,6 +164,10 @@ class TokenVocab(_JsonVocab):
 
     def decode_text(self, ids):
         return join_tokens(self.decode(ids), self.level)
+
+    def lookup(self, tokens):
+        """Ids (int32) of a string tensor of tokens, ragged or not; UNK_ID for the rest."""
+        return tf.ragged.map_flat_values(self.lookup_table().lookup, tokens)
 
     def lookup_table(self):
         """A TensorFlow table token -> id (int32), UNK_ID for the rest: for servables."""
