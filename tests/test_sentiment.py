@@ -132,8 +132,14 @@ def test_predict_prints_label_and_probability_per_text(sentiment_run, tmp_path, 
     lines = [line.split("\t") for line in out.strip().split("\n")]
     assert [label for label, _ in lines[:2]] == ["pos", "neg"] and len(lines) == 4
     assert all(label in ("neg", "pos") and 0.5 <= float(p) <= 1.0 for label, p in lines)
-    assert err.strip() == ("note: text 4 has 84 tokens; only its last 64 were read "
-                           "(the run's --max_length)")
+    assert err.strip().split("\n") == [
+        "note: text 3 holds no token seen in training (all read as <unk>); its label says "
+        "little about it",
+        "note: text 4 has 84 tokens; only its last 64 were read (the run's --max_length)"]
+    _, err = cli_ok(["predict", "--run_dir", sentiment_run[0], "", " \t "], capsys)
+    assert err.strip().split("\n") == [
+        f"note: text {i} has no tokens (empty or white space); its label says nothing about "
+        "it" for i in (1, 2)]
     lines_file = tmp_path / "lines.txt"
     lines_file.write_text("great , not dull\r\n\nbad\n", encoding="utf-8")
     out2, _ = cli_ok(["predict", "--run_dir", sentiment_run[0], "--input", str(lines_file)],

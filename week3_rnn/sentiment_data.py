@@ -10,6 +10,9 @@ task's test part is cut by a hash of each sentence (sentiment_files.hash_split),
 so no test sentence is ever a training sentence, whatever the seed.
 """
 
+import contextlib
+import logging
+
 import numpy as np
 
 from common.cli import UsageError
@@ -96,8 +99,27 @@ def check_reachable(urls, timeout=10):
                 "--dataset order (generated, no download)") from None
 
 
+@contextlib.contextmanager
+def absl_warnings_hidden():
+    """tfds logs warnings through absl (such as 'Variant folder ... has no
+    dataset_info.json' for every dataset not yet downloaded), which would put a
+    second line before a failure's one `error:` line; its errors still show."""
+    logger = logging.getLogger("absl")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
 def load_tfds(config, parts=("train", "test"), data_dir=None):
     """tensorflow-datasets' imdb_reviews (downloaded once into its cache), bounded."""
+    with absl_warnings_hidden():
+        return _load_tfds(config, parts, data_dir)
+
+
+def _load_tfds(config, parts, data_dir):
     try:
         import tensorflow_datasets as tfds
 

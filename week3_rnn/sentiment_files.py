@@ -171,8 +171,19 @@ def imdb_root(data_dir):
 
 def class_folders(scan, split_dir):
     """The class names of an IMDB split: its sub-folders (unsup left out), sorted."""
-    return [entry.name for entry in scan.entries(split_dir)
-            if entry.is_dir() and entry.name != IMDB_UNLABELLED]
+    names = [entry.name for entry in scan.entries(split_dir)
+             if entry.is_dir() and entry.name != IMDB_UNLABELLED]
+    if len(names) > MAX_CLASSES:
+        raise UsageError(f"--data_dir: {split_dir} holds {len(names):,} class folders, more "
+                         f"than {MAX_CLASSES} (as for a label column); is it a folder of "
+                         "classes (pos/ and neg/, say)?")
+    return names
+
+
+def shown(names, count=10):
+    """`names` for a message: the first `count`, then how many more."""
+    more = f" and {len(names) - count:,} more" if len(names) > count else ""
+    return ", ".join(names[:count]) + more
 
 
 def balanced(paths_by_class, count):
@@ -203,7 +214,7 @@ def read_imdb_split(scan, root, split, class_names, max_examples, max_bytes):
         folder = os.path.join(split_dir, name)
         if not os.path.isdir(folder):
             raise UsageError(f"--data_dir: {folder} is missing; {split}/ needs a folder for "
-                             f"each class of train/ ({', '.join(class_names)})")
+                             f"each class of train/ ({shown(class_names)})")
         paths_by_class.append(scan.files(folder, keep=lambda n: n.endswith(".txt")))
         if not paths_by_class[-1]:
             raise UsageError(f"--data_dir: {folder} holds no .txt review")
@@ -227,7 +238,7 @@ def load_imdb_folder(root, config, parts, max_files, max_bytes):
     extra = sorted(set(class_folders(scan, os.path.join(root, "test"))) - set(class_names))
     if extra:
         raise UsageError(f"--data_dir: test/ has class folders train/ lacks: "
-                         f"{', '.join(extra)}")
+                         f"{shown(extra)}")
     read = {}
     for split in parts:
         # The training split is read a little beyond --max_examples: the
@@ -261,8 +272,8 @@ def read_nsmc_file(path, max_bytes):
             raise UsageError(f"{path} line {number} has {len(columns)} tab-separated "
                              "columns, not 3 (id, document, label)")
         if columns[2].strip() not in ("0", "1"):
-            raise UsageError(f"{path} line {number}: label {columns[2].strip()!r} is not "
-                             "0 (negative) or 1 (positive)")
+            raise UsageError(f"{path} line {number}: label {columns[2].strip()[:40]!r} is "
+                             "not 0 (negative) or 1 (positive)")
         if not columns[1].strip():
             skipped += 1  # NSMC has a few empty documents
             continue

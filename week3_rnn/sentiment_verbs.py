@@ -10,8 +10,8 @@ import numpy as np
 import tensorflow as tf
 
 from common import lifecycle
-from common.argtypes import input_path
-from common.batching import ordered_batches, sequence_lengths, shuffled_batches
+from common.argtypes import SEED_MAX, input_path
+from common.batching import ordered_batches, shuffled_batches
 from common.cli import (UsageError, add_input_limit_flag, add_run_flags, add_scan_limit_flag,
                         add_training_flags, command_parser)
 from common.configs import add_config_flags, config_from_args
@@ -19,12 +19,11 @@ from common.export import check_export_dir, save_litert, save_servable
 from common.files import read_json_file
 from common.model_size import check_fits
 from common.runs import RunDir
-from common.text import read_text_file
-from common.tokens import TokenVocab, check_vocab_size, tokenize_texts
+from common.text import texts_to_read
+from common.tokens import UNK_ID, TokenVocab, check_vocab_size, count_and_keep_last
 from common.training import Progress
 from week3_rnn.sentiment_data import DATASETS, load_source, reload_test
-from week3_rnn.sentiment_files import (Part, check_label_column, load_data_dir,
-                                       read_labelled_lines, test_digest)
+from week3_rnn.sentiment_files import Part, load_data_dir, read_labelled_lines, test_digest
 from week3_rnn.sentiment_model import (PRESETS, SentimentConfig, build_sentiment_model,
                                        estimated_size)
 from week3_rnn.sentiment_servable import SentimentServable
@@ -32,12 +31,27 @@ from week3_rnn.sentiment_servable import SentimentServable
 KIND = "sentiment"
 MAX_TEXTS = 100_000  # texts per predict call
 CLASSIFY_BATCH = 256  # texts per servable call in evaluate and predict
+# The default --max_bytes of each input file. Training holds the texts and their
+# kept tokens in memory, up to about 20 bytes per input byte (a one-line 100 MB
+# file took 2.2 GB), so the project's default of 2 GiB could end in an out-of-memory
+# kill; NSMC's files are 14 and 5 MB, IMDB's reviews a few kB each.
+MAX_BYTES = 256 * 1024 ** 2
+
+
+def token_ids(texts, vocab, max_length):
+    """Ragged (texts, None) int32: the ids of each text's last max_length tokens.
+
+    Tokenised, cut and looked up in TensorFlow (common.tokens), as the
+    servable does, so a text of millions of tokens costs no Python object per
+    token; a list of id lists would take 36 bytes an id.
+    """
+    return vocab.lookup(count_and_keep_last(texts, vocab.level, max_length)[1])
 
 
 def encode(texts, vocab, max_length):
     """(id lists of the last max_length tokens of each text, unknown tokens among them)."""
-    token_lists = tokenize_texts(texts, vocab.level)
-    return vocab.encode_all([tokens[-max_length:] for tokens in token_lists])
+    ids = token_ids(texts, vocab, max_length).to_list()
+    return ids, sum(row.count(UNK_ID) for row in ids)
 
 
 def check_training_part(data):
@@ -54,17 +68,18 @@ def train(config, out_dir, data, seed=0, resume=False, strategy="default", verbo
     """Trains (or resumes) a classifier on `data` (a sentiment_files.Labelled);
     returns (model, state, vocab)."""
     check_training_part(data)
-    token_lists = tokenize_texts(data.train.texts, config.tokens)
-    vocab = TokenVocab.from_token_lists(token_lists, config.tokens, config.vocab_size,
-                                        config.min_count)
+    # The vocabulary counts every token of the training texts; the model reads
+    # each text's last max_length.
+    counts, kept = count_and_keep_last(data.train.texts, config.tokens, config.max_length)
+    vocab = TokenVocab.from_counts(counts, config.tokens, config.vocab_size, config.min_count)
     check_vocab_size(vocab, "the training part")
-    train_ids, _ = vocab.encode_all([t[-config.max_length:] for t in token_lists])
-    batch_size = min(config.batch_size, len(train_ids))
+    train_ids = vocab.lookup(kept)                          # ragged (texts, None) int32
+    batch_size = min(config.batch_size, len(data.train))
     check_fits(estimated_size(config, len(vocab), len(data.class_names), batch_size),
                "--units, --num_layers, --embedding_dim, --max_length or --batch_size")
     validation = None
     if len(data.validation):
-        val_ids, _ = encode(data.validation.texts, vocab, config.max_length)
+        val_ids = token_ids(data.validation.texts, vocab, config.max_length)
         validation = ordered_batches((val_ids, data.validation.labels), batch_size)
     skipped = f"; {data.skipped:,} empty texts skipped" if data.skipped else ""
     job = lifecycle.TrainJob(
@@ -80,8 +95,8 @@ def train(config, out_dir, data, seed=0, resume=False, strategy="default", verbo
         # Batches of texts of similar length (little padding), padded with <pad> = 0.
         train_data=lambda first_epoch: shuffled_batches(
             (train_ids, data.train.labels), batch_size, seed, first_epoch,
-            lengths=sequence_lengths(train_ids)),
-        steps_per_epoch=len(train_ids) // batch_size,
+            lengths=train_ids.row_lengths().numpy()),
+        steps_per_epoch=len(data.train) // batch_size,
         validation_data=validation,
         progress=Progress(batch_size, "texts", plot_ylabel="cross-entropy per text"),
         describe=lambda model: (
@@ -93,20 +108,38 @@ def train(config, out_dir, data, seed=0, resume=False, strategy="default", verbo
     return model, state, vocab
 
 
+def read_class_names(run_dir):
+    """labels.json: two or more distinct class names (UsageError if edited otherwise)."""
+    class_names = read_json_file(run_dir.read_path("labels.json"))
+    if (not isinstance(class_names, list) or len(class_names) < 2
+            or not all(isinstance(name, str) for name in class_names)
+            or len(set(class_names)) != len(class_names)):
+        raise UsageError(f"{run_dir.file('labels.json')} is not a list of distinct class "
+                         "names (edited or damaged); restore it or retrain")
+    return class_names
+
+
 def load_run(run_dir_path, checkpoint="best"):
     """(model, vocab, class_names, config) of a sentiment run, checked against each other."""
     run_dir = RunDir(run_dir_path)
     config = run_dir.read_run_config(KIND, SentimentConfig)
     vocab = TokenVocab.load(run_dir.read_path("vocab.json"))
-    class_names = read_json_file(run_dir.read_path("labels.json"))
-    if (not isinstance(class_names, list) or len(class_names) < 2
-            or not all(isinstance(name, str) for name in class_names)):
-        raise UsageError(f"{run_dir.file('labels.json')} is not a list of class names")
+    class_names = read_class_names(run_dir)
+    if vocab.level != config.tokens:
+        # The servable splits texts by the vocabulary's level: a mismatch would
+        # feed the model tokens of a kind it never saw, silently.
+        raise UsageError(f"{run_dir.path}: vocab.json holds {vocab.level} tokens but "
+                         f"config.json says --tokens {config.tokens} (edited, or from "
+                         "another run); restore them or retrain")
     model = run_dir.load_model(KIND, checkpoint)
     if (model.get_layer("embedding").input_dim != len(vocab)
             or model.output_shape[-1] != len(class_names)):
         raise UsageError(f"{run_dir.path}: vocab.json or labels.json does not match the "
                          "model (edited, or from another run)")
+    if model.name != f"sentiment_{config.arch}":
+        raise UsageError(f"{run_dir.path}: the {checkpoint} checkpoint holds a "
+                         f"{model.name!r} model, not the sentiment_{config.arch} that "
+                         "config.json names (edited, or from another run)")
     return model, vocab, class_names, config
 
 
@@ -163,13 +196,32 @@ def evaluate(run_dir_path, part, checkpoint="best", source="test part"):
 
 
 def relabelled(texts, labels, class_names, where):
-    """A Part of texts whose label strings must be among the run's class names."""
+    """A Part of texts whose label strings must be among the run's class names.
+
+    Any of them will do: a file of positive reviews alone is a fair test set
+    (so no check_label_column here, which asks training data for two classes).
+    """
     index = {name: i for i, name in enumerate(class_names)}
     unknown = sorted(set(labels) - index.keys())
     if unknown:
-        raise UsageError(f"{where}: labels {', '.join(map(repr, unknown[:5]))} are not "
-                         f"classes of the run ({', '.join(class_names)})")
+        shown = ", ".join(repr(label if len(label) <= 40 else label[:40] + "...")
+                          for label in unknown[:5])
+        more = f" and {len(unknown) - 5:,} more" if len(unknown) > 5 else ""
+        raise UsageError(f"{where}: labels {shown}{more} are not classes of the run "
+                         f"({', '.join(class_names)})")
     return Part(list(texts), np.array([index[label] for label in labels], np.int32))
+
+
+def recorded_data(saved, run_dir):
+    """(source, seed, test digest) as config.json records them; UsageError when they were
+    edited into something train never writes (they are read, not trusted)."""
+    source, seed, data = saved.get("source", ""), saved.get("seed", 0), saved.get("data", {})
+    if (not isinstance(source, str) or type(seed) is not int or not 0 <= seed <= SEED_MAX
+            or not isinstance(data, dict)):
+        raise UsageError(f"{run_dir.config_path}: its source, seed or data entry is not "
+                         "what train writes (edited or damaged); restore it, or pass --text "
+                         "FILE or --data_dir DIR to evaluate on")
+    return source, seed, data.get("test_digest")
 
 
 def evaluation_part(args):
@@ -177,24 +229,22 @@ def evaluation_part(args):
     run_dir = RunDir(args.run_dir)
     saved = run_dir.read_config(KIND)  # a wrong directory fails before any data is read
     config = run_dir.read_run_config(KIND, SentimentConfig)
-    class_names = read_json_file(run_dir.read_path("labels.json"))
+    class_names = read_class_names(run_dir)
     if args.text is not None and args.data_dir is not None:
         raise UsageError("--text and --data_dir name two data sets; pass one (or neither, "
                          "for the run's own test part)")
     if args.text is not None:
         texts, labels, _ = read_labelled_lines(args.text, args.max_bytes)
-        check_label_column(labels, args.text)
         return relabelled(texts, labels, class_names, args.text), f"every line of {args.text}"
     if args.data_dir is not None:
         data = load_data_dir(args.data_dir, config, ("test",), args.max_files, args.max_bytes)
         names = [data.class_names[i] for i in data.test.labels]
         return (relabelled(data.test.texts, names, class_names, args.data_dir),
                 f"test split of {args.data_dir}")
-    data = reload_test(str(saved.get("source", "")), config, saved.get("seed", 0),
-                       args.max_files, args.max_bytes)
-    recorded = (saved.get("data") or {}).get("test_digest")
+    source, seed, recorded = recorded_data(saved, run_dir)
+    data = reload_test(source, config, seed, args.max_files, args.max_bytes)
     if data.class_names != class_names or test_digest(data.test) != recorded:
-        raise UsageError(f"the run's data ({saved.get('source')}) has changed since it was "
+        raise UsageError(f"the run's data ({source}) has changed since it was "
                          "trained, so its test part is not the one held out; pass --text FILE "
                          "or --data_dir DIR to evaluate on")
     return data.test, f"held-out test part of {data.source}"
@@ -225,36 +275,25 @@ def export(run_dir_path, export_dir, overwrite=False, checkpoint="best", fmt="sa
                          run_dir_path, KIND, info)
 
 
-def read_lines(path, max_bytes):
-    """The lines of a UTF-8 file (a final line break ends the last line, adds none)."""
-    lines = read_text_file(path, max_bytes).split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()
-    return [line[:-1] if line.endswith("\r") else line for line in lines]
-
-
 def predict_inputs(args):
     """The texts to classify: TEXT arguments or the lines of --input, one output line each."""
-    if args.texts and args.input is not None:
-        raise UsageError("pass TEXT arguments or --input FILE, not both")
-    texts = read_lines(args.input, args.max_bytes) if args.input is not None else args.texts
-    if not texts:
-        raise UsageError("nothing to classify: pass one or more TEXT arguments or "
-                         "--input FILE")
-    if len(texts) > MAX_TEXTS:
-        raise UsageError(f"{len(texts):,} texts, more than {MAX_TEXTS:,} in one call; "
-                         "split the input")
-    return texts
+    return texts_to_read(args.texts, args.input, args.max_bytes, "classify", MAX_TEXTS)
 
 
 def predict(run_dir_path, texts, checkpoint="best"):
     """Prints `label<TAB>probability` per text; notes truncated texts on stderr."""
     servable, config, _ = servable_of(run_dir_path, checkpoint)
     out = classify(servable, texts)
-    for i, count in enumerate(out["tokens"]):
+    for i, (count, unknown) in enumerate(zip(out["tokens"], out["unknown_tokens"])):
         if count > config.max_length:
             print(f"note: text {i + 1} has {count:,} tokens; only its last "
                   f"{config.max_length:,} were read (the run's --max_length)", file=sys.stderr)
+        if count == 0:
+            print(f"note: text {i + 1} has no tokens (empty or white space); its label "
+                  "says nothing about it", file=sys.stderr)
+        elif unknown == min(count, config.max_length):
+            print(f"note: text {i + 1} holds no token seen in training (all read as "
+                  "<unk>); its label says little about it", file=sys.stderr)
     for label, probability in zip(out["labels"], out["probability"]):
         print(f"{label.decode('utf-8')}\t{probability:.4f}")
     return out
@@ -275,8 +314,13 @@ def add_data_flags(p, training):
                        help="order: a generated task that needs word order (no download); "
                             "imdb_reviews: tensorflow-datasets' IMDB (downloads 80 MB "
                             "once), the default when no --text or --data_dir is given")
-    add_input_limit_flag(p)
+    add_max_bytes_flag(p)
     add_scan_limit_flag(p)
+
+
+def add_max_bytes_flag(p):
+    add_input_limit_flag(p)
+    p.set_defaults(max_bytes=MAX_BYTES)
 
 
 def build_parser():
@@ -300,7 +344,7 @@ def build_parser():
     p.add_argument("texts", nargs="*", metavar="TEXT", help="texts to classify")
     p.add_argument("--input", type=input_path,
                    help="a UTF-8 file: classify each of its lines instead of TEXT arguments")
-    add_input_limit_flag(p)
+    add_max_bytes_flag(p)
 
     about = ("saved_model: strings in, class names and probabilities out; litert: "
              "probabilities.tflite, token ids (1, max_length) in and probabilities out, the "
