@@ -162,3 +162,114 @@ def test_export_never_replaces_what_it_did_not_write(translate_run, tmp_path, ca
     fails(["export", "--run_dir", run_dir, "--export_dir", tmp_path / "x", "--format",
            "litert"], capsys, "litert")
     assert snapshot(run_dir) == before and not (tmp_path / "x").exists()
+
+
+@pytest.mark.parametrize("out, fragment", [
+    ("", "--out is empty"),
+    ("/dev/null", "neither a folder nor a regular file"),
+    ("/dev/maps", "a system folder"),
+], ids=["empty", "device", "system-folder"])
+def test_attention_maps_go_only_where_a_user_keeps_files(translate_run, tmp_path, capsys,
+                                                         monkeypatch, out, fragment):
+    monkeypatch.chdir(tmp_path)  # --out "" once wrote ./-1.png here
+    before = snapshot(tmp_path)
+    fails(["predict", "--run_dir", translate_run[0], "abc", "--out", out], capsys, fragment)
+    assert snapshot(tmp_path) == before and not os.path.exists("/dev/null-1.png")
+
+
+def edited_run(translate_run, tmp_path, name="config.json", **changes):
+    """A copy of the run with `changes` made to one JSON file of it (a side: dict)."""
+    run_dir = tmp_path / "run"
+    shutil.copytree(translate_run[0], run_dir)
+    data = json.loads((run_dir / name).read_text())
+    for key, value in changes.items():
+        if isinstance(value, dict):
+            data[key].update(value)
+        else:
+            data[key] = value
+    (run_dir / name).write_text(json.dumps(data))
+    return run_dir
+
+
+@pytest.mark.parametrize("changes, fragment", [
+    ({"dataset": "nope"}, "dataset ('nope')"),
+    ({"dataset": ["x"]}, "dataset (['x'])"),
+    ({"dataset": "cmudict"}, "keep_stress"),
+    ({"dataset": "pairs", "path": ["x"]}, "path (['x'])"),
+    ({"dataset": "reverse", "min_length": "x", "data_seed": 0}, "min_length ('x')"),
+    ({"dataset": "addition", "digits": 10 ** 6, "data_seed": 0}, "digits (1000000)"),
+    ({"tokens": "byte"}, "tokens ('byte')"),
+], ids=["unknown", "list", "no-keep-stress", "path-list", "min-length-str", "digits-huge",
+        "tokens"])
+def test_evaluate_refuses_edited_data_settings(translate_run, tmp_path, capsys, changes,
+                                               fragment):
+    run_dir = edited_run(translate_run, tmp_path, **changes)
+    before = snapshot(run_dir)
+    fails(["evaluate", "--run_dir", run_dir], capsys, fragment)
+    fails(["predict", "--run_dir", run_dir, "abc"], capsys, "edited or damaged")
+    assert snapshot(run_dir) == before
+
+
+@pytest.mark.parametrize("flags, fragment", [
+    (["--dataset", "dates", "--max_examples", "10000000"], "lower --max_examples"),
+    (["--dataset", "reverse", "--min_length", "12", "--max_examples", "1000000"],
+     "lower --max_examples, --max_length or --min_length"),
+    (["--dataset", "addition", "--digits", "18", "--max_examples", "1000000"],
+     "lower --max_examples or --digits"),
+])
+def test_data_that_cannot_fit_is_refused_before_it_is_made(tmp_path, capsys, monkeypatch,
+                                                           flags, fragment):
+    from week3_rnn import translate_data
+
+    monkeypatch.setattr(translate_data, "available_bytes", lambda: 2 ** 30)  # 1 GiB here
+    fails(train_args(tmp_path / "run", *flags), capsys, fragment)
+    assert not (tmp_path / "run").exists()
+
+
+def test_evaluate_refuses_an_edited_max_examples_before_generating(tmp_path, capsys,
+                                                                   monkeypatch):
+    from week3_rnn import translate_data
+
+    run_dir = tmp_path / "run"
+    status, _, _ = cli(train_args(str(run_dir), "--dataset", "addition", "--max_examples",
+                                  "300"), capsys)
+    assert status is None
+    config = json.loads((run_dir / "config.json").read_text())
+    (run_dir / "config.json").write_text(json.dumps({**config, "max_examples": 10 ** 7}))
+    before = snapshot(run_dir)
+    monkeypatch.setattr(translate_data, "available_bytes", lambda: 2 ** 30)
+    fails(["evaluate", "--run_dir", run_dir], capsys, "lower --max_examples")
+    assert snapshot(run_dir) == before
+
+
+@pytest.mark.parametrize("name, changes, fragment", [
+    ("vocab.json", {"source": {"level": "word"}}, "holds word source tokens"),
+    ("vocab.json", {"target": {"level": "word"}}, "holds word target tokens"),
+    ("config.json", {"arch": "seq2seq"}, "not the seq2seq model with a uni encoder"),
+    ("config.json", {"encoder": "bi"}, "not the attention model with a bi encoder"),
+])
+def test_an_edited_run_is_refused_not_used(translate_run, tmp_path, capsys, name, changes,
+                                           fragment):
+    run_dir = edited_run(translate_run, tmp_path, name, **changes)
+    before = snapshot(run_dir)
+    fails(["predict", "--run_dir", run_dir, "abc"], capsys, fragment)
+    fails(["evaluate", "--run_dir", run_dir], capsys, fragment)
+    assert snapshot(run_dir) == before
+
+
+def test_evaluate_pairs_that_all_are_too_long_is_one_error_line(translate_run, tmp_path,
+                                                                capsys):
+    pairs = tmp_path / "long.tsv"
+    pairs.write_text("a very long date phrase here\t2020-01-01\n", encoding="utf-8")
+    before = snapshot(translate_run[0])
+    fails(["evaluate", "--run_dir", translate_run[0], "--pairs", pairs], capsys,
+          "no pair of at most 12 tokens")
+    assert snapshot(translate_run[0]) == before
+
+
+def test_a_file_too_small_to_hold_out_a_test_part_makes_no_run(tmp_path, capsys):
+    pairs = tmp_path / "header.tsv"
+    pairs.write_text("source\ttarget\n", encoding="utf-8")
+    fails(train_args(tmp_path / "run", "--pairs", pairs, "--tokens", "char"), capsys,
+          "the test part would be empty")
+    assert not (tmp_path / "run").exists()

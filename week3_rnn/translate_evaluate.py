@@ -22,6 +22,7 @@ import warnings
 
 from common import lifecycle
 from common.cli import UsageError
+from common.folders import system_folder_kind
 from common.outputs import check_out_file
 from common.plots import new_figure, save_figure
 from common.runs import RunDir
@@ -31,20 +32,10 @@ from week3_rnn.translate_data import (fingerprint, grouped, prepare, read_pairs,
                                       tokenized)
 from week3_rnn.translate_model import TranslateConfig
 from week3_rnn.translate_verbs import (KIND, load_run, predict_inputs, read_vocabs,
-                                       translate_texts)
+                                       recorded_settings, translate_texts)
 
-SETTING_KEYS = ("dataset", "path", "tokens", "keep_stress", "min_length", "digits",
-                "data_seed")
 BUCKET = 5  # source lengths per row of by_bucket
 MAX_MAPS = 1000  # attention maps per predict call
-
-
-def run_settings(saved, run_dir_path):
-    settings = {key: saved[key] for key in SETTING_KEYS if key in saved}
-    if "dataset" not in settings:
-        raise UsageError(f"{run_dir_path}/config.json names no dataset; the file was edited "
-                         "or is not this project's")
-    return settings
 
 
 def test_examples(run_dir_path, pairs=None, data_dir=None, max_bytes=None):
@@ -52,16 +43,16 @@ def test_examples(run_dir_path, pairs=None, data_dir=None, max_bytes=None):
     run_dir = RunDir(run_dir_path)
     config = run_dir.read_run_config(KIND, TranslateConfig)
     saved = run_dir.read_config(KIND)
-    settings = run_settings(saved, run_dir_path)
+    settings = recorded_settings(saved, run_dir)
     limit = {} if max_bytes is None else {"max_bytes": max_bytes}
     if pairs is not None:
         triples = [(s, s, t) for s, t in read_pairs(read_text_file(pairs, **limit), pairs)]
         examples, left_out = tokenized(triples, settings, config.max_length)
-        if left_out:
-            print(f"note: left out {left_out:,} pairs with an empty side or more than "
-                  f"{config.max_length} tokens", file=sys.stderr)
         if not examples:
             raise UsageError(f"{pairs} has no pair of at most {config.max_length} tokens")
+        if left_out:  # only once scoring goes ahead: an error stays one line
+            print(f"note: left out {left_out:,} pairs with an empty side or more than "
+                  f"{config.max_length} tokens", file=sys.stderr)
         return examples, f"file:{os.path.abspath(pairs)}"
     if data_dir is not None:
         if settings["dataset"] != "cmudict":
@@ -152,6 +143,21 @@ def evaluate_command(args):
     evaluate(args.run_dir, examples, args.beam, args.checkpoint, data)
 
 
+def check_out_value(out):
+    """UsageError for an --out that names no place for maps: empty, or a device, FIFO or
+    other non-folder, non-file (/dev/null would become /dev/null-1.png in /dev), or a
+    path in a system folder."""
+    if not out.strip():
+        raise UsageError("--out is empty; name a folder or a PNG file prefix for the maps")
+    if os.path.lexists(out) and not (os.path.isdir(out) or os.path.isfile(out)):
+        raise UsageError(f"--out {out} is neither a folder nor a regular file; name a folder "
+                         "or a PNG file prefix for the maps")
+    folder = out if os.path.isdir(out) else os.path.dirname(os.path.abspath(out))
+    if system_folder_kind(folder) == "a system folder":
+        raise UsageError(f"--out {out} lies in {folder}, a system folder; name a folder of "
+                         "your own for the maps")
+
+
 def attention_paths(out, count):
     """Where `predict --out OUT` writes the maps of `count` texts (see its --help)."""
     digits = len(str(count))
@@ -195,6 +201,7 @@ def predict_command(args):
         if len(texts) > MAX_MAPS:
             raise UsageError(f"--out writes one map per text: {len(texts):,} texts, more "
                              f"than {MAX_MAPS:,}; pass fewer")
+        check_out_value(args.out)
         paths = attention_paths(args.out, len(texts))
         for path in paths:  # every one checked before any work
             check_out_file(path, read_runs=[args.run_dir])

@@ -23,14 +23,26 @@ from common.text import texts_to_read
 from common.tokens import LEVELS, TokenVocab, tokenize_texts
 from common.training import Progress, epoch_decay_callback
 from week3_rnn import translate_data
-from week3_rnn.translate_data import (PARTS, encoded, fingerprint, make_vocabs, prepare,
+from week3_rnn.translate_data import (MAX_DIGITS, MAX_MIN_LENGTH, PARTS, check_settings,
+                                      encoded, fingerprint, levels, make_vocabs, prepare,
                                       read_source)
-from week3_rnn.translate_model import (PRESETS, TranslateConfig, build_translate_model,
-                                       estimated_size)
+from week3_rnn.translate_model import (PRESETS, BidirectionalEncoder, TranslateConfig,
+                                       build_translate_model, estimated_size)
 from week3_rnn.translate_servable import TranslateServable
 
 KIND = "translate"
 MAX_BEAM = 64
+SETTING_KEYS = ("dataset", "path", "tokens", "keep_stress", "min_length", "digits",
+                "data_seed")
+
+
+def recorded_settings(saved, run_dir):
+    """The data settings config.json records (`saved`), checked: read, not trusted."""
+    settings = {key: saved[key] for key in SETTING_KEYS if key in saved}
+    if "dataset" not in settings:
+        raise UsageError(f"{run_dir.config_path} names no dataset; the file was edited "
+                         "or is not this project's")
+    return check_settings(settings, run_dir.config_path)
 
 
 def data_settings(args):
@@ -78,6 +90,11 @@ def train(config, out_dir, triples, settings, seed=0, resume=False, strategy="de
     if batch_size < 1:
         raise UsageError("no training pair is left (after the validation and test parts and "
                          "--max_length); use more data or a larger --max_length")
+    if config.test_fraction > 0 and not parts["test"]:
+        # evaluate would have nothing to score (it would blame --test_fraction).
+        raise UsageError(f"--test_fraction {config.test_fraction} holds out no pair of these "
+                         f"{sum(map(len, parts.values())):,}: the test part would be empty; "
+                         "use more data (or --test_fraction 0 and evaluate --pairs FILE)")
     source_vocab, target_vocab = make_vocabs(parts["train"], settings, config)
     check_fits(estimated_size(config, len(source_vocab), len(target_vocab), batch_size),
                "--units, --num_layers, --max_length or --batch_size")
@@ -120,7 +137,15 @@ def load_run(run_dir_path, checkpoint="best"):
     config = run_dir.read_run_config(KIND, TranslateConfig)
     saved = run_dir.read_config(KIND)
     vocabs = read_vocabs(run_dir)
+    check_levels(vocabs, recorded_settings(saved, run_dir), run_dir)
     model = run_dir.load_model(KIND, checkpoint)
+    if model.name != f"translate_{config.arch}" or (
+            isinstance(model.get_layer("encoder_lstm_0"), BidirectionalEncoder)
+            != (config.encoder == "bi")):
+        raise UsageError(f"{run_dir.path}: the {checkpoint} checkpoint holds a "
+                         f"{model.name!r} model, not the {config.arch} model with a "
+                         f"{config.encoder} encoder that config.json names (edited, or from "
+                         "another run); restore it or retrain")
     for (name, vocab), layer in zip(vocabs.items(), ("source_embedding", "target_embedding")):
         if len(vocab) != model.get_layer(layer).input_dim:
             raise UsageError(f"{run_dir.file('vocab.json')} has {len(vocab)} {name} tokens but "
@@ -129,6 +154,17 @@ def load_run(run_dir_path, checkpoint="best"):
     servable = TranslateServable(model, vocabs["source"], vocabs["target"], config.max_length,
                                  config.reverse_source, saved.get("dataset") == "cmudict")
     return servable, config, saved, vocabs["source"], vocabs["target"]
+
+
+def check_levels(vocabs, settings, run_dir):
+    """UsageError unless the vocabularies split texts as the recorded data does: the
+    servable tokenises by the vocabulary's level, so a mismatch would feed the model
+    tokens of a kind it never saw, silently."""
+    for side, level in zip(("source", "target"), levels(settings)):
+        if vocabs[side].level != level:
+            raise UsageError(f"{run_dir.path}: vocab.json holds {vocabs[side].level} {side} "
+                             f"tokens but config.json's data has {level} tokens (edited, or "
+                             "from another run); restore them or retrain")
 
 
 def read_vocabs(run_dir):
@@ -177,10 +213,10 @@ def add_data_flags(parser):
                              "default they are dropped, as in published G2P results")
     parser.add_argument("--tokens", choices=LEVELS,
                         help="--pairs: split texts into characters or words (default: word)")
-    parser.add_argument("--min_length", type=count(1000),
+    parser.add_argument("--min_length", type=count(MAX_MIN_LENGTH),
                         help="--dataset reverse: shortest string (default 5; the longest is "
                              "--max_length)")
-    parser.add_argument("--digits", type=count(18),
+    parser.add_argument("--digits", type=count(MAX_DIGITS),
                         help="--dataset addition: most digits per operand (default 3)")
     add_input_limit_flag(parser)
 
