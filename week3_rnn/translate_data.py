@@ -45,10 +45,12 @@ KOREAN_WEEKDAYS = ("월요일", "화요일", "수요일", "목요일", "금요�
 FIRST_DATE, LAST_DATE = datetime.date(1900, 1, 1), datetime.date(2099, 12, 31)
 MAX_MIN_LENGTH, MAX_DIGITS = 1000, 18  # the train flags' own bounds (--min_length, --digits)
 # Memory per token while the data is prepared: a Python str per token (source
-# and target), its three id lists and the fingerprint's JSON, measured at
-# roughly 100-150 bytes; the estimate errs high.
-BYTES_PER_TOKEN = 150
-DATE_TOKENS = 40  # the longest phrasing (29 characters) and the ISO date (10)
+# and target), its three id lists and the fingerprint's JSON. read_source ->
+# prepare -> make_vocabs -> encoded -> fingerprint grew the peak RSS by 44
+# bytes per token (reverse, 100k pairs of 20-40 letters) and 78 (dates, 100k);
+# 100 leaves a margin for the batches training builds from them.
+BYTES_PER_TOKEN = 100
+DATE_TOKENS = 30  # source and target of one date: 24 on average (8 phrasings), 39 at most
 _STRESS = re.compile(r"[012]$")
 _ALTERNATE = re.compile(r"\(\d+\)$")
 
