@@ -219,16 +219,16 @@ def test_evaluate_refuses_edited_data_settings(translate_run, tmp_path, capsys, 
 ])
 def test_data_that_cannot_fit_is_refused_before_it_is_made(tmp_path, capsys, monkeypatch,
                                                            flags, fragment):
-    from week3_rnn import translate_data
+    from week3_rnn import translate_limits
 
-    monkeypatch.setattr(translate_data, "available_bytes", lambda: 2 ** 30)  # 1 GiB here
+    monkeypatch.setattr(translate_limits, "available_bytes", lambda: 2 ** 30)  # 1 GiB here
     fails(train_args(tmp_path / "run", *flags), capsys, fragment)
     assert not (tmp_path / "run").exists()
 
 
 def test_evaluate_refuses_an_edited_max_examples_before_generating(tmp_path, capsys,
                                                                    monkeypatch):
-    from week3_rnn import translate_data
+    from week3_rnn import translate_limits
 
     run_dir = tmp_path / "run"
     status, _, _ = cli(train_args(str(run_dir), "--dataset", "addition", "--max_examples",
@@ -237,7 +237,7 @@ def test_evaluate_refuses_an_edited_max_examples_before_generating(tmp_path, cap
     config = json.loads((run_dir / "config.json").read_text())
     (run_dir / "config.json").write_text(json.dumps({**config, "max_examples": 10 ** 7}))
     before = snapshot(run_dir)
-    monkeypatch.setattr(translate_data, "available_bytes", lambda: 2 ** 30)
+    monkeypatch.setattr(translate_limits, "available_bytes", lambda: 2 ** 30)
     fails(["evaluate", "--run_dir", run_dir], capsys, "lower --max_examples")
     assert snapshot(run_dir) == before
 

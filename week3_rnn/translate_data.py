@@ -22,17 +22,13 @@ leaves out pairs longer than --max_length and splits.
 import datetime
 import hashlib
 import json
-import os
 import random
 import re
 
-from common.argtypes import SEED_MAX
 from common.cli import UsageError
 from common.files import DEFAULT_MAX_BYTES
-from common.model_size import GIB, available_bytes
 from common.text import read_text_file
-from common.tokens import (END_ID, LEVELS, START_ID, TokenVocab, check_vocab_size,
-                           tokenize_texts)
+from common.tokens import END_ID, START_ID, TokenVocab, check_vocab_size, tokenize_texts
 
 GENERATED = ("reverse", "dates", "addition")
 PARTS = ("train", "validation", "test")
@@ -43,14 +39,6 @@ MONTHS = ("January", "February", "March", "April", "May", "June", "July", "Augus
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 KOREAN_WEEKDAYS = ("월요일", "화요일", "수요일", "목요일", "금요일", "토요일", "일요일")
 FIRST_DATE, LAST_DATE = datetime.date(1900, 1, 1), datetime.date(2099, 12, 31)
-MAX_MIN_LENGTH, MAX_DIGITS = 1000, 18  # the train flags' own bounds (--min_length, --digits)
-# Memory per token while the data is prepared: a Python str per token (source
-# and target), its three id lists and the fingerprint's JSON. read_source ->
-# prepare -> make_vocabs -> encoded -> fingerprint grew the peak RSS by 44
-# bytes per token (reverse, 100k pairs of 20-40 letters) and 78 (dates, 100k);
-# 100 leaves a margin for the batches training builds from them.
-BYTES_PER_TOKEN = 100
-DATE_TOKENS = 30  # source and target of one date: 24 on average (8 phrasings), 39 at most
 _STRESS = re.compile(r"[012]$")
 _ALTERNATE = re.compile(r"\(\d+\)$")
 
@@ -209,67 +197,6 @@ def grouped(examples):
     return [(key, source, targets) for key, (source, targets) in groups.items()]
 
 
-def check_settings(settings, where):
-    """UsageError unless `settings` (the data settings config.json records) are what train
-    writes: they are read back by evaluate and predict, not trusted."""
-    def bad(what):
-        return UsageError(f"{where}: its {what} is not what train writes (edited or "
-                          "damaged); restore it or retrain")
-
-    def whole(key, low, high):
-        value = settings.get(key)
-        if type(value) is not int or not low <= value <= high:
-            raise bad(f"{key} ({value!r})")
-
-    dataset = settings.get("dataset")
-    if not isinstance(dataset, str) or dataset not in (*DATASETS, "pairs"):
-        raise bad(f"dataset ({dataset!r})")
-    if dataset in ("pairs", "cmudict") and not isinstance(settings.get("path"), str):
-        raise bad(f"path ({settings.get('path')!r})")
-    if dataset == "pairs" and settings.get("tokens") not in LEVELS:
-        raise bad(f"tokens ({settings.get('tokens')!r})")
-    if dataset == "cmudict" and type(settings.get("keep_stress")) is not bool:
-        raise bad(f"keep_stress ({settings.get('keep_stress')!r})")
-    if dataset in GENERATED:
-        whole("data_seed", 0, SEED_MAX)
-    if dataset == "reverse":
-        whole("min_length", 1, MAX_MIN_LENGTH)
-    if dataset == "addition":
-        whole("digits", 1, MAX_DIGITS)
-    return settings
-
-
-def check_data_fits(settings, config, available=None):
-    """UsageError (naming the flags to lower) when preparing the data `settings` name
-    would take more memory than this machine has; called before anything is generated
-    or read, since Python holds each token as an object (BYTES_PER_TOKEN)."""
-    dataset = settings["dataset"]
-    examples = config.max_examples
-    if dataset in ("pairs", "cmudict"):
-        try:
-            size = os.path.getsize(settings["path"])
-        except OSError:
-            return  # read_text_file names the problem
-        # The whole file as Python strings, then the tokens of the kept pairs.
-        needed = 4 * size + BYTES_PER_TOKEN * min(size, examples * 2 * config.max_length)
-        lower = "--max_examples or --max_length, or use a smaller file"
-    else:
-        per_example = {"reverse": settings.get("min_length", 1) + config.max_length,
-                       "dates": DATE_TOKENS,
-                       "addition": 3 * settings.get("digits", 3) + 2}[dataset]
-        needed = BYTES_PER_TOKEN * examples * per_example
-        lower = {"reverse": "--max_examples, --max_length or --min_length",
-                 "dates": "--max_examples",
-                 "addition": "--max_examples or --digits"}[dataset]
-    if available is None:
-        available = available_bytes()
-    if available is not None and needed > available:
-        raise UsageError(f"preparing this data ({dataset}, --max_examples {examples:,}) "
-                         f"needs about {needed / GIB:,.1f} GiB, more than the "
-                         f"{available / GIB:,.1f} GiB this machine has available; "
-                         f"lower {lower}")
-
-
 def read_source(settings, config, max_bytes=DEFAULT_MAX_BYTES):
     """[(key, source, target)] of the data `settings` name, at most config.max_examples keys.
 
@@ -280,7 +207,6 @@ def read_source(settings, config, max_bytes=DEFAULT_MAX_BYTES):
     if dataset == "reverse" and settings["min_length"] > config.max_length:
         raise UsageError(f"--min_length {settings['min_length']} is more than "
                          f"--max_length {config.max_length}")
-    check_data_fits(settings, config)
     if dataset == "pairs":
         path = settings["path"]
         triples = [(s, s, t) for s, t in read_pairs(read_text_file(path, max_bytes), path)]

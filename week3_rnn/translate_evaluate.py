@@ -30,6 +30,7 @@ from common.text import read_text_file
 from common.text_metrics import corpus_bleu, edit_distances, error_rate
 from week3_rnn.translate_data import (fingerprint, grouped, prepare, read_pairs, read_source,
                                       tokenized)
+from week3_rnn.translate_limits import check_data_fits
 from week3_rnn.translate_model import TranslateConfig
 from week3_rnn.translate_verbs import (KIND, load_run, predict_inputs, read_vocabs,
                                        recorded_settings, translate_texts)
@@ -58,6 +59,7 @@ def test_examples(run_dir_path, pairs=None, data_dir=None, max_bytes=None):
         if settings["dataset"] != "cmudict":
             raise UsageError("--data_dir is for runs trained on --dataset cmudict")
         settings["path"] = os.path.abspath(os.path.join(data_dir, "cmudict.dict"))
+    check_data_fits(settings, config)  # an edited max_examples: before generating
     parts, _ = prepare(read_source(settings, config, **limit), settings, config)
     if fingerprint(parts) != saved.get("data_sha256"):
         raise UsageError(f"the data of {run_dir_path} ({settings.get('path') or 'generated'})"

@@ -23,9 +23,10 @@ from common.text import texts_to_read
 from common.tokens import LEVELS, TokenVocab, tokenize_texts
 from common.training import Progress, epoch_decay_callback
 from week3_rnn import translate_data
-from week3_rnn.translate_data import (MAX_DIGITS, MAX_MIN_LENGTH, PARTS, check_settings,
-                                      encoded, fingerprint, levels, make_vocabs, prepare,
-                                      read_source)
+from week3_rnn.translate_data import (PARTS, encoded, fingerprint, levels, make_vocabs,
+                                      prepare, read_source)
+from week3_rnn.translate_limits import (MAX_DIGITS, MAX_MIN_LENGTH, check_data_fits,
+                                        check_settings)
 from week3_rnn.translate_model import (PRESETS, BidirectionalEncoder, TranslateConfig,
                                        build_translate_model, estimated_size)
 from week3_rnn.translate_servable import TranslateServable
@@ -288,6 +289,7 @@ def main(argv=None):
     if args.command == "train":
         config = config_from_args(args, PRESETS)
         settings = data_settings(args)
+        check_data_fits(settings, config)  # before anything is generated or read
         triples = read_source(settings, config, args.max_bytes)
         train(config, args.out_dir, triples, settings, seed=args.seed, resume=args.resume,
               strategy=args.strategy, verbose=args.verbose)
