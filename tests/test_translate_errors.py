@@ -247,6 +247,7 @@ def test_evaluate_refuses_an_edited_max_examples_before_generating(tmp_path, cap
     ("vocab.json", {"target": {"level": "word"}}, "holds word target tokens"),
     ("config.json", {"arch": "seq2seq"}, "not the seq2seq model with a uni encoder"),
     ("config.json", {"encoder": "bi"}, "not the attention model with a bi encoder"),
+    ("config.json", {"reverse_source": True}, "trained with reverse_source False"),
 ])
 def test_an_edited_run_is_refused_not_used(translate_run, tmp_path, capsys, name, changes,
                                            fragment):

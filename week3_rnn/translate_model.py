@@ -40,6 +40,7 @@ from common.configs import setting
 from common.model_size import Counter
 
 ARCHS = ("attention", "seq2seq")
+SOURCE_INPUT = {False: "source_ids_forward", True: "source_ids_reversed"}
 ENCODERS = ("uni", "bi")
 
 
@@ -105,7 +106,10 @@ PRESETS = {
 
 def build_translate_model(config, source_vocab_size, target_vocab_size):
     """The compiled training model: [source_ids, decoder_ids] -> logits (batch, T+1, V)."""
-    source_ids = keras.Input((None,), dtype="int32", name="source_ids")    # (batch, S)
+    # The input's name records reverse_source, which no weight shows: load_run
+    # refuses a config.json whose reverse_source was edited.
+    source_ids = keras.Input((None,), dtype="int32",                       # (batch, S)
+                             name=SOURCE_INPUT[config.reverse_source])
     decoder_ids = keras.Input((None,), dtype="int32", name="decoder_ids")  # (batch, T+1)
     source_mask = keras.ops.not_equal(source_ids, 0)                       # (batch, S)
     x = layers.Embedding(source_vocab_size, config.embedding_dim, mask_zero=True,

@@ -7,6 +7,7 @@ predict are in translate_evaluate.py.
 
 import os
 
+import keras
 import tensorflow as tf
 
 from common import lifecycle
@@ -27,8 +28,8 @@ from week3_rnn.translate_data import (PARTS, encoded, fingerprint, levels, make_
                                       prepare, read_source)
 from week3_rnn.translate_limits import (MAX_DIGITS, MAX_MIN_LENGTH, check_data_fits,
                                         check_settings)
-from week3_rnn.translate_model import (PRESETS, BidirectionalEncoder, TranslateConfig,
-                                       build_translate_model, estimated_size)
+from week3_rnn.translate_model import (PRESETS, SOURCE_INPUT, BidirectionalEncoder,
+                                       TranslateConfig, build_translate_model, estimated_size)
 from week3_rnn.translate_servable import TranslateServable
 
 KIND = "translate"
@@ -147,6 +148,13 @@ def load_run(run_dir_path, checkpoint="best"):
                          f"{model.name!r} model, not the {config.arch} model with a "
                          f"{config.encoder} encoder that config.json names (edited, or from "
                          "another run); restore it or retrain")
+    inputs = {layer.name for layer in model.layers if isinstance(layer, keras.layers.InputLayer)}
+    recorded = [reverse for reverse, name in SOURCE_INPUT.items() if name in inputs]
+    if recorded and recorded[0] != config.reverse_source:  # runs before the mark: unchecked
+        raise UsageError(f"{run_dir.path}: the {checkpoint} checkpoint was trained with "
+                         f"reverse_source {recorded[0]} but config.json says "
+                         f"{config.reverse_source} (edited, or from another run); restore it "
+                         "or retrain")
     for (name, vocab), layer in zip(vocabs.items(), ("source_embedding", "target_embedding")):
         if len(vocab) != model.get_layer(layer).input_dim:
             raise UsageError(f"{run_dir.file('vocab.json')} has {len(vocab)} {name} tokens but "
