@@ -30,10 +30,10 @@ from common.text import read_text_file
 from common.text_metrics import corpus_bleu, edit_distances, error_rate
 from week3_rnn.translate_data import (fingerprint, grouped, prepare, read_pairs, read_source,
                                       tokenized)
-from week3_rnn.translate_limits import check_data_fits
+from week3_rnn.translate_limits import check_data_fits, recorded_settings
 from week3_rnn.translate_model import TranslateConfig
 from week3_rnn.translate_verbs import (KIND, load_run, predict_inputs, read_vocabs,
-                                       recorded_settings, translate_texts)
+                                       translate_texts)
 
 BUCKET = 5  # source lengths per row of by_bucket
 MAX_MAPS = 1000  # attention maps per predict call

@@ -2,7 +2,8 @@
 
 config.json records the data settings train used (dataset, path, tokens, ...);
 evaluate and predict read them back, so `check_settings` refuses values train
-never writes (an edited file) with one error line instead of a traceback.
+never writes (an edited file) with one error line instead of a traceback, and
+`check_levels` a vocab.json whose token levels are not that data's.
 `check_data_fits` runs before any pair is generated or read: the pairs become
 Python objects (BYTES_PER_TOKEN), so --max_examples 10^7 would otherwise head
 for an out-of-memory kill.
@@ -14,7 +15,7 @@ from common.argtypes import SEED_MAX
 from common.cli import UsageError
 from common.model_size import GIB, available_bytes
 from common.tokens import LEVELS
-from week3_rnn.translate_data import DATASETS, GENERATED
+from week3_rnn.translate_data import DATASETS, GENERATED, levels
 
 MAX_MIN_LENGTH, MAX_DIGITS = 1000, 18  # the train flags' own bounds (--min_length, --digits)
 # Memory per token while the data is prepared: a Python str per token (source
@@ -24,6 +25,18 @@ MAX_MIN_LENGTH, MAX_DIGITS = 1000, 18  # the train flags' own bounds (--min_leng
 # 100 leaves a margin for the batches training builds from them.
 BYTES_PER_TOKEN = 100
 DATE_TOKENS = 30  # source and target of one date: 24 on average (8 phrasings), 39 at most
+
+SETTING_KEYS = ("dataset", "path", "tokens", "keep_stress", "min_length", "digits",
+                "data_seed")
+
+
+def recorded_settings(saved, run_dir):
+    """The data settings config.json records (`saved`), checked: read, not trusted."""
+    settings = {key: saved[key] for key in SETTING_KEYS if key in saved}
+    if "dataset" not in settings:
+        raise UsageError(f"{run_dir.config_path} names no dataset; the file was edited "
+                         "or is not this project's")
+    return check_settings(settings, run_dir.config_path)
 
 
 def check_settings(settings, where):
@@ -85,3 +98,14 @@ def check_data_fits(settings, config, available=None):
                          f"needs about {needed / GIB:,.1f} GiB, more than the "
                          f"{available / GIB:,.1f} GiB this machine has available; "
                          f"lower {lower}")
+
+
+def check_levels(vocabs, settings, run_dir):
+    """UsageError unless the vocabularies split texts as the recorded data does: the
+    servable tokenises by the vocabulary's level, so a mismatch would feed the model
+    tokens of a kind it never saw, silently."""
+    for side, level in zip(("source", "target"), levels(settings)):
+        if vocabs[side].level != level:
+            raise UsageError(f"{run_dir.path}: vocab.json holds {vocabs[side].level} {side} "
+                             f"tokens but config.json's data has {level} tokens (edited, or "
+                             "from another run); restore them or retrain")

@@ -24,29 +24,16 @@ from common.text import texts_to_read
 from common.tokens import LEVELS, TokenVocab, tokenize_texts
 from common.training import Progress, epoch_decay_callback
 from week3_rnn import translate_data
-from week3_rnn.translate_data import (PARTS, encoded, fingerprint, levels, make_vocabs,
-                                      prepare, read_source)
+from week3_rnn.translate_data import (PARTS, encoded, fingerprint, make_vocabs, prepare,
+                                      read_source)
 from week3_rnn.translate_limits import (MAX_DIGITS, MAX_MIN_LENGTH, check_data_fits,
-                                        check_settings)
+                                        check_levels, recorded_settings)
 from week3_rnn.translate_model import (PRESETS, SOURCE_INPUT, BidirectionalEncoder,
                                        TranslateConfig, build_translate_model, estimated_size)
 from week3_rnn.translate_servable import TranslateServable
 
 KIND = "translate"
 MAX_BEAM = 64
-SETTING_KEYS = ("dataset", "path", "tokens", "keep_stress", "min_length", "digits",
-                "data_seed")
-
-
-def recorded_settings(saved, run_dir):
-    """The data settings config.json records (`saved`), checked: read, not trusted."""
-    settings = {key: saved[key] for key in SETTING_KEYS if key in saved}
-    if "dataset" not in settings:
-        raise UsageError(f"{run_dir.config_path} names no dataset; the file was edited "
-                         "or is not this project's")
-    return check_settings(settings, run_dir.config_path)
-
-
 def data_settings(args):
     """The settings that name the data (saved in config.json, re-read by evaluate)."""
     dataset = args.dataset or ("pairs" if args.pairs else "dates")
@@ -163,17 +150,6 @@ def load_run(run_dir_path, checkpoint="best"):
     servable = TranslateServable(model, vocabs["source"], vocabs["target"], config.max_length,
                                  config.reverse_source, saved.get("dataset") == "cmudict")
     return servable, config, saved, vocabs["source"], vocabs["target"]
-
-
-def check_levels(vocabs, settings, run_dir):
-    """UsageError unless the vocabularies split texts as the recorded data does: the
-    servable tokenises by the vocabulary's level, so a mismatch would feed the model
-    tokens of a kind it never saw, silently."""
-    for side, level in zip(("source", "target"), levels(settings)):
-        if vocabs[side].level != level:
-            raise UsageError(f"{run_dir.path}: vocab.json holds {vocabs[side].level} {side} "
-                             f"tokens but config.json's data has {level} tokens (edited, or "
-                             "from another run); restore them or retrain")
 
 
 def read_vocabs(run_dir):
