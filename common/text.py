@@ -30,8 +30,9 @@ def texts_to_read(texts, input_path, max_bytes, what, max_texts=MAX_TEXTS):
     """The texts a `predict` reads: its TEXT arguments, or the lines of --input FILE.
 
     `what` is the verb's aim for the message when there is nothing ("space",
-    "classify", "translate"). One output line per text, so a text may not
-    hold a line break.
+    "classify", "translate"). Whether a text may hold a line break is the
+    caller's to check (spacing and translate print one line per text and
+    refuse one; sentiment reads the text whole).
     """
     if texts and input_path is not None:
         raise UsageError("pass TEXT arguments or --input FILE, not both")
