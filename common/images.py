@@ -19,6 +19,8 @@ from common.files import DEFAULT_MAX_BYTES, check_regular_file
 from common.folders import DEFAULT_MAX_FILES, FolderScan
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
+MIN_SIDE = 8                # a query image smaller than this has nothing to see
+MAX_PIXELS = 8192 * 8192    # a larger header is refused before anything is decoded
 
 
 def is_image_name(name):
@@ -108,11 +110,30 @@ def load_images(paths, size, channels=3, progress=True):
     return images[:len(kept)], np.array(kept, dtype=np.int64), skipped
 
 
-def load_query_images(paths, size, channels=3, max_bytes=DEFAULT_MAX_BYTES):
+def check_image_header(path, min_side=1, max_pixels=MAX_PIXELS):
+    """Refuses an image whose header gives a side under `min_side` or more than
+    `max_pixels` pixels, reading only the header (a 100,000 x 100,000 PNG of a few
+    kilobytes would take 30 GB to decode). A file whose header does not parse is
+    left to the decoder, which skips it."""
+    try:
+        with Image.open(path) as image:
+            width, height = image.size
+    except (OSError, ValueError, UnidentifiedImageError, Image.DecompressionBombError):
+        return
+    if min(width, height) < min_side:
+        raise UsageError(f"{path} is {width}x{height} pixels; an image needs at least "
+                         f"{min_side} pixels a side")
+    if width * height > max_pixels:
+        raise UsageError(f"{path} is {width}x{height} pixels, more than the limit of "
+                         f"{max_pixels:,} pixels")
+
+
+def load_query_images(paths, size, channels=3, max_bytes=DEFAULT_MAX_BYTES, min_side=1):
     """(uint8 [n, size, size, channels], kept indices) of the files to predict.
 
-    A missing file, a folder, a FIFO or a device, or a file over `max_bytes`,
-    is an error before any file is decoded; files that do not decode are
+    A missing file, a folder, a FIFO or a device, a file over `max_bytes`, or
+    one whose header is smaller than `min_side` a side or over MAX_PIXELS, is
+    an error before any file is decoded; files that do not decode are
     skipped (and it is an error when none does).
     """
     for path in paths:
@@ -121,6 +142,7 @@ def load_query_images(paths, size, channels=3, max_bytes=DEFAULT_MAX_BYTES):
             raise UsageError(f"{path} is {os.path.getsize(path):,} bytes, more than the limit "
                              f"of {max_bytes:,}; raise it with --max_bytes if this is really "
                              "an image")
+        check_image_header(path, min_side)
     images, kept, _ = load_images(paths, size, channels, progress=False)
     if not len(images):
         raise UsageError(f"none of the {len(paths)} files is a readable image "
