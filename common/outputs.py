@@ -27,6 +27,7 @@ import os
 
 from common.cli import UsageError
 from common.files import atomic_save_model, atomic_write_bytes, check_regular_file
+from common.folders import system_folder_kind
 from common.runs import check_outside_run
 
 # The PNG text chunk that marks a file as written by this project: `--out`
@@ -81,8 +82,40 @@ def _check_folder(path, what, make_folder):
     if not os.path.isdir(folder):
         problem = "is not a folder" if os.path.lexists(folder) else "does not exist"
         raise UsageError(f"{what} {path}: {folder} {problem}")
+    if system_folder_kind(folder) == "a system folder":  # /dev, /etc, /usr, ...: never ours
+        raise UsageError(f"{what} {path} lies in {folder}, a system folder; name a folder of "
+                         "your own")
     if not os.access(folder, os.W_OK | os.X_OK):
         raise UsageError(f"{what} {path}: the folder {folder} is not writable")
+
+
+def check_out_prefix(out, what="--out"):
+    """UsageError for an --out that names no place for numbered PNGs: empty, or an
+    existing device, FIFO or other non-folder, non-file (/dev/null would become
+    /dev/null-1.png in /dev). Each path of `numbered_pngs` is then checked by
+    `check_out_file`."""
+    if not out.strip():
+        raise UsageError(f"{what} is empty; name a folder or a PNG file prefix")
+    if os.path.lexists(out) and not (os.path.isdir(out) or os.path.isfile(out)):
+        raise UsageError(f"{what} {out} is neither a folder nor a regular file; name a folder "
+                         "or a PNG file prefix")
+
+
+def numbered_pngs(out, count, stem="attention"):
+    """Where a verb's `--out OUT` writes `count` PNGs, one per input.
+
+    A folder (existing, or written with a trailing /): OUT/stem-1.png ...;
+    OUT.png for a single input; otherwise OUT-1.png, OUT-2.png ... (an OUT
+    ending in .png loses it first). Numbers are zero-padded to sort.
+    """
+    digits = len(str(count))
+    if os.path.isdir(out) or out.endswith(("/", os.sep)):
+        return [os.path.join(out, f"{stem}-{i:0{digits}d}.png") for i in range(1, count + 1)]
+    if out.lower().endswith(".png"):
+        if count == 1:
+            return [out]
+        out = out[:-4]
+    return [f"{out}-{i:0{digits}d}.png" for i in range(1, count + 1)]
 
 
 def write_bytes(path, data):

@@ -6,7 +6,8 @@ import threading
 import pytest
 
 from common.cli import UsageError
-from common.outputs import check_out_file, is_own_png, write_bytes, write_json
+from common.outputs import (check_out_file, check_out_prefix, is_own_png, numbered_pngs,
+                            write_bytes, write_json)
 from common.plots import new_figure, save_figure
 
 # Files named like the project's own (a staging file, a run file) that the
@@ -156,3 +157,27 @@ def test_write_makes_missing_folders(tmp_path):
     path = tmp_path / "a" / "b" / "grid.png"
     own_png(path)
     assert is_own_png(path) and os.listdir(path.parent) == ["grid.png"]
+
+
+@pytest.mark.parametrize("path", ["/etc/map.png", "/dev/shm_map.png", "/usr/map.png",
+                                  "/map.png"])
+def test_a_file_in_a_system_folder_is_refused(path):
+    with pytest.raises(UsageError, match="a system folder"):
+        check_out_file(path)
+    assert not os.path.lexists(path)
+
+
+def test_numbered_pngs_for_a_folder_a_file_and_a_prefix(tmp_path):
+    folder = str(tmp_path)
+    assert numbered_pngs(folder, 2) == [f"{folder}/attention-1.png", f"{folder}/attention-2.png"]
+    assert numbered_pngs("new/", 10, "caption")[9] == os.path.join("new/", "caption-10.png")
+    assert numbered_pngs("map.png", 1) == ["map.png"]
+    assert numbered_pngs("map.png", 2) == ["map-1.png", "map-2.png"]
+    assert numbered_pngs("map", 10)[0] == "map-01.png"
+
+
+@pytest.mark.parametrize("out, message", [(" ", "is empty"),
+                                          ("/dev/null", "neither a folder nor a regular file")])
+def test_an_out_prefix_that_names_no_place_is_refused(out, message):
+    with pytest.raises(UsageError, match=message):
+        check_out_prefix(out)

@@ -22,8 +22,7 @@ import warnings
 
 from common import lifecycle
 from common.cli import UsageError
-from common.folders import system_folder_kind
-from common.outputs import check_out_file
+from common.outputs import check_out_file, check_out_prefix, numbered_pngs
 from common.plots import new_figure, save_figure
 from common.runs import RunDir
 from common.text import read_text_file
@@ -145,33 +144,6 @@ def evaluate_command(args):
     evaluate(args.run_dir, examples, args.beam, args.checkpoint, data)
 
 
-def check_out_value(out):
-    """UsageError for an --out that names no place for maps: empty, or a device, FIFO or
-    other non-folder, non-file (/dev/null would become /dev/null-1.png in /dev), or a
-    path in a system folder."""
-    if not out.strip():
-        raise UsageError("--out is empty; name a folder or a PNG file prefix for the maps")
-    if os.path.lexists(out) and not (os.path.isdir(out) or os.path.isfile(out)):
-        raise UsageError(f"--out {out} is neither a folder nor a regular file; name a folder "
-                         "or a PNG file prefix for the maps")
-    folder = out if os.path.isdir(out) else os.path.dirname(os.path.abspath(out))
-    if system_folder_kind(folder) == "a system folder":
-        raise UsageError(f"--out {out} lies in {folder}, a system folder; name a folder of "
-                         "your own for the maps")
-
-
-def attention_paths(out, count):
-    """Where `predict --out OUT` writes the maps of `count` texts (see its --help)."""
-    digits = len(str(count))
-    if os.path.isdir(out) or out.endswith(("/", os.sep)):
-        return [os.path.join(out, f"attention-{i:0{digits}d}.png") for i in range(1, count + 1)]
-    if out.lower().endswith(".png"):
-        if count == 1:
-            return [out]
-        out = out[:-4]
-    return [f"{out}-{i:0{digits}d}.png" for i in range(1, count + 1)]
-
-
 def plot_attention(weights, source_tokens, output_tokens, path):
     """A heatmap (outputs x source tokens) of one text's attention weights, as a marked PNG."""
     rows, columns = len(output_tokens), len(source_tokens)
@@ -203,8 +175,8 @@ def predict_command(args):
         if len(texts) > MAX_MAPS:
             raise UsageError(f"--out writes one map per text: {len(texts):,} texts, more "
                              f"than {MAX_MAPS:,}; pass fewer")
-        check_out_value(args.out)
-        paths = attention_paths(args.out, len(texts))
+        check_out_prefix(args.out)
+        paths = numbered_pngs(args.out, len(texts))
         for path in paths:  # every one checked before any work
             check_out_file(path, read_runs=[args.run_dir])
     servable = load_run(args.run_dir, args.checkpoint)[0]
