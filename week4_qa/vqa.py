@@ -1,0 +1,52 @@
+"""Visual question answering: an image and a question in, one word out.
+
+    tar xf easy_vqa.tar -C /tmp         # easy-VQA (pip install easy-vqa ships the same files)
+    python -m week4_qa.vqa train --data_dir /tmp/easy_vqa --arch attention --out_dir runs/vqa_att
+    python -m week4_qa.vqa train --data_dir /tmp/easy_vqa --arch blind --out_dir runs/vqa_blind
+    python -m week4_qa.vqa evaluate --run_dir runs/vqa_att
+    python -m week4_qa.vqa predict --run_dir runs/vqa_att /tmp/easy_vqa/test/images/0.png \\
+        "what color is the shape?" --out attention.png
+    python -m week4_qa.vqa export --run_dir runs/vqa_att --export_dir exports/vqa_att
+
+`train` reads easy-VQA's folder (answers.txt, {train,test}/questions.json,
+{train,test}/images/N.png) or VQA v1's (the questions and annotations JSON of
+train2014 and val2014 beside the COCO image folders; vqa_data), and holds out
+--val_fraction of the training images, each with all its questions, by a
+hash of the image id. The architectures (--arch, vqa_model):
+
+    blind      the question alone (an LSTM over its words): the baseline every VQA paper
+               reports, and what a data set's language priors give
+    vis_lstm   the course's: the image's CNN feature vector, projected to the word
+               embedding size, is the LSTM's first step, before the question's words
+    attention  the question attends over the CNN's grid of cells (stacked attention, one
+               layer), and the attended cell multiplies the question vector
+
+The image encoder (--encoder) is small_cnn trained from scratch (batch norm
+in each block), or a frozen Keras application (--weights imagenet, the real
+path; none offline) whose grids are computed once per run.
+
+`evaluate` re-reads the test part from the folder the run's config.json
+names (refused if it changed since training; --data_dir reads another) and
+writes results.json: accuracy overall and per question type (easy-VQA: by
+the answer's class, yes/no, shape, colour; VQA v1: its answer_type).
+`predict` takes IMAGE QUESTION pairs and prints each answer with its
+probability; for attention runs --out draws the attention over each image.
+`export` writes a SavedModel: images (n, H, W, 3) uint8 and questions (n,)
+string -> {"answer" (n,) string, "probability" (n,), "attention" (n, h, w)}.
+
+Expected results (benchmarks/vqa_easy.py; real easy-VQA, 38,575 training and
+9,673 test questions; --preset easy_vqa; 2 CPU cores shared with other jobs):
+
+    arch        accuracy  yes/no   shape  colour  minutes
+    (measured by the benchmark; see benchmarks/vqa_easy.json)
+"""
+
+import sys
+
+from common.cli import light_command, run_cli
+
+# The verbs (and TensorFlow) are imported when the command runs, not at import.
+main, __getattr__ = light_command("week4_qa.vqa_verbs")
+
+if __name__ == "__main__":
+    sys.exit(run_cli(main))
