@@ -322,3 +322,19 @@ def memn2n_run(tmp_path_factory):
     run_dir = str(tmp_path_factory.mktemp("memn2n") / "run")
     _, _, vocab = memn2n.train(PRESETS["test"], run_dir, train, settings, seed=1, verbose=0)
     return run_dir, vocab, test
+
+
+@pytest.fixture(scope="session")
+def vqa_run(tmp_path_factory):
+    """(run_dir, data folder) of an attention vqa run (tests/test_vqa.py's CONFIG) on
+    tests/vqa_fixture's tiny easy-VQA data, trained once; tests only read it (or copy it)."""
+    from tests.test_vqa import CONFIG
+    from tests.vqa_fixture import write_easy_vqa
+    from week4_qa import vqa
+
+    root = tmp_path_factory.mktemp("vqa")
+    data = write_easy_vqa(root / "easy_vqa", 120, 20)
+    split, _, settings = vqa.load_data(str(data))
+    run_dir = str(root / "run")
+    vqa.train(CONFIG, run_dir, split, settings, seed=1, verbose=0)
+    return run_dir, data

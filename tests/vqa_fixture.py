@@ -81,7 +81,7 @@ def write_vqa_v1(root, train_images=12, test_images=6, size=32, seed=0):
             image_id = 1000 * (year == "val2014") + n + 1
             shape, colour = rng.choice(SHAPES), rng.choice(sorted(COLOURS))
             draw(shape, colour, size, rng).save(root / year / f"COCO_{year}_{image_id:012d}.jpg")
-            for question, answer in questions_about(shape, colour, rng)[:4]:
+            for question, answer in questions_about(shape, colour, rng)[::2]:
                 question_id += 1
                 humans = [answer] * 6 + ["maybe"] * 4  # the most frequent is the answer
                 questions.append({"image_id": image_id, "question": question,

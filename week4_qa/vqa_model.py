@@ -86,7 +86,8 @@ PRESETS = {
     "test": VQAConfig(image_size=32, cnn_width=8, embedding_dim=16, units=24,
                       attention_dim=24, hidden_units=24, batch_size=32, epochs=3),
     # easy-VQA (64x64 shapes) within minutes on 2 CPU cores (benchmarks/vqa_easy.py).
-    "easy_vqa": VQAConfig(),
+    "easy_vqa": VQAConfig(cnn_width=16, embedding_dim=32, units=64, attention_dim=64,
+                          hidden_units=64),
 }
 
 
