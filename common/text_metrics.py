@@ -5,6 +5,7 @@ per hypothesis, one or more references, so any sequence task (translation,
 grapheme-to-phoneme, captions) is scored over its own tokens:
 
     corpus_bleu(hypotheses, references)    corpus BLEU-4, 0..100, by sacrebleu
+                                           (max_order=n: BLEU-n, as captioning reports 1..4)
     edit_distances(hypotheses, references) token-level Levenshtein distance to the
                                            closest reference, by tf.edit_distance
     error_rate(distances, lengths)         sum of distances / sum of reference lengths
@@ -28,17 +29,18 @@ def _joined(tokens):
     return " ".join(SPACE_MARK if not token.strip() else token for token in tokens)
 
 
-def corpus_bleu(hypotheses, references):
-    """Corpus BLEU-4 (0..100) of token lists against lists of reference token lists."""
-    import sacrebleu  # here: commands that never score import nothing of it
+def corpus_bleu(hypotheses, references, max_order=4):
+    """Corpus BLEU (0..100) of token lists against lists of reference token lists, over
+    n-grams up to `max_order` (4: BLEU-4; captioning papers also give BLEU-1..3)."""
+    from sacrebleu.metrics import BLEU  # here: commands that never score import nothing of it
 
     if len(hypotheses) != len(references) or not hypotheses:
         raise ValueError("one or more references per hypothesis, and at least one hypothesis")
     most = max(len(refs) for refs in references)
     streams = [[_joined(refs[i]) if i < len(refs) else None for refs in references]
                for i in range(most)]
-    return sacrebleu.corpus_bleu([_joined(h) for h in hypotheses], streams,
-                                 tokenize="none", force=True).score
+    bleu = BLEU(tokenize="none", force=True, max_ngram_order=max_order)
+    return bleu.corpus_score([_joined(h) for h in hypotheses], streams).score
 
 
 def _ragged(token_lists):

@@ -1,0 +1,218 @@
+"""What `python -m week5_caption.caption` does: train and export; its parser and main.
+
+The command line and docstring live in week5_caption/caption.py, which imports
+this module only once TensorFlow has been imported quietly. evaluate and
+predict are in caption_evaluate.py.
+"""
+
+import os
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from common import lifecycle
+from common.argtypes import count, input_path
+from common.batching import ordered_batches, sequence_lengths, shuffled_batches
+from common.cli import UsageError, add_input_limit_flag, add_run_flags, add_training_flags
+from common.cli import command_parser
+from common.configs import add_config_flags, config_from_args
+from common.export import check_export_dir, save_servable
+from common.image_encoders import add_encoder_flags, grid_features, is_frozen
+from common.model_size import check_fits
+from common.runs import RunDir
+from common.tokens import TokenVocab
+from common.training import Progress
+from week5_caption import caption_data
+from week5_caption.caption_model import (PRESETS, CaptionConfig, build_caption_model,
+                                         build_encoder, estimated_size)
+from week5_caption.caption_servable import DEFAULT_BEAM, CaptionServable
+
+KIND = "caption"
+MAX_BEAM = 64
+DATASETS = (caption_data.COCO,)
+
+
+def data_settings(args):
+    """What names the data (saved in config.json, re-read by evaluate)."""
+    if args.data_dir and args.dataset:
+        raise UsageError("pass --data_dir (Flickr8k) or --dataset coco_captions, not both")
+    if args.data_dir:
+        caption_data.flickr_files(args.data_dir)  # a wrong folder fails before anything else
+        return {"data": "flickr8k", "data_dir": os.path.abspath(args.data_dir)}
+    if args.dataset:
+        return {"data": "coco"}
+    return {"data": "generated"}
+
+
+def seeded_encoder(config, seed):
+    """The config's encoder; a frozen one with random weights is seeded, so a run's reload
+    builds the very encoder its grids came from."""
+    keras.utils.set_random_seed(seed)
+    return build_encoder(config, seed)
+
+
+def model_inputs(config, images, seed):
+    """(what the model reads per image, its input name): uint8 images, or the frozen
+    encoder's grids computed once."""
+    if is_frozen(config.encoder):
+        print(f"computing the {config.encoder} grids of {len(images):,} images once")
+        return grid_features(seeded_encoder(config, seed), images), "grid"
+    return images, "images"
+
+
+def as_inputs(pixels, name):
+    """shuffled_batches' transform: {"image", "ids" (B, T+1)} -> (inputs, targets (B, T))."""
+    pixels = tf.constant(pixels)
+
+    def transform(batch):
+        ids = tf.cast(batch["ids"], tf.int32)
+        return ({name: tf.gather(pixels, batch["image"]), "decoder_ids": ids[:, :-1]},
+                ids[:, 1:])
+    return transform
+
+
+def train(config, out_dir, parts, settings, seed=0, resume=False, verbose=1):
+    """Trains (or resumes) a captioner on parts {"train", "validation"} (caption_data's dicts);
+    returns (model, state, vocab)."""
+    train_tokens = caption_data.caption_tokens(parts["train"]["captions"], config.max_length)
+    vocab = caption_data.build_vocab(train_tokens, config)
+    pairs = caption_data.training_pairs(train_tokens, vocab)
+    batch_size = min(config.batch_size, len(pairs["image"]))
+    if batch_size < 1:
+        raise UsageError("the training data holds no captions")
+    check_fits(estimated_size(config, len(vocab), batch_size),
+               "--units, --image_size, --cnn_width, --max_length or --batch_size")
+    pixels, name = model_inputs(config, parts["train"]["images"], seed)
+    val_tokens = caption_data.caption_tokens(parts["validation"]["captions"], config.max_length)
+    val_pairs = caption_data.training_pairs(val_tokens, vocab)
+    val_pixels, _ = model_inputs(config, parts["validation"]["images"], seed)
+    counts = {part: len(parts[part]["images"]) for part in ("train", "validation")}
+    job = lifecycle.TrainJob(
+        kind=KIND, config=config, out_dir=out_dir, seed=seed, resume=resume, verbose=verbose,
+        settings={**settings, "images": counts, "captions": len(pairs["image"])},
+        may_change=("epochs", "data_dir"),
+        metadata={"vocab.json": vocab.to_json()},
+        build_model=lambda: build_caption_model(config, len(vocab), seed),
+        train_data=lambda first_epoch: shuffled_batches(
+            pairs, batch_size, seed, first_epoch, transform=as_inputs(pixels, name),
+            lengths=sequence_lengths(pairs["ids"])),
+        steps_per_epoch=len(pairs["image"]) // batch_size,
+        validation_data=ordered_batches(val_pairs, batch_size,
+                                        transform=as_inputs(val_pixels, name)),
+        progress=Progress(batch_size, "captions",
+                          plot_ylabel="cross-entropy per word (teacher forcing)"),
+        describe=lambda model: (
+            f"{config.arch} on {settings['data']}: {counts['train']:,} training / "
+            f"{counts['validation']:,} validation images, {len(pairs['image']):,} captions, "
+            f"vocabulary {len(vocab)}, encoder {config.encoder}; "
+            f"{model.count_params():,} parameters"))
+    model, state = lifecycle.train(job)
+    return model, state, vocab
+
+
+def load_run(run_dir_path, checkpoint="best"):
+    """(servable, config, saved config dict, vocab) of a caption run."""
+    run_dir = RunDir(run_dir_path)
+    saved = run_dir.read_config(KIND)
+    config = run_dir.read_run_config(KIND, CaptionConfig)
+    vocab = TokenVocab.load(run_dir.read_path("vocab.json"))
+    model = run_dir.load_model(KIND, checkpoint)
+    if model.name != f"caption_{config.arch}":
+        raise UsageError(f"{run_dir.path}: the {checkpoint} checkpoint holds a {model.name!r} "
+                         f"model, not the {config.arch} model config.json names (edited, or "
+                         "from another run); restore it or retrain")
+    decoder = model.get_layer("decoder")
+    if len(vocab) != decoder.vocab_size:
+        raise UsageError(f"{run_dir.file('vocab.json')} has {len(vocab)} tokens but the model "
+                         f"reads {decoder.vocab_size}; the vocabulary was edited or belongs to "
+                         "another run")
+    if is_frozen(config.encoder):
+        seed = saved.get("seed", 0)
+        encoder = seeded_encoder(config, seed if isinstance(seed, int) else 0)
+    else:
+        encoder = model.get_layer("encoder")
+    return CaptionServable(model, encoder, vocab, config), config, saved, vocab
+
+
+def export(run_dir_path, export_dir, overwrite=False, checkpoint="best"):
+    """A SavedModel: uint8 images in, caption strings (and attention) out."""
+    check_export_dir(export_dir, overwrite, run_dir_path)
+    servable, _, saved, vocab = load_run(run_dir_path, checkpoint)
+    info = {"vocabulary": vocab.tokens, "config": saved, "default_beam": DEFAULT_BEAM}
+    return save_servable(servable, export_dir, servable.signatures(), overwrite,
+                         run_dir_path, KIND, info)
+
+
+def add_beam_flag(parser):
+    parser.add_argument("--beam", type=count(MAX_BEAM), default=DEFAULT_BEAM,
+                        help="beam search with this many hypotheses; 1: greedy decoding")
+
+
+def build_parser():
+    parser = command_parser("week5_caption.caption")
+
+    p = parser.verb("train", help="train (or --resume) a captioner")
+    p.add_argument("--data_dir", type=input_path,
+                   help="a Flickr8k folder: Flicker8k_Dataset/, Flickr8k.token.txt and the "
+                        "Flickr_8k.{train,dev,test}Images.txt splits (default: the generated "
+                        "scene world)")
+    p.add_argument("--dataset", choices=DATASETS,
+                   help="coco_captions: tensorflow-datasets' COCO captions (downloaded once; "
+                        "needs internet)")
+    add_encoder_flags(p)
+    add_config_flags(p, CaptionConfig, PRESETS)
+    add_training_flags(p, "runs/caption", PRESETS, "scenes", strategy=False)
+    add_input_limit_flag(p)
+
+    p = parser.verb("evaluate", help="BLEU-1..4, exact match and (scene world, "
+                                     "show_attend_tell) the attention hit rate on the test "
+                                     "images; results.json")
+    add_run_flags(p)
+    add_beam_flag(p)
+    p.add_argument("--data_dir", type=input_path,
+                   help="for a Flickr8k run whose folder has moved: the Flickr8k folder")
+    add_input_limit_flag(p)
+
+    p = parser.verb("predict", help="print a caption for each image")
+    add_run_flags(p)
+    add_beam_flag(p)
+    p.add_argument("images", nargs="+", metavar="IMAGE", help="image files (PNG, JPEG, ...)")
+    p.add_argument("--out", help="show_attend_tell runs: write each image's attention per "
+                                 "word (PNG): FOLDER/attention-N.png for an existing folder "
+                                 "(or a path ending in /), else PREFIX-N.png (NAME.png for "
+                                 "one image)")
+    add_input_limit_flag(p)
+
+    parser.export_verb(help="a SavedModel: uint8 images in, captions (and attention) out",
+                       formats=("saved_model",))
+    return parser
+
+
+def main(argv=None):
+    from week5_caption import caption_evaluate
+
+    args = build_parser().parse_args(argv)
+    if args.command == "train":
+        config = config_from_args(args, PRESETS)
+        settings = data_settings(args)
+        parts = {part: caption_data.read_part(settings, part, config, args.max_bytes)
+                 for part in ("train", "validation")}
+        train(config, args.out_dir, parts, settings, seed=args.seed, resume=args.resume,
+              verbose=args.verbose)
+        lifecycle.print_next_steps(args.out_dir, lifecycle.next_commands(
+            "week5_caption.caption", args.out_dir, [
+                ("evaluate", ""), ("predict", "IMAGE.png --out attention/"),
+                ("export", "--export_dir exports/{name}")]))
+    elif args.command == "evaluate":
+        caption_evaluate.evaluate_command(args)
+    elif args.command == "predict":
+        caption_evaluate.predict_command(args)
+    elif args.command == "export":
+        path = export(args.run_dir, args.export_dir, args.overwrite, args.checkpoint)
+        print(f"wrote {path}; it takes uint8 images (n, S, S, 3) at the run's image_size:\n"
+              f"  python -c \"import numpy as np, tensorflow as tf; "
+              f"f = tf.saved_model.load('{path}').signatures['serving_default']; "
+              "print(f(images=tf.zeros([1, S, S, 3], tf.uint8))['captions'])\"")
+
+
