@@ -53,10 +53,10 @@ def test_answer_classes_are_the_top_k_of_training():
 
 def test_the_validation_part_holds_whole_images(easy):
     split, _ = vqa_data.read_split(str(easy), "train")
-    train, val = vqa_data.split_by_image(split, 0.25, seed=3)
+    train, val = vqa_data.split_by_image(split, 0.25)
     assert len(train) + len(val) == len(split) and len(val) > 0
     assert not set(train.image_keys) & set(val.image_keys)
-    again = vqa_data.split_by_image(split, 0.25, seed=3)[1]
+    again = vqa_data.split_by_image(split, 0.25)[1]
     assert again.questions == val.questions and again.image_keys == val.image_keys
 
 

@@ -197,17 +197,18 @@ def answer_classes(train, top_answers):
     return sorted(counts, key=lambda a: (-counts[a], a))[:top_answers]
 
 
-def in_image_hash_part(key, seed, fraction):
-    """Whether image `key` falls in the held-out `fraction`, by a hash of (seed, key):
-    every question of an image lands on the same side, whatever the file order."""
-    digest = hashlib.sha256(f"{seed}:{key}".encode("utf-8")).digest()
+def in_image_hash_part(key, fraction):
+    """Whether image `key` falls in the held-out `fraction`, by a hash of its id alone:
+    every question of an image lands on the same side, whatever the file order or
+    the seed, so runs of every arch and seed hold out the same images."""
+    digest = hashlib.sha256(f"vqa-validation:{key}".encode("utf-8")).digest()
     return int.from_bytes(digest[:8], "big") / 2 ** 64 < fraction
 
 
-def split_by_image(split, fraction, seed):
+def split_by_image(split, fraction):
     """(training part, validation part): `fraction` of the images held out with all their
     questions."""
-    held = [in_image_hash_part(key, seed, fraction) for key in split.image_keys]
+    held = [in_image_hash_part(key, fraction) for key in split.image_keys]
     return split.subset([not h for h in held]), split.subset(held)
 
 

@@ -4,7 +4,9 @@ The command line and docstring live in week4_qa/vqa.py, which imports this
 module only once TensorFlow has been imported quietly.
 """
 
+import contextlib
 import dataclasses
+import io
 import os
 
 import numpy as np
@@ -50,7 +52,7 @@ def train(config, out_dir, split, settings, seed=0, resume=False, verbose=1):
     answers)."""
     answers = vqa_data.answer_classes(split, config.top_answers)
     kept = split.subset([a in set(answers) for a in split.answers])
-    train_part, val_part = vqa_data.split_by_image(kept, config.val_fraction, seed)
+    train_part, val_part = vqa_data.split_by_image(kept, config.val_fraction)
     if len(train_part) < 2 or not val_part:
         raise UsageError(f"{len(kept):,} questions about {len(set(kept.image_keys)):,} images "
                          "are too few to hold out --val_fraction of the images")
@@ -187,8 +189,10 @@ def predict_pairs(items, config, max_bytes):
         raise UsageError(f"{len(items) // 2:,} pairs are more than {MAX_PAIRS:,}; pass fewer")
     paths, questions = items[0::2], items[1::2]
     questions = [vqa_data.check_question(q) for q in questions]
-    images, kept = load_query_images(paths, config.image_size, max_bytes=max_bytes,
-                                     min_side=MIN_SIDE)
+    # Its "skipped N files" note is left out: any unreadable file is the error below.
+    with contextlib.redirect_stdout(io.StringIO()):
+        images, kept = load_query_images(paths, config.image_size, max_bytes=max_bytes,
+                                         min_side=MIN_SIDE)
     if len(kept) != len(paths):
         bad = next(p for i, p in enumerate(paths) if i not in set(kept.tolist()))
         raise UsageError(f"{bad} is not a readable image (JPEG, PNG, BMP or GIF)")
