@@ -92,6 +92,14 @@ def check_new_or_resumable(run_dir, job, config):
         check_new_run_folder(run_dir.path, job.own_entries)
         return
     saved = upgrade_keys(run_dir.read_config(job.kind), job.renamed)
+    # Settings first: a changed data flag (--task, --dataset) is named, not reported as
+    # the vocabulary it changes.
+    defaults = {**field_defaults(type(job.config)), "seed": 0}
+    changed = changed_settings(saved, config, defaults, (*job.may_change, "provenance"))
+    if changed:
+        details = ", ".join(f"{k}: {old!r} -> {new!r}" for k, old, new in changed)
+        raise UsageError(f"--resume: {run_dir.path} was trained with different settings "
+                         f"({details}); drop those flags or use a new --out_dir")
     for name, value in job.metadata.items():
         if (os.path.lexists(run_dir.file(name))
                 and read_json_file(run_dir.read_path(name)) != json.loads(json.dumps(value))):
@@ -99,12 +107,6 @@ def check_new_or_resumable(run_dir, job, config):
             raise UsageError(f"--resume: this data's {what} differs from the one "
                              f"{run_dir.path} was trained with; use the same data or a new "
                              "--out_dir")
-    defaults = {**field_defaults(type(job.config)), "seed": 0}
-    changed = changed_settings(saved, config, defaults, (*job.may_change, "provenance"))
-    if changed:
-        details = ", ".join(f"{k}: {old!r} -> {new!r}" for k, old, new in changed)
-        raise UsageError(f"--resume: {run_dir.path} was trained with different settings "
-                         f"({details}); drop those flags or use a new --out_dir")
     run_dir.read_state()  # a corrupt state beside checkpoints fails here
 
 

@@ -60,7 +60,9 @@ def test_existing_run_is_never_overwritten(trained_run, corpus_file, capsys):
 def test_resume_with_another_vocabulary(trained_run, tmp_path, capsys):
     other = tmp_path / "other.txt"
     other.write_text("completely different words! " * 40, encoding="utf-8")
-    status, stderr = run_command(train_args(other, trained_run[0], "--resume"), capsys)
+    # The run's own settings (conftest's trained_run), so only the text differs.
+    status, stderr = run_command(train_args(other, trained_run[0], "--resume", "--seed", "1",
+                                            "--val_fraction", "0.2", "--epochs", "2"), capsys)
     assert_one_line_error(status, stderr, "vocabulary differs")
 
 

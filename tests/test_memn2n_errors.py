@@ -89,7 +89,7 @@ def test_a_data_file_not_in_babi_format(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("flags, fragment", [
-    (["--task", "6"], "vocabulary differs"),     # another task: another vocabulary
+    (["--task", "6"], "task: 1 -> 6"),            # another task: named, not its vocabulary
     (["--hops", "3"], "hops: 2 -> 3"),           # another architecture
     (["--stories", "2000"], "stories: 1000 -> 2000"),
 ])
