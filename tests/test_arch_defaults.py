@@ -366,3 +366,30 @@ def test_translate_arch_alone_builds_its_own_model(arch, tmp_path):
     assert ({"attention", "attention_score", "attention_combine"} <= names) == (
         arch == "attention")
     assert model.get_layer("decoder_lstm_0").units == 256
+
+
+# --- week4_qa.vqa --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("arch", ["vis_lstm", "blind", "attention"])
+def test_vqa_arch_alone_builds_its_own_model(arch, tmp_path):
+    """The default preset (easy_vqa): a 64-unit question LSTM over 32-dimensional words; the
+    small_cnn at widths 16-32-64 for the archs that read the image (blind reads none), the
+    image as the LSTM's first step for vis_lstm, a 64-dimensional attention over the grid."""
+    from tests.vqa_fixture import write_easy_vqa
+    from week4_qa import vqa
+
+    data = write_easy_vqa(tmp_path / "data", 30, 3)
+    config, model = trained(vqa.main, "vqa", tmp_path / arch,
+                            ["--arch", arch, "--data_dir", str(data), "--epochs", "1"])
+    assert (config["arch"], config["units"], config["embedding_dim"]) == (arch, 64, 32)
+    assert model.get_layer("question_lstm").units == 64
+    names = {layer.name for layer in model.layers}
+    assert ("encoder" in names) == (arch != "blind") == ("image" in model.input)
+    if arch != "blind":
+        widths = [layer.filters for layer in layers_of_type(model.get_layer("encoder"),
+                                                            "Conv2D")]
+        assert widths == [16, 32, 64]
+    assert ("image_step" in names) == (arch == "vis_lstm")
+    assert ("grid_attention" in names) == (arch == "attention")
+    if arch == "attention":
+        assert model.get_layer("cells").units == 64

@@ -18,6 +18,7 @@ from tests.test_cifar_cli import colour_layout
 from tests.test_dcgan_verbs import mnist_like
 from tests.test_ptb import write_corpus
 from tests.test_transfer import make_photo_folder, save_small_base
+from tests.vqa_fixture import write_easy_vqa
 
 CANARY_FILES = {
     "config.json": b'{"kind": "mine", "notes": "my own settings"}\n',
@@ -31,7 +32,8 @@ CANARY_FILES = {
 COMMANDS = ["week1_basics.regression", "week1_basics.mnist", "week1_basics.autoencoder",
             "week2_cnn.cifar10", "week2_cnn.transfer", "week3_rnn.char_rnn", "week3_rnn.ptb",
             "week3_rnn.spacing", "word2vec.skipgram", "gan.dcgan", "gan.vae",
-            "week3_rnn.translate", "week3_rnn.sentiment", "week4_qa.memn2n"]
+            "week3_rnn.translate", "week3_rnn.sentiment", "week4_qa.memn2n",
+            "week4_qa.vqa"]
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +45,7 @@ def data(tmp_path_factory):
     return {"text": text, "mnist": mnist_like(root / "mnist"),
             "cifar": colour_layout(root / "cifar-10-batches-py"),
             "ptb": write_corpus(root / "ptb"), "photos": make_photo_folder(root / "photos"),
-            "base": save_small_base(root)}
+            "base": save_small_base(root), "vqa": write_easy_vqa(root / "easy_vqa", 30, 3)}
 
 
 def data_flags(command, data):
@@ -60,6 +62,7 @@ def data_flags(command, data):
         "week3_rnn.sentiment": ["--dataset", "order"],
         "week3_rnn.translate": ["--dataset", "reverse"],
         "week4_qa.memn2n": [],  # generated bAbI stories
+        "week4_qa.vqa": ["--data_dir", data["vqa"]],
     }.get(command, ["--text", data["text"]])
 
 

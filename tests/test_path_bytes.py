@@ -16,7 +16,8 @@ BAD = os.fsdecode(b"caf\xe9-\xff")  # Latin-1 bytes, as a user's old file system
 
 
 # Flags a command's train requires before it looks at --out_dir.
-REQUIRED = {"week2_cnn.transfer": ["--image_dir", "photos"], "word2vec.skipgram": ["--text", "t"]}
+REQUIRED = {"week2_cnn.transfer": ["--image_dir", "photos"], "word2vec.skipgram": ["--text", "t"],
+            "week4_qa.vqa": ["--data_dir", "d"]}
 
 
 def argvs(command, tmp_path):
@@ -50,6 +51,8 @@ def test_non_utf8_bytes_in_a_path_flag(command, case, tmp_path, capsys):
     ("week2_cnn.cifar10", ["predict", "--run_dir", "run", BAD], "images"),
     ("week4_qa.memn2n", ["predict", "--run_dir", "run", "--story", BAD, "Where?"], "--story"),
     ("week4_qa.memn2n", ["predict", "--run_dir", "run", "--story", "s", BAD], "QUESTION"),
+    ("week4_qa.vqa", ["predict", "--run_dir", "run", BAD, "what?"], "IMAGE QUESTION"),
+    ("week4_qa.vqa", ["predict", "--run_dir", "run", "a.png", BAD], "IMAGE QUESTION"),
 ])
 def test_non_utf8_bytes_in_an_input_or_a_positional_text(command, argv, name, capsys):
     status, _, err = call_cli(main_of(command), argv, capsys)
