@@ -198,6 +198,7 @@ def data(tmp_path_factory):
     from tests.test_dcgan_verbs import mnist_like
     from tests.test_ptb import write_corpus
     from tests.test_transfer import make_photo_folder, save_small_base
+    from tests.vqa_fixture import write_easy_vqa
 
     root = tmp_path_factory.mktemp("size_data")
     text = root / "corpus.txt"
@@ -205,7 +206,8 @@ def data(tmp_path_factory):
     return {"text": str(text), "mnist": str(mnist_like(root / "mnist")),
             "cifar": str(colour_layout(root / "cifar-10-batches-py")),
             "ptb": str(write_corpus(root / "ptb")),
-            "photos": str(make_photo_folder(root / "photos")), "base": save_small_base(root)}
+            "photos": str(make_photo_folder(root / "photos")), "base": save_small_base(root),
+            "vqa": str(write_easy_vqa(root / "easy_vqa", 30, 3))}
 
 
 # Each command's size flags at (or near) their maxima: every flag is in range, the product
@@ -239,6 +241,8 @@ ABSURD = {
                             "--units"),
     "week3_rnn.translate": (["--dataset", "reverse", "--units", "8192", "--num_layers", "8"],
                             "--units"),
+    "week4_qa.vqa": (["--data_dir", "vqa", "--image_size", "1024", "--cnn_width", "1024",
+                      "--batch_size", "65536"], "--image_size"),
 }
 
 
