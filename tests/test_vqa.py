@@ -137,3 +137,46 @@ def test_a_frozen_encoder_reads_cached_grids_and_the_servable_runs_it(tmp_path):
     out = servable.answer_ids(tf.constant(images), tf.constant(ids))
     np.testing.assert_allclose(out["probability"].numpy(),
                                np.max(tf.nn.softmax(logits).numpy(), -1), rtol=1e-4)
+
+
+def test_vqa_v1_keeps_the_top_answers_and_scores_the_rest_as_wrong(tmp_path):
+    from tests.vqa_fixture import write_vqa_v1
+
+    data = write_vqa_v1(tmp_path / "v1", 30, 6)
+    split, _, settings = vqa.load_data(str(data))
+    config = dataclasses.replace(CONFIG, top_answers=3, epochs=1)
+    run_dir = str(tmp_path / "run")
+    _, _, _, answers = vqa.train(config, run_dir, split, settings, seed=0, verbose=0)
+    counts = {a: split.answers.count(a) for a in set(split.answers)}
+    assert answers == sorted(counts, key=lambda a: (-counts[a], a))[:3]
+    saved = RunDir(run_dir).read_config("vqa")
+    assert saved["format"] == "vqa_v1"
+    assert saved["answers_dropped"] == sum(a not in answers for a in split.answers) > 0
+    test, source = vqa.test_split(saved)
+    results = vqa.evaluate(run_dir, test, source=source)
+    outside = sum(a not in answers for a in test.answers)
+    assert results["answers_outside_classes"] == outside
+    assert results["accuracy"] <= 1 - outside / len(test)
+    assert set(results["per_type"]) == {"yes/no", "other"}
+
+
+@pytest.mark.slow
+def test_on_real_easy_vqa_attention_beats_blind_by_20_points(tmp_path):
+    """The contrast of benchmarks/vqa_easy.py at 4 epochs (about 8 minutes on 2 cores):
+    the attention model reads the colour and shape that the blind one can only guess."""
+    import tarfile
+
+    from tests.conftest import shared_data
+
+    with tarfile.open(shared_data("easy_vqa.tar")) as tar:
+        tar.extractall(tmp_path, filter="data")
+    split, test, settings = vqa.load_data(str(tmp_path / "easy_vqa"))
+    scores = {}
+    for arch in ("blind", "attention"):
+        config = dataclasses.replace(PRESETS["easy_vqa"], arch=arch, epochs=4)
+        run_dir = str(tmp_path / arch)
+        vqa.train(config, run_dir, split, settings, verbose=0)
+        scores[arch] = vqa.evaluate(run_dir, test)
+    assert scores["attention"]["accuracy"] >= scores["blind"]["accuracy"] + 0.20
+    assert (scores["attention"]["per_type"]["colour"]["accuracy"]
+            >= scores["blind"]["per_type"]["colour"]["accuracy"] + 0.5)
