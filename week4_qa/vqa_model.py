@@ -28,9 +28,9 @@ import keras
 import tensorflow as tf
 from keras import layers
 
-from common.argtypes import EPOCHS_MAX, count, fraction, positive_float
-from common.configs import config_from_dict, setting
-from common.image_encoders import (ENCODERS, build_image_encoder, grid_shape, is_frozen)
+from common.argtypes import count, fraction, positive_float
+from common.configs import setting
+from common.image_encoders import build_image_encoder, grid_shape, is_frozen
 from common.model_size import Counter
 
 ARCHS = ("vis_lstm", "blind", "attention")
@@ -173,15 +173,6 @@ def build_vqa_model(config, vocab_size, num_answers):
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                   metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
     return model
-
-
-def config_of(saved):
-    return config_from_dict(VQAConfig, saved)
-
-
-def check_choices(config):
-    """ValueError-free checks of the fields without flags (edited config.json files)."""
-    return config.encoder in ENCODERS and config.weights in ("imagenet", "none")
 
 
 def estimated_size(config, vocab_size, num_answers, words, batch_size=None):

@@ -87,6 +87,14 @@ def train(config, out_dir, split, settings, seed=0, resume=False, verbose=1):
     return model, state, vocab, answers
 
 
+def holds_a_run(path):
+    """Whether `path` holds a vqa run (another command's config.json: the lifecycle's)."""
+    try:
+        return RunDir(path).has_run() and RunDir(path).read_config(KIND) is not None
+    except UsageError:
+        return False
+
+
 def read_answers(run_dir):
     value = read_json_file(run_dir.read_path("answers.json"))
     answers = value.get("answers") if isinstance(value, dict) else None
@@ -281,6 +289,9 @@ def main(argv=None):
                                      weights=args.weights if args.encoder != "small_cnn"
                                      else "none")
         check_encoder(config.encoder, config.image_size)
+        if not args.resume and holds_a_run(args.out_dir):  # before decoding the images
+            raise UsageError(f"{args.out_dir} already holds a run; pass --resume to continue "
+                             "it or choose another --out_dir")
         split, _, settings = load_data(args.data_dir, args.max_bytes)
         train(config, args.out_dir, split, settings, seed=args.seed, resume=args.resume,
               verbose=args.verbose)
@@ -296,8 +307,5 @@ def main(argv=None):
         predict_command(args)
     elif args.command == "export":
         path = export(args.run_dir, args.export_dir, args.overwrite, args.checkpoint)
-        print(f"wrote {path}; try:\n  python -c \"import numpy as np, tensorflow as tf; "
-              f"from PIL import Image; f = tf.saved_model.load('{path}')"
-              ".signatures['serving_default']; "
-              "print(f(images=tf.constant(np.asarray(Image.open('IMAGE.png').convert('RGB'))"
-              "[None]), questions=tf.constant(['what shape is this?']))['answer'])\"")
+        print(f"wrote {path}; its serving_default takes images (n, H, W, 3) uint8 and "
+              "questions (n,) string and returns answer, probability and attention")
