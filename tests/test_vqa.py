@@ -122,9 +122,10 @@ def test_resume_equals_an_uninterrupted_run(tmp_path):
 
 
 def test_a_frozen_encoder_reads_cached_grids_and_the_servable_runs_it(tmp_path):
-    data = write_easy_vqa(tmp_path / "data", 24, 4)
+    data = write_easy_vqa(tmp_path / "data", 12, 2)
     split, _, settings = vqa.load_data(str(data))
-    config = dataclasses.replace(CONFIG, encoder="mobilenet_v2", weights="none", epochs=1)
+    config = dataclasses.replace(CONFIG, encoder="mobilenet_v2", weights="none", epochs=1,
+                                 val_fraction=0.3)
     run_dir = str(tmp_path / "run")
     model = vqa.train(config, run_dir, split, settings, seed=2, verbose=0)[0]
     assert "grid" in model.input and "image" not in model.input
