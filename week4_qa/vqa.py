@@ -34,11 +34,23 @@ probability; for attention runs --out draws the attention over each image.
 `export` writes a SavedModel: images (n, H, W, 3) uint8 and questions (n,)
 string -> {"answer" (n,) string, "probability" (n,), "attention" (n, h, w)}.
 
-Expected results (benchmarks/vqa_easy.py; real easy-VQA, 38,575 training and
-9,673 test questions; --preset easy_vqa; 2 CPU cores shared with other jobs):
+Expected results (benchmarks/vqa_easy.py; real easy-VQA: 34,852 training and
+3,723 validation questions from train, scored on the 9,673 test questions;
+--preset easy_vqa, 8 epochs, seed 0; 2 CPU cores shared with other jobs, load 3-5;
+minutes of training from history.csv):
 
     arch        accuracy  yes/no   shape  colour  minutes
-    (measured by the benchmark; see benchmarks/vqa_easy.json)
+    blind         0.6684  0.8254  0.3309  0.1242      0.8
+    vis_lstm      0.9746  0.9662  0.9960  1.0000      8.0
+    attention     0.9999  0.9999  1.0000  1.0000     11.0
+
+The blind model answers from the question alone: yes/no from the phrasing,
+a shape or colour by its prior (a third, an eighth). Where the image enters
+is what a late fusion prototype got wrong (67%, no better than blind): here
+the encoder has batch norm in every block, and the image either opens the
+LSTM's sequence (vis_lstm) or is read through the question's attention and
+multiplied into it (attention), which learns fastest (95% validation
+accuracy after 4 epochs, vis_lstm after 8).
 """
 
 import sys
