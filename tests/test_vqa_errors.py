@@ -207,3 +207,33 @@ def test_the_real_command_line_prints_one_line_and_writes_nothing(vqa_run, tmp_p
         assert_one_line_error(child.returncode, err, fragment)
         assert out == ""
     assert snapshot(tmp_path) == before and snapshot(vqa_run[0]) == run_before
+
+
+@pytest.mark.parametrize("edit, fragment", [
+    (lambda run: (run / "answers.json").write_text('{"answers": ["yes", "no"]}'),
+     "does not match its model"),
+    (lambda run: (run / "answers.json").write_text('{"answers": ["yes", "yes"]}'),
+     "not a list of distinct answers"),
+    (lambda run: (run / "answers.json").write_text('["yes"]'), "not a list of distinct"),
+])
+def test_an_edited_answers_file_is_refused(vqa_run, tmp_path, capsys, edit, fragment):
+    run = tmp_path / "run"
+    shutil.copytree(vqa_run[0], run)
+    edit(run)
+    image = vqa_run[1] / "test" / "images" / "0.png"
+    before = snapshot(tmp_path)
+    fails(["predict", "--run_dir", str(run), str(image), "what shape is it?"], capsys,
+          fragment)
+    assert snapshot(tmp_path) == before
+
+
+def test_out_draws_attention_only_for_attention_runs(vqa_run, tmp_path, capsys):
+    run = tmp_path / "run"
+    shutil.copytree(vqa_run[0], run)
+    config = json.loads((run / "config.json").read_text())
+    (run / "config.json").write_text(json.dumps({**config, "arch": "blind"}))
+    image = vqa_run[1] / "test" / "images" / "0.png"
+    before = snapshot(tmp_path)
+    fails(["predict", "--run_dir", str(run), str(image), "what shape is it?", "--out",
+           str(tmp_path / "map.png")], capsys, "is a blind run, which has none")
+    assert snapshot(tmp_path) == before
