@@ -338,3 +338,20 @@ def vqa_run(tmp_path_factory):
     run_dir = str(root / "run")
     vqa.train(CONFIG, run_dir, split, settings, seed=1, verbose=0)
     return run_dir, data
+
+
+@pytest.fixture(scope="session")
+def caption_run(tmp_path_factory):
+    """run_dir of a show_attend_tell caption run (the test preset on 200 generated scenes,
+    2 epochs), trained once; tests only read it (or copy it)."""
+    import dataclasses
+
+    from week5_caption import caption_data, caption_verbs
+    from week5_caption.caption_model import PRESETS
+
+    config = dataclasses.replace(PRESETS["test"], scenes=200)
+    parts = {part: caption_data.read_part({"data": "generated"}, part, config)
+             for part in ("train", "validation")}
+    run_dir = str(tmp_path_factory.mktemp("caption") / "run")
+    caption_verbs.train(config, run_dir, parts, {"data": "generated"}, seed=1, verbose=0)
+    return run_dir

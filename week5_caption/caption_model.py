@@ -39,6 +39,7 @@ from common.argtypes import count, fraction, non_negative_float, positive_float
 from common.configs import config_from_dict, setting
 from common.image_encoders import ENCODERS, build_image_encoder, grid_shape, is_frozen
 from common.model_size import Counter
+from common.tokens import END_ID, PAD_ID
 from week3_rnn.translate_model import TokenAccuracy
 
 ARCHS = ("show_attend_tell", "show_tell")
@@ -53,8 +54,10 @@ class CaptionConfig:
     weights: str = "imagenet"       # set by --weights (application encoders only)
     image_size: int = setting(64, "images are resized to this many pixels a side",
                               count(1024))
-    cnn_width: int = setting(32, "small_cnn: channels of its first block (doubled per block, "
-                             "3 blocks)", count(1024))
+    cnn_width: int = setting(32, "small_cnn: channels of its first block (doubled per block)",
+                             count(1024))
+    cnn_blocks: int = setting(3, "small_cnn: conv blocks, each halving the grid (64 pixels, "
+                              "3 blocks: an 8x8 grid)", count(6))
     units: int = setting(256, "LSTM units", count(8192))
     embedding_dim: int = setting(128, "word embedding size", count(8192))
     attention_dim: int = setting(128, "show_attend_tell: size of the attention's hidden "
@@ -90,7 +93,7 @@ class CaptionConfig:
 
     @property
     def widths(self):
-        return (self.cnn_width, 2 * self.cnn_width, 4 * self.cnn_width)
+        return tuple(self.cnn_width * 2 ** i for i in range(self.cnn_blocks))
 
 
 PRESETS = {
@@ -241,8 +244,10 @@ class AttendDecoder(CaptionDecoder):
 
     def penalty(self, alphas, decoder_ids):
         """lambda * sum_i (1 - sum_t alpha_ti)^2 / T per caption, averaged over the batch;
-        alphas (B, T, L), padded steps (decoder id 0) left out."""
-        real = tf.cast(tf.not_equal(tf.cast(decoder_ids, tf.int32), 0), tf.float32)  # (B, T)
+        alphas (B, T, L); the steps that read <pad> or <end> (which predict no word of the
+        caption) are left out."""
+        ids = tf.cast(decoder_ids, tf.int32)
+        real = tf.cast((ids != PAD_ID) & (ids != END_ID), tf.float32)  # (B, T)
         coverage = tf.reduce_sum(alphas * real[..., None], 1)           # (B, L)
         per_caption = tf.reduce_sum(tf.square(1.0 - coverage), -1) / tf.maximum(
             tf.reduce_sum(real, -1), 1.0)

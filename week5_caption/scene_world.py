@@ -24,14 +24,14 @@ same images, captions and boxes, byte for byte, on any machine.
 
 import numpy as np
 
-SIZES = {"small": 0.2, "large": 0.36}     # an object's box side, as a fraction of the canvas
+SIZES = {"small": 2, "large": 3}          # an object's box side, in lattice steps
 COLOURS = {"red": (230, 40, 40), "green": (40, 190, 60), "blue": (60, 90, 240),
            "yellow": (235, 215, 40), "purple": (165, 70, 215)}
 SHAPES = ("circle", "square", "triangle")
 RELATIONS = {"horizontal": "left of", "vertical": "above"}
 BACKGROUND = (24, 24, 32)
-MARGIN = 1          # pixels kept free at the canvas's border
-MIN_GAP = 3         # pixels between the two boxes along the relation's axis
+LATTICE = 8         # objects sit on a LATTICE x LATTICE lattice of the canvas (see below)
+MIN_GAP = 1         # lattice steps between the two boxes along the relation's axis
 DOMINANCE = 2.0     # the relation's offset is at least this times the other offset
 MAX_SCENES = 200_000
 MIN_IMAGE_SIZE = 32
@@ -39,8 +39,13 @@ MAX_IMAGE_SIZE = 256
 
 
 
+def lattice_step(image_size):
+    """Pixels per lattice step: an 8x8 lattice, the grid of a 3-block small_cnn."""
+    return image_size // LATTICE
+
+
 def object_side(size_word, image_size):
-    return max(8, int(round(SIZES[size_word] * image_size)))
+    return SIZES[size_word] * lattice_step(image_size)
 
 
 def caption_of(objects, relation):
@@ -62,12 +67,13 @@ def _attributes(rng):
 def _place(rng, sides, relation, image_size):
     """Top-left corners (x, y) of two boxes of `sides`, first left of (or above) the second."""
     main, other = (0, 1) if relation == "horizontal" else (1, 0)
+    step = lattice_step(image_size)
     for _ in range(1000):
         corners = np.zeros((2, 2), np.int64)
         for i, side in enumerate(sides):
-            corners[i] = rng.integers(MARGIN, image_size - MARGIN - side + 1, size=2)
+            corners[i] = rng.integers(0, (image_size - side) // step + 1, size=2) * step
         centres = corners + np.asarray(sides)[:, None] / 2.0
-        gap = corners[1, main] - (corners[0, main] + sides[0])
+        gap = (corners[1, main] - (corners[0, main] + sides[0])) // step
         offset = abs(centres[1, other] - centres[0, other])
         apart = centres[1, main] - centres[0, main]
         if gap >= MIN_GAP and apart >= DOMINANCE * offset:
