@@ -17,7 +17,8 @@ from tests.vqa_fixture import write_easy_vqa
 from week4_qa import vqa, vqa_data, vqa_inputs
 from week4_qa.vqa_model import PRESETS
 
-CONFIG = dataclasses.replace(PRESETS["test"], epochs=2, learning_rate=3e-3)
+# 8 epochs on the 120 images of conftest's vqa_run: enough to read colours (below).
+CONFIG = dataclasses.replace(PRESETS["test"], epochs=8, learning_rate=5e-3)
 
 
 def question_batch(data_dir, config, vocab, answers, count=40):
@@ -100,6 +101,23 @@ def test_predict_prints_one_answer_each_and_draws_the_attention(vqa_run, tmp_pat
     assert len(answers) == 2 and all(0 < float(a.split()[1].strip("()")) <= 1 for a in answers)
     assert sorted(os.listdir(out)) == ["attention-1.png", "attention-2.png"]
     assert all(is_own_png(str(out / name)) for name in os.listdir(out))
+
+
+def colour_accuracy(run_dir, test):
+    servable, vocab, answers, config, _ = vqa.load_run(run_dir)
+    predicted, _, _, scored = vqa.answer_split(servable, config, test, vocab, answers)
+    return vqa.scores(predicted, scored)["per_type"]["colour"]["accuracy"]
+
+
+def test_the_image_answers_colour_questions_the_question_alone_cannot(vqa_run, tmp_path):
+    """The contrast at test scale: the blind model can only guess among 4 colours (seeds
+    0-2 measured 0.25-0.35), the attention model reads them (1.0 on each seed)."""
+    run_dir, data = vqa_run
+    split, test, settings = vqa.load_data(str(data))
+    blind = str(tmp_path / "blind")
+    vqa.train(dataclasses.replace(CONFIG, arch="blind"), blind, split, settings, seed=1,
+              verbose=0)
+    assert colour_accuracy(run_dir, test) >= colour_accuracy(blind, test) + 0.4
 
 
 def test_resume_equals_an_uninterrupted_run(tmp_path):
