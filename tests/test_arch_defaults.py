@@ -393,3 +393,26 @@ def test_vqa_arch_alone_builds_its_own_model(arch, tmp_path):
     assert ("grid_attention" in names) == (arch == "attention")
     if arch == "attention":
         assert model.get_layer("cells").units == 64
+
+
+# --- week5_caption.caption -------------------------------------------------------------------
+
+@pytest.mark.parametrize("arch", ["show_attend_tell", "show_tell"])
+def test_caption_arch_alone_builds_its_own_model(arch, tmp_path):
+    """The default preset (scenes): a 128-unit LSTM over 64-dimensional words, the small_cnn at
+    widths 16-32-64 (an 8x8 grid of 64 px scenes); attention (64-dimensional, with the gating
+    scalar and grid positions) for show_attend_tell, the averaged grid's embedding as the
+    LSTM's first input for show_tell."""
+    from week5_caption import caption
+
+    config, model = trained(caption.main, "caption", tmp_path / arch,
+                            ["--arch", arch, "--scenes", "64", "--epochs", "1"])
+    assert (config["arch"], config["units"], config["embedding_dim"]) == (arch, 128, 64)
+    decoder = model.get_layer("decoder")
+    assert type(decoder).__name__ == {"show_tell": "ShowTellDecoder",
+                                      "show_attend_tell": "AttendDecoder"}[arch]
+    assert decoder.cell.units == 128 and decoder.grid == (8, 8, 64)
+    widths = [layer.filters for layer in layers_of_type(model.get_layer("encoder"), "Conv2D")]
+    assert widths == [16, 32, 64]
+    assert hasattr(decoder, "attend_a") == (arch == "show_attend_tell")
+    assert hasattr(decoder, "image_embedding") == (arch == "show_tell")

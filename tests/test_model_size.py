@@ -243,6 +243,8 @@ ABSURD = {
                             "--units"),
     "week4_qa.vqa": (["--data_dir", "vqa", "--image_size", "1024", "--cnn_width", "1024",
                       "--batch_size", "65536"], "--image_size"),
+    "week5_caption.caption": (["--scenes", "100", "--image_size", "256", "--cnn_width", "1024",
+                               "--batch_size", "65536"], "--image_size"),
 }
 
 

@@ -33,7 +33,7 @@ COMMANDS = ["week1_basics.regression", "week1_basics.mnist", "week1_basics.autoe
             "week2_cnn.cifar10", "week2_cnn.transfer", "week3_rnn.char_rnn", "week3_rnn.ptb",
             "week3_rnn.spacing", "word2vec.skipgram", "gan.dcgan", "gan.vae",
             "week3_rnn.translate", "week3_rnn.sentiment", "week4_qa.memn2n",
-            "week4_qa.vqa"]
+            "week4_qa.vqa", "week5_caption.caption"]
 
 
 @pytest.fixture(scope="module")
@@ -63,6 +63,7 @@ def data_flags(command, data):
         "week3_rnn.translate": ["--dataset", "reverse"],
         "week4_qa.memn2n": [],  # generated bAbI stories
         "week4_qa.vqa": ["--data_dir", data["vqa"]],
+        "week5_caption.caption": ["--scenes", "64"],  # the generated scene world
     }.get(command, ["--text", data["text"]])
 
 

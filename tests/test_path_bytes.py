@@ -53,6 +53,8 @@ def test_non_utf8_bytes_in_a_path_flag(command, case, tmp_path, capsys):
     ("week4_qa.memn2n", ["predict", "--run_dir", "run", "--story", "s", BAD], "QUESTION"),
     ("week4_qa.vqa", ["predict", "--run_dir", "run", BAD, "what?"], "IMAGE QUESTION"),
     ("week4_qa.vqa", ["predict", "--run_dir", "run", "a.png", BAD], "IMAGE QUESTION"),
+    ("week5_caption.caption", ["predict", "--run_dir", "run", "a.png", BAD], "IMAGE"),
+    ("week5_caption.caption", ["train", "--data_dir", BAD], "--data_dir"),
 ])
 def test_non_utf8_bytes_in_an_input_or_a_positional_text(command, argv, name, capsys):
     status, _, err = call_cli(main_of(command), argv, capsys)

@@ -18,12 +18,12 @@ from common.cli import UsageError, add_input_limit_flag, add_run_flags, add_trai
 from common.cli import command_parser
 from common.configs import add_config_flags, config_from_args
 from common.export import check_export_dir, save_servable
-from common.image_encoders import add_encoder_flags, grid_features, is_frozen
-from common.model_size import check_fits
+from common.image_encoders import add_encoder_flags, check_encoder, grid_features, is_frozen
+from common.model_size import available_bytes, check_fits
 from common.runs import RunDir
 from common.tokens import TokenVocab
 from common.training import Progress
-from week5_caption import caption_data
+from week5_caption import caption_data, scene_world
 from week5_caption.caption_model import (PRESETS, CaptionConfig, build_caption_model,
                                          build_encoder, estimated_size)
 from week5_caption.caption_servable import DEFAULT_BEAM, CaptionServable
@@ -43,6 +43,29 @@ def data_settings(args):
     if args.dataset:
         return {"data": "coco"}
     return {"data": "generated"}
+
+
+def check_sizes(config, settings):
+    """UsageError before any data is read or made when the model (at the vocabulary's
+    bound) or the images cannot fit in this machine's memory."""
+    check_encoder(config.encoder, config.image_size)
+    low, high = scene_world.MIN_IMAGE_SIZE, scene_world.MAX_IMAGE_SIZE
+    if settings["data"] == "generated" and not low <= config.image_size <= high:
+        raise UsageError(f"the scene world draws images of {low} to {high} pixels a side, "
+                         f"not --image_size {config.image_size}")
+    vocab_bound = 64 if settings["data"] == "generated" else config.max_vocab_size
+    check_fits(estimated_size(config, vocab_bound),
+               "--units, --image_size, --cnn_width, --max_length or --batch_size")
+    count = (sum(caption_data.scene_counts(config.scenes).values())
+             if settings["data"] == "generated" else 2 * config.max_images)
+    needed = count * config.image_size ** 2 * 3
+    available = available_bytes()
+    if available is not None and needed > available // 2:
+        raise UsageError(f"{count:,} images of {config.image_size}x{config.image_size} pixels "
+                         f"take {needed / 2 ** 30:,.1f} GiB, more than half of the "
+                         f"{available / 2 ** 30:,.1f} GiB this machine has available; lower "
+                         f"{'--scenes' if settings['data'] == 'generated' else '--max_images'}"
+                         " or --image_size")
 
 
 def seeded_encoder(config, seed):
@@ -196,6 +219,7 @@ def main(argv=None):
     if args.command == "train":
         config = config_from_args(args, PRESETS)
         settings = data_settings(args)
+        check_sizes(config, settings)
         parts = {part: caption_data.read_part(settings, part, config, args.max_bytes)
                  for part in ("train", "validation")}
         train(config, args.out_dir, parts, settings, seed=args.seed, resume=args.resume,
