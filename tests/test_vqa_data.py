@@ -116,3 +116,12 @@ def test_check_question_refuses_non_questions(text):
     with pytest.raises(UsageError, match="not a question"):
         vqa_data.check_question(text)
     assert vqa_data.check_question("  what color is it? ") == "what color is it?"
+
+
+def test_images_that_cannot_fit_in_memory_are_refused_before_decoding(monkeypatch):
+    from week4_qa import vqa_inputs
+
+    monkeypatch.setattr(vqa_inputs, "available_bytes", lambda: 2 * 1024 ** 3)
+    vqa_inputs.check_data_fits(10_000, 224)         # 1.4 GiB of images; + 3.7 of grids:
+    with pytest.raises(UsageError, match="5.1 GiB of memory, more than the 2.0 GiB"):
+        vqa_inputs.check_data_fits(10_000, 224, grid_floats=7 * 7 * 2048)

@@ -14,8 +14,9 @@ import tensorflow as tf
 from common.cli import UsageError
 from common.image_encoders import grid_features, is_frozen
 from common.images import MIN_SIDE, check_image_header, load_images
+from common.model_size import available_bytes
 from common.tokens import TokenVocab, check_vocab_size, tokenize_texts
-from week4_qa.vqa_model import build_encoder, reads_image
+from week4_qa.vqa_model import build_encoder, encoder_grid_shape, reads_image
 
 MAX_DATA_BYTES = 16 * 1024 ** 3  # decoded images (or grids) kept in memory, at most
 
@@ -27,15 +28,26 @@ def frozen_encoder(config, seed):
     return build_encoder(config)
 
 
-def decode_split(split, size, verbose=1):
+def check_data_fits(count, size, grid_floats=0):
+    """UsageError if `count` images of size x size (and their grids of `grid_floats` floats
+    each) cannot be held in memory: over MAX_DATA_BYTES or what the machine has free."""
+    needed = count * (size * size * 3 + 4 * grid_floats)
+    available = available_bytes()
+    limit = MAX_DATA_BYTES if available is None else min(MAX_DATA_BYTES, available)
+    if needed > limit:
+        raise UsageError(f"{count:,} images at {size}x{size}"
+                         + (" and their grids" if grid_floats else "")
+                         + f" would take {needed / 1024 ** 3:,.1f} GiB of memory, more than "
+                         f"the {limit / 1024 ** 3:,.1f} GiB available; lower --image_size or "
+                         "use a smaller --encoder")
+
+
+def decode_split(split, size, verbose=1, grid_floats=0):
     """(images (M, size, size, 3) uint8, Split of the questions whose image decoded, per
     question the row of its image): each image decoded once; unreadable ones are skipped
     (with their questions) and counted."""
     keys, _ = split.images_in_order()
-    if len(keys) * size * size * 3 > MAX_DATA_BYTES:
-        raise UsageError(f"{len(keys):,} images at {size}x{size} would take "
-                         f"{len(keys) * size * size * 3 / 1024 ** 3:,.1f} GiB; lower "
-                         "--image_size")
+    check_data_fits(len(keys), size, grid_floats)
     paths = [split.image_paths[key] for key in keys]
     for path in paths:  # a header that claims a huge image is refused before decoding
         check_image_header(path, MIN_SIDE)
@@ -51,8 +63,10 @@ def decode_split(split, size, verbose=1):
 def split_pixels(split, config, seed, verbose=1):
     """decode_split, then what the trained model reads: the images, a frozen encoder's
     grids (N, h, w, c) computed once, or nothing (blind)."""
-    images, split, rows = decode_split(split, config.image_size, verbose)
-    if reads_image(config) and is_frozen(config.encoder):
+    frozen = reads_image(config) and is_frozen(config.encoder)
+    grid_floats = int(np.prod(encoder_grid_shape(config))) if frozen else 0
+    images, split, rows = decode_split(split, config.image_size, verbose, grid_floats)
+    if frozen:
         print(f"computing the {config.encoder} grids of {len(images):,} images once")
         images = grid_features(frozen_encoder(config, seed), images, progress=verbose > 0)
     elif not reads_image(config):
