@@ -14,7 +14,7 @@ from common.cli import run_cli
 from common.outputs import is_own_png
 from common.runs import RunDir
 from tests.vqa_fixture import write_easy_vqa
-from week4_qa import vqa, vqa_data, vqa_inputs
+from week4_qa import vqa, vqa_data, vqa_evaluate, vqa_inputs
 from week4_qa.vqa_model import PRESETS
 
 # 8 epochs on the 120 images of conftest's vqa_run: enough to read colours (below).
@@ -83,7 +83,7 @@ def test_evaluate_writes_accuracy_per_question_type(vqa_run, tmp_path):
     assert weighted == pytest.approx(results["accuracy"])
     # The answers themselves: the servable's, question by question.
     servable, vocab, answers, config, _ = vqa.load_run(str(copy))
-    predicted = vqa.answer_split(servable, config, split, vocab, answers)[0]
+    predicted = vqa_evaluate.answer_split(servable, config, split, vocab, answers)[0]
     assert results["accuracy"] == np.mean([p == a for p, a in zip(predicted, split.answers)])
 
 
@@ -95,8 +95,9 @@ def test_predict_prints_one_answer_each_and_draws_the_attention(vqa_run, tmp_pat
     assert run_cli(vqa.main, [
         "predict", "--run_dir", run_dir, image, "what color is the shape?",
         image, "what zorbly shape is in the image?", "--out", str(out)]) is None
-    lines = capsys.readouterr().out.splitlines()
-    assert lines[0].startswith("note: 1 word(s)") and "zorbly" in lines[0]
+    captured = capsys.readouterr()
+    lines, note = captured.out.splitlines(), captured.err.strip()
+    assert note.startswith("note: 1 word(s)") and note.endswith("<unk>: zorbly")
     answers = [line for line in lines if line.endswith("?")]
     assert len(answers) == 2 and all(0 < float(a.split()[1].strip("()")) <= 1 for a in answers)
     assert sorted(os.listdir(out)) == ["attention-1.png", "attention-2.png"]
@@ -105,8 +106,8 @@ def test_predict_prints_one_answer_each_and_draws_the_attention(vqa_run, tmp_pat
 
 def colour_accuracy(run_dir, test):
     servable, vocab, answers, config, _ = vqa.load_run(run_dir)
-    predicted, _, _, scored = vqa.answer_split(servable, config, test, vocab, answers)
-    return vqa.scores(predicted, scored)["per_type"]["colour"]["accuracy"]
+    predicted, _, _, scored = vqa_evaluate.answer_split(servable, config, test, vocab, answers)
+    return vqa_evaluate.scores(predicted, scored)["per_type"]["colour"]["accuracy"]
 
 
 def test_the_image_answers_colour_questions_the_question_alone_cannot(vqa_run, tmp_path):
