@@ -227,6 +227,20 @@ def test_an_edited_answers_file_is_refused(vqa_run, tmp_path, capsys, edit, frag
     assert snapshot(tmp_path) == before
 
 
+@pytest.mark.parametrize("edit", [{"arch": "vis_lstm"}, {"image_size": 64},
+                                  {"encoder": "mobilenet_v2"}])
+def test_a_config_edited_away_from_its_model_is_refused(vqa_run, tmp_path, capsys, edit):
+    run = tmp_path / "run"
+    shutil.copytree(vqa_run[0], run)
+    config = json.loads((run / "config.json").read_text())
+    (run / "config.json").write_text(json.dumps({**config, **edit}))
+    image = vqa_run[1] / "test" / "images" / "0.png"
+    before = snapshot(tmp_path)
+    fails(["predict", "--run_dir", str(run), str(image), "what shape is it?"], capsys,
+          "does not describe its model")
+    assert snapshot(tmp_path) == before
+
+
 def test_out_draws_attention_only_for_attention_runs(vqa_run, tmp_path, capsys):
     run = tmp_path / "run"
     shutil.copytree(vqa_run[0], run)

@@ -58,11 +58,24 @@ def load_run(run_dir_path, checkpoint="best"):
             or model.get_layer("answer").units != len(answers)):
         raise UsageError(f"{run_dir.path}'s vocab.json or answers.json does not match its "
                          "model; they were edited or belong to another run")
+    check_model_matches(model, config, run_dir)
     encoder = None
     if reads_image(config) and is_frozen(config.encoder):
         seed = saved.get("seed")
         encoder = vqa_inputs.frozen_encoder(config, seed if isinstance(seed, int) else 0)
     return VQAServable(model, config, vocab, answers, encoder), vocab, answers, config, saved
+
+
+def check_model_matches(model, config, run_dir):
+    """UsageError if config.json's arch, encoder or image size is not the checkpoint's."""
+    frozen = reads_image(config) and is_frozen(config.encoder)
+    wanted = {"question"} | ({"grid"} if frozen else {"image"} if reads_image(config) else set())
+    inputs = model.input if isinstance(model.input, dict) else {}
+    size = inputs["image"].shape[1] if "image" in inputs else config.image_size
+    if (model.name != f"vqa_{config.arch}" or set(inputs) != wanted
+            or size != config.image_size):
+        raise UsageError(f"{run_dir.file('config.json')} does not describe its model (arch, "
+                         "encoder or image_size); it was edited or belongs to another run")
 
 
 def test_split(saved, data_dir=None, max_bytes=DEFAULT_MAX_BYTES):
