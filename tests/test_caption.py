@@ -136,3 +136,42 @@ def test_train_through_the_cli_records_the_data_and_config(tmp_path, capsys):
     assert (saved["arch"], saved["data"], saved["scenes"]) == ("show_tell", "generated", 64)
     assert saved["encoder"] == "small_cnn"
     assert "python -m week5_caption.caption evaluate --run_dir" in out
+
+
+def test_a_flickr8k_run_evaluates_its_test_split_from_the_recorded_folder(tmp_path, capsys):
+    from tests.test_caption_data import write_flickr8k
+
+    root = write_flickr8k(tmp_path / "flickr")
+    run = str(tmp_path / "run")
+    ok(["train", "--preset", "test", "--data_dir", str(root), "--epochs", "1", "--out_dir", run,
+        "--verbose", "0"], capsys)
+    saved = RunDir(run).read_config("caption")
+    assert saved["data"] == "flickr8k" and saved["images"] == {"train": 2, "validation": 1}
+    out = ok(["evaluate", "--run_dir", run, "--beam", "1"], capsys)
+    results = json.loads(open(os.path.join(run, "results.json")).read())
+    assert results["images"] == 1 and results["references"] == 5
+    assert "attention_hit_rate" not in results and "exact match" in out
+    moved = tmp_path / "moved"
+    root.rename(moved)
+    ok(["evaluate", "--run_dir", run, "--data_dir", str(moved)], capsys)
+
+
+@pytest.mark.slow
+def test_a_frozen_encoder_is_rebuilt_exactly_on_reload(tmp_path):
+    """--encoder mobilenet_v2 --weights none: grids computed once from a seeded encoder; the
+    servable rebuilds that encoder from the seed, so its captions are the run's model's."""
+    config = dataclasses.replace(CONFIG, encoder="mobilenet_v2", weights="none", scenes=64,
+                                 epochs=1)
+    parts = {part: caption_data.read_part({"data": "generated"}, part, config)
+             for part in ("train", "validation")}
+    model, _, _ = caption_verbs.train(config, str(tmp_path / "run"), parts,
+                                      {"data": "generated"}, seed=4, verbose=0)
+    assert "grid" in model.input and "encoder" not in [layer.name for layer in model.layers]
+    images = parts["validation"]["images"][:4]
+    grids = caption_verbs.seeded_encoder(config, 4)(images)
+    servable = caption_verbs.load_run(str(tmp_path / "run"), "last")[0]
+    np.testing.assert_allclose(servable.encoder(images).numpy(), grids.numpy(), atol=1e-5)
+    ids = tf.constant([[1, 4, 5]] * 4, tf.int32)
+    expected = model({"grid": grids, "decoder_ids": ids}).numpy()
+    got = servable.model({"grid": servable.encoder(images), "decoder_ids": ids}).numpy()
+    np.testing.assert_allclose(got, expected, atol=1e-4)

@@ -58,6 +58,9 @@ def test_hit_rate_by_hand():
                                                     None, 1, 1]
     assert scene_world.attention_hits(words, attention, boxes, 64) == [True, False, True,
                                                                        False]
+    # Widened by one cell (32 px), the square's box reaches (48, 16): "square" is near.
+    assert scene_world.attention_hits(words, attention, boxes, 64, margin=1) == [
+        True, True, True, True]
     # A wrong caption is scored by what its words say: "above" also starts object 1.
     wrong = "a red square above a blue".split()
     assert scene_world.mentioned_objects(wrong) == [None, 0, 0, None, None, 1]

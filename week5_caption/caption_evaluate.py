@@ -11,6 +11,8 @@ results.json:
                           emitted, whether the attention of the step that emitted it
                           peaks (its argmax grid cell's centre, in image pixels) inside
                           the box of the object the word describes (scene_world)
+    attention_within_one_cell  the same with the box widened by one grid cell: how many
+                          of the misses are the cell next to the object
 """
 
 import itertools
@@ -38,10 +40,10 @@ def output_tokens(row):
     return [t.decode("utf-8") for t in itertools.takewhile(lambda t: t != b"", row)]
 
 
-def hit_rate(predictions, attention, boxes, image_size):
+def hit_rate(predictions, attention, boxes, image_size, margin=0):
     """(hits, scored words) over all images; attention (N, T, h, w), boxes (N, 2, 4)."""
     hits = [hit for words, weights, box in zip(predictions, attention, boxes)
-            for hit in scene_world.attention_hits(words, weights, box, image_size)]
+            for hit in scene_world.attention_hits(words, weights, box, image_size, margin)]
     return sum(hits), len(hits)
 
 
@@ -61,13 +63,16 @@ def evaluate(run_dir_path, part, beam=3, checkpoint="best", data="test"):
     results = {**scores(predictions, references), "images": len(predictions),
                "references": sum(map(len, references)), "beam": beam,
                "checkpoint": checkpoint, "arch": config.arch, "encoder": config.encoder,
+               "image_size": config.image_size,
                "data": f"{saved.get('data')} {data}",
                "unknown_reference_words": sum(w not in vocab.index for refs in references
                                               for ref in refs for w in ref)}
     if "boxes" in part and config.arch == "show_attend_tell":
         attention = np.concatenate([batch["attention"] for batch in outputs])
         hits, words = hit_rate(predictions, attention, part["boxes"], config.image_size)
-        results.update(attention_hit_rate=hits / max(words, 1), attention_scored_words=words)
+        near, _ = hit_rate(predictions, attention, part["boxes"], config.image_size, margin=1)
+        results.update(attention_hit_rate=hits / max(words, 1), attention_scored_words=words,
+                       attention_within_one_cell=near / max(words, 1))
     path = lifecycle.write_results(RunDir(run_dir_path).file("results.json"), results)
     hit = (f", attention hit rate {results['attention_hit_rate']:.4f}"
            if "attention_hit_rate" in results else "")

@@ -15,7 +15,7 @@ at each step
     alpha_t = softmax_i(e_ti)                       (B, L)
     z_t    = beta_t * sum_i alpha_ti a_i            (B, c)   beta_t = sigmoid(f(h_{t-1}))
                                                             (the gating scalar, --gating)
-    h_t    = LSTM([W_e y_{t-1}; z_t], h_{t-1})
+    h_t    = LSTM([W_e y_{t-1}; dropout(z_t)], h_{t-1})       (--context_dropout)
     p(y_t) = softmax(L_o(W_e y_{t-1} + L_h h_t + L_z z_t))  (the paper's deep output)
 and the doubly stochastic regulariser lambda * sum_i (1 - sum_t alpha_ti)^2 per
 caption is added to the loss (--attention_penalty is lambda; it is divided by the
@@ -23,7 +23,13 @@ caption's length, since Xu et al. sum the cross-entropy over words and Keras
 averages it). A learned embedding per grid cell is added to the a_i
 (--grid_positions): with a 14 x 14 VGG grid the paper's features carry their
 place implicitly; a small grid trained from scratch needs it to tell "left" from
-"right".
+"right" (measured on the scene world, 10,000 scenes, 3 epochs: 87% exact
+captions without it, 99.6% with).
+--context_dropout drops z_t where the LSTM reads it (not where the output
+does), so that a word is read off what its own step attends to rather than
+recalled from an earlier glance (measured on a first, unaligned version of the
+scene world: the colour words' attention peaked on their object 71% of the time
+without it, 81% with 0.5).
 
 Both decoders have one `step`, which training loops over (teacher forcing) and
 common.decoding's greedy and beam search call at inference, so the two agree.
@@ -37,7 +43,7 @@ from keras import layers
 
 from common.argtypes import count, fraction, non_negative_float, positive_float
 from common.configs import config_from_dict, setting
-from common.image_encoders import ENCODERS, build_image_encoder, grid_shape, is_frozen
+from common.image_encoders import build_image_encoder, grid_shape, is_frozen
 from common.model_size import Counter
 from common.tokens import END_ID, PAD_ID
 from week3_rnn.translate_model import TokenAccuracy
@@ -102,11 +108,12 @@ PRESETS = {
                           attention_dim=16, max_length=12, scenes=400, max_images=200,
                           batch_size=32, epochs=2, learning_rate=3e-3, min_count=1,
                           attention_penalty=0.01),
-    # benchmarks/caption_scenes.py: the generated scene world, both archs.
+    # benchmarks/caption_scenes.py: the generated scene world, both archs. No doubly
+    # stochastic penalty: with 64 cells and 10 words it pulls attention off the two objects.
     "scenes": CaptionConfig(image_size=64, cnn_width=16, units=128, embedding_dim=64,
-                            attention_dim=64, max_length=12, scenes=20_000, batch_size=64,
-                            epochs=8, learning_rate=2e-3, min_count=1,
-                            attention_penalty=0.01),
+                            attention_dim=64, context_dropout=0.5, attention_penalty=0.0,
+                            max_length=12, scenes=12_000, batch_size=64, epochs=4,
+                            learning_rate=2e-3, min_count=1),
     # Flickr8k (Xu et al.'s setting, scaled to one machine): 5 captions per image.
     "flickr8k": CaptionConfig(image_size=224, units=512, embedding_dim=256, attention_dim=256,
                               dropout_rate=0.5, max_length=20, min_count=5, batch_size=64,

@@ -8,12 +8,11 @@ predict are in caption_evaluate.py.
 import os
 
 import keras
-import numpy as np
 import tensorflow as tf
 
 from common import lifecycle
 from common.argtypes import count, input_path
-from common.batching import ordered_batches, sequence_lengths, shuffled_batches
+from common.batching import ordered_batches, shuffled_batches
 from common.cli import UsageError, add_input_limit_flag, add_run_flags, add_training_flags
 from common.cli import command_parser
 from common.configs import add_config_flags, config_from_args
@@ -118,8 +117,7 @@ def train(config, out_dir, parts, settings, seed=0, resume=False, verbose=1):
         metadata={"vocab.json": vocab.to_json()},
         build_model=lambda: build_caption_model(config, len(vocab), seed),
         train_data=lambda first_epoch: shuffled_batches(
-            pairs, batch_size, seed, first_epoch, transform=as_inputs(pixels, name),
-            lengths=sequence_lengths(pairs["ids"])),
+            pairs, batch_size, seed, first_epoch, transform=as_inputs(pixels, name)),
         steps_per_epoch=len(pairs["image"]) // batch_size,
         validation_data=ordered_batches(val_pairs, batch_size,
                                         transform=as_inputs(val_pixels, name)),

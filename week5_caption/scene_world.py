@@ -148,14 +148,19 @@ def peak_pixel(weights, image_size):
     return (column + 0.5) * image_size / w, (row + 0.5) * image_size / h
 
 
-def attention_hits(words, attention, boxes, image_size):
+def attention_hits(words, attention, boxes, image_size, margin=0):
     """One bool per colour or shape word of `words`: whether its step's attention (T, h, w)
-    peaks inside the box (x0, y0, x1, y1) of the object it describes (boxes (2, 4))."""
+    peaks inside the box (x0, y0, x1, y1) of the object it describes (boxes (2, 4)).
+
+    margin: grid cells the box is widened by on every side (0: the peak cell is one of
+    the object's own cells; 1: it is one of them or touches one)."""
     hits = []
     for t, owner in enumerate(mentioned_objects(words)):
         if owner is None:
             continue
         x, y = peak_pixel(attention[t], image_size)
+        pad_x = margin * image_size / attention.shape[2]
+        pad_y = margin * image_size / attention.shape[1]
         x0, y0, x1, y1 = boxes[owner]
-        hits.append(bool(x0 <= x < x1 and y0 <= y < y1))
+        hits.append(bool(x0 - pad_x <= x < x1 + pad_x and y0 - pad_y <= y < y1 + pad_y))
     return hits
