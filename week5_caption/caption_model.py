@@ -112,7 +112,7 @@ PRESETS = {
     # stochastic penalty: with 64 cells and 10 words it pulls attention off the two objects.
     "scenes": CaptionConfig(image_size=64, cnn_width=16, units=128, embedding_dim=64,
                             attention_dim=64, context_dropout=0.5, attention_penalty=0.0,
-                            max_length=12, scenes=12_000, batch_size=64, epochs=4,
+                            max_length=12, scenes=12_000, batch_size=64, epochs=6,
                             learning_rate=2e-3, min_count=1),
     # Flickr8k (Xu et al.'s setting, scaled to one machine): 5 captions per image.
     "flickr8k": CaptionConfig(image_size=224, units=512, embedding_dim=256, attention_dim=256,

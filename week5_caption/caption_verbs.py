@@ -116,6 +116,8 @@ def train(config, out_dir, parts, settings, seed=0, resume=False, verbose=1):
         may_change=("epochs", "data_dir"),
         metadata={"vocab.json": vocab.to_json()},
         build_model=lambda: build_caption_model(config, len(vocab), seed),
+        # Not bucketed by length: the scene world's 9- and 10-word captions would put each
+        # relation in batches of its own (82% exact captions instead of 100%, measured).
         train_data=lambda first_epoch: shuffled_batches(
             pairs, batch_size, seed, first_epoch, transform=as_inputs(pixels, name)),
         steps_per_epoch=len(pairs["image"]) // batch_size,

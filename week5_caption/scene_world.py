@@ -18,6 +18,12 @@ comes first and how they lie; Show, Attend and Tell looks at one object per
 word (and the generator knows each object's box, so evaluate can check that
 it does: the attention hit rate).
 
+Every pixel carries grain (uniform noise of +-TEXTURE per channel), as a
+photo does. Without it a shape is one flat colour, a CNN responds only to its
+edges, and attention peaked on the grid cell beside an object's top edge (a
+measured 47.5% of colour and shape words on the object's own cells, 99.9%
+within one cell); with it the object's own cells carry its colour and shape.
+
 Everything is NumPy and seeded: the same (count, seed, image_size) gives the
 same images, captions and boxes, byte for byte, on any machine.
 """
@@ -31,6 +37,7 @@ SHAPES = ("circle", "square", "triangle")
 RELATIONS = {"horizontal": "left of", "vertical": "above"}
 BACKGROUND = (24, 24, 32)
 LATTICE = 8         # objects sit on a LATTICE x LATTICE lattice of the canvas (see below)
+TEXTURE = 40        # +- this much uniform noise on every pixel's channels (grain)
 MIN_GAP = 1         # lattice steps between the two boxes along the relation's axis
 DOMINANCE = 2.0     # the relation's offset is at least this times the other offset
 MAX_SCENES = 200_000
@@ -107,6 +114,9 @@ def make_scene(rng, image_size):
     boxes = np.array([[x, y, x + side, y + side] for (x, y), side in zip(corners, sides)])
     for (size, colour, shape), box in zip(attributes, boxes):
         draw(canvas, shape, COLOURS[colour], box)
+    if TEXTURE:
+        noise = rng.integers(-TEXTURE, TEXTURE + 1, canvas.shape)
+        canvas[:] = np.clip(canvas.astype(np.int64) + noise, 0, 255)
     objects = [(*attrs, box) for attrs, box in zip(attributes, boxes)]
     return canvas, caption_of(objects, relation), boxes
 
