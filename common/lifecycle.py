@@ -168,8 +168,10 @@ def train(job):
 def _shared_settings(job, config):
     """What every worker of a cluster must agree on: model, data and training settings."""
     differ = set(job.may_change) - {"epochs"}  # file paths may differ between machines
+    # job.epochs too: a run's epochs may come from more than --epochs (memn2n's --tries).
     return {"config": {k: v for k, v in config.items() if k not in differ},
-            "metadata": job.metadata, "steps_per_epoch": job.steps_per_epoch}
+            "metadata": job.metadata, "steps_per_epoch": job.steps_per_epoch,
+            "epochs": job.epochs}
 
 
 @contextlib.contextmanager

@@ -57,7 +57,7 @@ def test_a_question_without_a_question_mark_or_words_is_one_line(memn2n_run, tmp
     (["--task", "3"], "for task 3 pass --data_dir"),
     (["--val_fraction", "0"], "--val_fraction"), (["--tries", "0"], "--tries"),
     (["--stories", "20"], "too few to hold out"),
-    (["--strategy", "mirrored"], "--strategy"),
+    (["--strategy", "multi_worker"], "TF_CONFIG"), (["--strategy", "tpu"], "--strategy"),
 ])
 def test_bad_training_flags_make_no_run(tmp_path, capsys, flags, fragment):
     fails(train_args(tmp_path / "new" / "run", *flags), capsys, fragment)

@@ -64,6 +64,7 @@ def weights(path, trainable_only=False):
     import week3_rnn.char_model  # noqa: F401
     import week3_rnn.sentiment_model  # noqa: F401
     import week3_rnn.spacing_model  # noqa: F401
+    import week4_qa.memn2n_model  # noqa: F401
     import word2vec.model  # noqa: F401
 
     model = keras.saving.load_model(path, compile=False)
@@ -149,6 +150,7 @@ TRAINERS = {
     "week1_basics.regression_verbs": [], "week1_basics.autoencoder_verbs": [],
     "word2vec.skipgram_verbs": ["--text", "."],
     "week3_rnn.translate_verbs": [], "week3_rnn.sentiment_verbs": [],
+    "week4_qa.memn2n_verbs": [],
 }
 
 
@@ -414,6 +416,28 @@ def test_two_sentiment_workers_agree_and_resume(tmp_path):
                         copy / "checkpoints/epoch-0002.keras")
     resume_two_workers("week3_rnn.sentiment", chief, *flags[:-1], "3")
     assert_complete_run(chief, 3)
+
+
+@pytest.mark.slow
+def test_two_memn2n_workers_agree_through_tries_and_resume(tmp_path):
+    """Each try's new weights and linear-start flag are set alike on both workers, the
+    clipping sees the whole batch: the run trains what one process trains."""
+    flags = ["--preset", "test", "--stories", "300", "--epochs", "2", "--grad_clip", "1"]
+    chief, copy = train_two_workers(tmp_path, "week4_qa.memn2n", *flags, "--tries", "2")
+    assert_complete_run(chief, 4, "vocab.json")
+    assert_same_weights(chief / "checkpoints/epoch-0004.keras",
+                        copy / "checkpoints/epoch-0004.keras")
+    resume_two_workers("week4_qa.memn2n", chief, *flags, "--tries", "3")  # one try more
+    assert_complete_run(chief, 6)
+    rows = history(chief)
+    assert [float(r["linear"]) for r in rows] == [1.0, 0.0] * 3
+    from week4_qa import memn2n
+
+    memn2n.main(["train", *flags, "--tries", "3", "--verbose", "0", "--out_dir",
+                 str(tmp_path / "one")])
+    for a, b in zip(rows, history(tmp_path / "one"), strict=True):
+        for key in ("loss", "val_loss"):
+            assert float(a[key]) == pytest.approx(float(b[key]), rel=1e-4), key
 
 
 @pytest.mark.slow

@@ -25,6 +25,10 @@ the memories' ages in training. SGD at 0.01 halved every 25 epochs, 100
 epochs, gradients clipped to norm 40, batches of 32. --tries N trains N
 times from new initial weights inside the one run (memn2n_training) and
 keeps the best epoch by validation loss, as the paper kept the best of 10.
+--strategy mirrored (every local GPU, or the CPU) or multi_worker (a
+TF_CONFIG cluster) splits each batch across the replicas; the clipping
+still measures the whole batch's gradient, tries and linear start happen on
+every replica alike, so the run trains as it does on one device.
 
 `predict` prints, per question, the answer and for each hop the story
 sentence with the highest attention (its weight, its line number).

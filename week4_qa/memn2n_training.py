@@ -16,6 +16,14 @@ resumed run makes the decisions an uninterrupted one makes:
   best.keras (their validation loss is logged as val_loss_softmax), so the
   attention a kept model reports is a distribution.
 - the learning rate halves every `halve_every` epochs of a try.
+
+Under tf.distribute (--strategy mirrored or multi_worker) the callback runs
+outside the replicas' steps, in cross-replica context, so each `assign`
+(new weights, the flag, the learning rate) writes every replica's copy of
+the variable; every worker of a cluster computes the same values from the
+same seed and history (its validation losses are reduced across workers),
+so no worker's copy differs. The clipping of the summed batch gradient is
+memn2n_model.WholeBatchClipSGD's.
 """
 
 import math
@@ -24,7 +32,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from week4_qa.memn2n_model import initial_weights
+from common.cli import UsageError
+from week4_qa.memn2n_model import WholeBatchClipSGD, initial_weights
 
 SELECTION_KEY = "val_loss_softmax"
 
@@ -63,11 +72,22 @@ class TrySchedule(keras.callbacks.Callback):
         interrupted = state.get("interrupted") or {}
         self.keep_weights_once = interrupted.get("after_epoch") == state["epoch"]
 
+    def on_train_begin(self, logs=None):
+        # A run begun before WholeBatchClipSGD has Keras's SGD, which clips each
+        # replica's part of the gradient alone: right on one replica only.
+        replicas = self.model.distribute_strategy.num_replicas_in_sync
+        if (replicas > 1 and self.config.grad_clip
+                and not isinstance(self.model.optimizer, WholeBatchClipSGD)):
+            raise UsageError(f"this run's checkpoint clips each of the {replicas} replicas' "
+                             "gradients apart (it was made by an older version); resume it "
+                             "with --strategy default, or --grad_clip 0 in a new run")
+
     def on_epoch_begin(self, epoch, logs=None):
         attempt, step = divmod(epoch, self.config.epochs)
         layer = self.model.get_layer("memory")
         if step == 0 and not self.keep_weights_once:
             weights = initial_weights(self.config, self.vocab_size, [self.seed, attempt])
+            # Cross-replica context: each assign writes every replica's copy.
             for variable, value in zip([layer.embeddings, layer.temporal], weights):
                 variable.assign(value)
         self.keep_weights_once = False

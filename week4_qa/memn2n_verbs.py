@@ -82,8 +82,12 @@ def build_vocab(examples):
     return vocab
 
 
-def train(config, out_dir, examples, settings, seed=0, resume=False, verbose=1):
-    """Trains (or resumes) a memory network on bAbI examples; returns (model, state, vocab)."""
+def train(config, out_dir, examples, settings, seed=0, resume=False, strategy="default",
+          verbose=1):
+    """Trains (or resumes) a memory network on bAbI examples; returns (model, state, vocab).
+
+    `strategy` (default, mirrored, multi_worker): batch_size is the global
+    batch, split across the replicas (memn2n_training on what else holds)."""
     if not examples:
         raise UsageError("the training data holds no questions")
     vocab = build_vocab(examples)
@@ -100,7 +104,8 @@ def train(config, out_dir, examples, settings, seed=0, resume=False, verbose=1):
                if config.random_noise > 0 and config.temporal_encoding else None)
     one_try = config.tries == 1
     job = TriesJob(
-        kind=KIND, config=config, out_dir=out_dir, seed=seed, resume=resume, verbose=verbose,
+        kind=KIND, config=config, out_dir=out_dir, seed=seed, resume=resume,
+        strategy=strategy, verbose=verbose,
         settings={**settings, "questions": len(examples)},
         # More tries may be added to a run; its epochs per try only while it has one try.
         may_change=("data_dir", "tries") + (("epochs",) if one_try else ()),
@@ -233,7 +238,7 @@ def build_parser():
                         "the release counts them (1000 as en, 10000 as en-10k)")
     add_data_flags(p, train=True)
     add_config_flags(p, MemN2NConfig, PRESETS)
-    add_training_flags(p, "runs/memn2n", PRESETS, "paper", strategy=False)
+    add_training_flags(p, "runs/memn2n", PRESETS, "paper")
 
     p = parser.verb("evaluate", help="test accuracy and supporting-fact attention; "
                                      "results.json")
@@ -261,7 +266,7 @@ def main(argv=None):
         examples, _, settings = load_task(args.task, args.data_dir, args.stories,
                                           args.max_bytes)
         train(config, args.out_dir, examples, settings, seed=args.seed, resume=args.resume,
-              verbose=args.verbose)
+              strategy=args.strategy, verbose=args.verbose)
         lifecycle.print_next_steps(args.out_dir, lifecycle.next_commands(
             "week4_qa.memn2n", args.out_dir, [
                 ("evaluate", ""), ("predict", "--story story.txt 'Where is Mary?'"),
