@@ -150,7 +150,7 @@ TRAINERS = {
     "week1_basics.regression_verbs": [], "week1_basics.autoencoder_verbs": [],
     "word2vec.skipgram_verbs": ["--text", "."],
     "week3_rnn.translate_verbs": [], "week3_rnn.sentiment_verbs": [],
-    "week4_qa.memn2n_verbs": [],
+    "week4_qa.memn2n_verbs": [], "week4_qa.vqa_verbs": ["--data_dir", "."],
 }
 
 

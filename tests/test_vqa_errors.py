@@ -91,7 +91,7 @@ def test_pairs_and_limits(vqa_run, tmp_path, capsys):
     (["--learning_rate", "nan"], "--learning_rate"), (["--encoder", "alexnet"], "--encoder"),
     (["--encoder", "inception_v3", "--weights", "none"], "at least 75x75"),
     (["--image_size", "1024", "--cnn_width", "1024", "--batch_size", "65536"], "GiB"),
-    (["--strategy", "mirrored"], "--strategy"),
+    (["--strategy", "multi_worker"], "TF_CONFIG"), (["--strategy", "tpu"], "--strategy"),
 ])
 def test_bad_training_flags_make_no_run(tiny, tmp_path, capsys, flags, fragment):
     fails(train_args(tmp_path / "new" / "run", tiny, *flags), capsys, fragment)

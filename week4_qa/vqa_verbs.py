@@ -34,9 +34,18 @@ def load_data(data_dir, max_bytes=DEFAULT_MAX_BYTES):
                          "test_digest": vqa_data.digest(test)}
 
 
-def train(config, out_dir, split, settings, seed=0, resume=False, verbose=1):
+def train(config, out_dir, split, settings, seed=0, resume=False, strategy="default",
+          verbose=1):
     """Trains (or resumes) a VQA model on a training Split; returns (model, state, vocab,
-    answers)."""
+    answers).
+
+    `strategy` (default, mirrored, multi_worker): batch_size is the global batch, split
+    across the replicas; the model is built (or loaded) in the strategy's scope by the
+    lifecycle. A frozen encoder's grids are computed before, outside it: every worker
+    computes the same ones (its weights are drawn from `seed`), and only the head trains.
+    small_cnn's batch norm normalises each replica's part of the batch (as cifar10's does),
+    so with several replicas a run differs a little from one device's; one replica (the
+    CPU, one GPU) trains exactly what --strategy default trains."""
     answers = vqa_data.answer_classes(split, config.top_answers)
     kept = split.subset([a in set(answers) for a in split.answers])
     train_part, val_part = vqa_data.split_by_image(kept, config.val_fraction)
@@ -53,7 +62,8 @@ def train(config, out_dir, split, settings, seed=0, resume=False, verbose=1):
     train_data, _ = vqa_inputs.arrays(train_part, vocab, answers, rows)
     val_data, _ = vqa_inputs.arrays(val_part, vocab, answers, val_rows)
     job = lifecycle.TrainJob(
-        kind=KIND, config=config, out_dir=out_dir, seed=seed, resume=resume, verbose=verbose,
+        kind=KIND, config=config, out_dir=out_dir, seed=seed, resume=resume,
+        strategy=strategy, verbose=verbose,
         settings={**settings, "questions": len(split), "answers_dropped": len(split) - len(kept)},
         may_change=("epochs", "data_dir"),
         metadata={"vocab.json": vocab.to_json(), "answers.json": {"answers": answers}},
@@ -102,7 +112,7 @@ def build_parser():
     add_input_limit_flag(p)
     add_encoder_flags(p)
     add_config_flags(p, VQAConfig, PRESETS)
-    add_training_flags(p, "runs/vqa", PRESETS, "easy_vqa", strategy=False)
+    add_training_flags(p, "runs/vqa", PRESETS, "easy_vqa")
 
     p = parser.verb("evaluate", help="test accuracy overall and per question type; "
                                      "results.json")
@@ -140,7 +150,7 @@ def main(argv=None):
                              "it or choose another --out_dir")
         split, _, settings = load_data(args.data_dir, args.max_bytes)
         train(config, args.out_dir, split, settings, seed=args.seed, resume=args.resume,
-              verbose=args.verbose)
+              strategy=args.strategy, verbose=args.verbose)
         lifecycle.print_next_steps(args.out_dir, lifecycle.next_commands(
             "week4_qa.vqa", args.out_dir, [
                 ("evaluate", ""), ("predict", "IMAGE.png 'what color is the shape?'"),
