@@ -37,6 +37,7 @@ COLOURS = {"red", "green", "blue", "black", "gray", "teal", "brown", "yellow"}
 VQA_PARTS = {"train": "train2014", "test": "val2014"}
 MAX_QUESTION_CHARS = 1000
 MAX_QUESTIONS = 2_000_000
+MAX_ID_DIGITS = 18  # easy-VQA's ids are 0..N-1; VQA v1's COCO ids have at most 12 digits
 JSON_LIMIT = 1024 ** 3  # the VQA v1 annotation files are about 350 MB
 
 
@@ -107,6 +108,17 @@ def _json(path, max_bytes, what):
     return read_json_file(path, what)
 
 
+def is_image_id(value):
+    """Whether `value` is an image id: a whole number >= 0, or a string of its ASCII digits,
+    of at most MAX_ID_DIGITS digits (int() refuses other scripts' digits such as '²', and
+    strings of more than 4,300 digits)."""
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        return False
+    if isinstance(value, int):
+        return 0 <= value < 10 ** MAX_ID_DIGITS
+    return value.isascii() and value.isdigit() and len(value) <= MAX_ID_DIGITS
+
+
 def read_easy_vqa(data_dir, part, max_bytes=DEFAULT_MAX_BYTES):
     """The Split of easy-VQA's `part` (train or test)."""
     path = os.path.join(data_dir, part, "questions.json")
@@ -119,10 +131,10 @@ def read_easy_vqa(data_dir, part, max_bytes=DEFAULT_MAX_BYTES):
     for number, row in enumerate(rows, 1):
         if not (isinstance(row, list) and len(row) == 3 and isinstance(row[0], str)
                 and isinstance(row[1], str) and row[1].strip()
-                and isinstance(row[2], (int, str)) and not isinstance(row[2], bool)
-                and str(row[2]).isdigit()):
+                and is_image_id(row[2])):
             raise UsageError(f"{path}: row {number} is not [question, answer, image_id] "
-                             f"(strings and a whole number): {str(row)[:80]}")
+                             f"(strings and a whole number of at most {MAX_ID_DIGITS} "
+                             f"digits): {str(row)[:80]}")
         questions.append(check_question(row[0], f"{path}: row {number}'s question"))
         answers.append(row[1].strip())
         keys.append(str(int(row[2])))
@@ -140,7 +152,9 @@ def _check_images_exist(paths, named_in):
 
 
 def most_frequent_answer(answers):
-    """The most frequent of a VQA question's human answers (ties: the first given)."""
+    """The most frequent of a VQA question's human answers (ties: the first given), blank
+    ones left out (an empty class would make the run's answers.json unreadable)."""
+    answers = [a.strip() for a in answers if a.strip()]
     counts = collections.Counter(answers)
     best = max(counts.values())
     return next(a for a in answers if counts[a] == best)
@@ -165,7 +179,11 @@ def read_vqa_v1(data_dir, part, max_bytes=JSON_LIMIT):
             note = by_id.get(q["question_id"])
             if note is None:
                 raise UsageError(f"{a_path} has no annotation of question {q['question_id']}")
-            answer = most_frequent_answer([str(a["answer"]) for a in note["answers"]])
+            humans = [str(a["answer"]) for a in note["answers"]]
+            if not any(h.strip() for h in humans):
+                raise UsageError(f"{a_path}: question {q['question_id']} has no answer "
+                                 "that is not blank")
+            answer = most_frequent_answer(humans)
             out.questions.append(check_question(str(q["question"]),
                                                 f"{q_path}: question {number}"))
             out.answers.append(answer)
@@ -174,6 +192,8 @@ def read_vqa_v1(data_dir, part, max_bytes=JSON_LIMIT):
             out.image_keys.append(key)
             out.image_paths[key] = os.path.join(data_dir, year,
                                                 f"COCO_{year}_{int(key):012d}.jpg")
+    except UsageError:  # a ValueError too, but its message already says what is wrong
+        raise
     except (KeyError, TypeError, ValueError) as error:
         raise UsageError(f"{q_path} or {a_path} is not in VQA v1's layout ({error!r} "
                          "missing or of the wrong type)") from None
