@@ -147,7 +147,7 @@ def read_json_file(path, what=None):
                           "project did not write it; restore it or start a new run")
     try:
         value = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except ValueError:  # not UTF-8, not JSON, or a number of more than 4,300 digits
         raise UsageError(f"{path} is corrupt or truncated (not valid JSON); "
                          "restore it or start a new run") from None
     except RecursionError:  # thousands of nested brackets
