@@ -10,6 +10,7 @@ skipped and counted, never a crash.
 """
 
 import os
+import warnings
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -116,9 +117,13 @@ def check_image_header(path, min_side=1, max_pixels=MAX_PIXELS):
     kilobytes would take 30 GB to decode). A file whose header does not parse is
     left to the decoder, which skips it."""
     try:
-        with Image.open(path) as image:
-            width, height = image.size
-    except (OSError, ValueError, UnidentifiedImageError, Image.DecompressionBombError):
+        with warnings.catch_warnings():  # the size is checked below, in one error line
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                width, height = image.size
+    except Image.DecompressionBombError:  # over 2 x Image.MAX_IMAGE_PIXELS
+        raise UsageError(f"{path} has more than the limit of {max_pixels:,} pixels") from None
+    except (OSError, ValueError, UnidentifiedImageError):
         return
     if min(width, height) < min_side:
         raise UsageError(f"{path} is {width}x{height} pixels; an image needs at least "
