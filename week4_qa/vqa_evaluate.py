@@ -31,6 +31,13 @@ EVAL_BATCH = 128
 MAX_PAIRS = 1000
 
 
+def eval_batch(config):
+    """Questions answered at once (validation, evaluate, predict): at most the training
+    batch, whose activations check_fits accepted; 128 images of 1024 px through small_cnn
+    would take tens of GiB, an out-of-memory kill where training fitted."""
+    return max(1, min(EVAL_BATCH, config.batch_size))
+
+
 def read_answers(run_dir):
     value = read_json_file(run_dir.read_path("answers.json"))
     answers = value.get("answers") if isinstance(value, dict) else None
@@ -99,7 +106,7 @@ def answer_split(servable, config, split, vocab, answers, verbose=0):
     images, split, rows = vqa_inputs.decode_split(split, config.image_size, verbose)
     data, unknown = vqa_inputs.arrays(split, vocab, answers, rows)
     picked, probability = [], []
-    for inputs, _ in ordered_batches(data, EVAL_BATCH, transform=vqa_inputs.as_inputs(
+    for inputs, _ in ordered_batches(data, eval_batch(config), transform=vqa_inputs.as_inputs(
             images, config, key="image")):
         count = tf.shape(inputs["question"])[0]
         batch_images = inputs.get("image", tf.zeros([count, 1, 1, 3], tf.uint8))
@@ -173,17 +180,21 @@ def predict_command(args):
             check_out_file(path, read_runs=[args.run_dir])
     images = read_images(paths, config.image_size, args.max_bytes)
     servable, vocab, *_ = load_run(args.run_dir, args.checkpoint)
-    out = servable.answer(tf.constant(images), tf.constant(questions))
+    step = eval_batch(config)
+    parts = [servable.answer(tf.constant(images[i:i + step]), tf.constant(questions[i:i + step]))
+             for i in range(0, len(questions), step)]
+    out = {key: np.concatenate([part[key].numpy() for part in parts])
+           for key in ("answer", "probability", "attention")}
     unknown = [w for words in tokenize_texts(questions, "word") for w in words
                if w not in vocab.index]
     if unknown:
         print(f"note: {len(unknown)} word(s) the model never saw were read as <unk>: "
               f"{', '.join(sorted(set(unknown))[:10])}", file=sys.stderr)
     for i, question in enumerate(questions):
-        answer = out["answer"][i].numpy().decode("utf-8")
+        answer = out["answer"][i].decode("utf-8")
         print(f"{answer}  ({float(out['probability'][i]):.3f})  {paths[i]}: {question}")
     for i, path in enumerate(outs):
-        plot_attention(images[i], out["attention"][i].numpy(), questions[i],
-                       out["answer"][i].numpy().decode("utf-8"),
+        plot_attention(images[i], out["attention"][i], questions[i],
+                       out["answer"][i].decode("utf-8"),
                        float(out["probability"][i]), path)
         print(f"wrote {path}")

@@ -20,7 +20,7 @@ from common.model_size import check_fits
 from common.runs import RunDir
 from common.training import Progress
 from week4_qa import vqa_data, vqa_inputs
-from week4_qa.vqa_evaluate import (EVAL_BATCH, KIND, evaluate, load_run, predict_command,
+from week4_qa.vqa_evaluate import (KIND, eval_batch, evaluate, load_run, predict_command,
                                    test_split)
 from week4_qa.vqa_model import PRESETS, VQAConfig, build_vqa_model, estimated_size
 
@@ -73,7 +73,7 @@ def train(config, out_dir, split, settings, seed=0, resume=False, strategy="defa
             lengths=sequence_lengths(train_data["question"]),
             transform=vqa_inputs.as_inputs(pixels, config)),
         steps_per_epoch=len(train_part) // batch_size,
-        validation_data=ordered_batches(val_data, EVAL_BATCH,
+        validation_data=ordered_batches(val_data, eval_batch(config),
                                         transform=vqa_inputs.as_inputs(val_pixels, config)),
         progress=Progress(batch_size, "questions", plot_ylabel="cross-entropy per answer"),
         describe=lambda model: (
