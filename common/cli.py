@@ -336,9 +336,10 @@ def add_export_flags(parser, formats=("saved_model", "litert")):
     parser.add_argument("--overwrite", action="store_true",
                         help="replace --export_dir if it holds an earlier export of this "
                              "project (never anything else)")
+    described = {"saved_model": "saved_model: a TensorFlow SavedModel",
+                 "litert": "litert: .tflite files for LiteRT (TensorFlow Lite)"}
     parser.add_argument("--format", choices=formats, default="saved_model",
-                        help="saved_model: a TensorFlow SavedModel; litert: .tflite files "
-                             "for LiteRT (TensorFlow Lite)")
+                        help="; ".join(described[f] for f in formats))  # only those offered
 
 
 def add_input_limit_flag(parser):

@@ -15,6 +15,8 @@ a model that wants one vector averages the grid itself.
                  once per run with `grid_features`, and only the head trains.
 """
 
+import warnings
+
 import keras
 import numpy as np
 from keras import layers
@@ -40,11 +42,11 @@ def add_encoder_flags(parser, default="small_cnn"):
     parser.add_argument("--encoder", choices=ENCODERS, default=default,
                         help="the image encoder: small_cnn is trained from scratch with the "
                              "model; the others are frozen Keras applications whose grids are "
-                             f"computed once (default {default})")
+                             "computed once")
     parser.add_argument("--weights", choices=("imagenet", "none"), default="imagenet",
                         help="weights of an application encoder: imagenet (downloaded by Keras "
                              "on first use; needs internet once) or none (random, offline); "
-                             "ignored by small_cnn (default imagenet)")
+                             "ignored by small_cnn")
 
 
 def is_frozen(name):
@@ -95,9 +97,14 @@ def build_image_encoder(name, image_size, weights="none", widths=SMALL_CNN_WIDTH
     else:
         x = CaffeInput()(images)
     try:
-        core = getattr(keras.applications, constructor)(
-            include_top=False, input_shape=(image_size, image_size, 3),
-            weights=None if weights == "none" else weights)
+        # Keras warns on stderr that a size other than 224 loads the 224-pixel weights, which
+        # is what is meant (the convolutions fit any size); the warning would be a second
+        # line beside a download's one `error:` line.
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*input_shape", category=UserWarning)
+            core = getattr(keras.applications, constructor)(
+                include_top=False, input_shape=(image_size, image_size, 3),
+                weights=None if weights == "none" else weights)
     except Exception as error:  # a download without internet fails in many ways
         raise UsageError(f"could not load {name} weights {weights!r} ({error}); download them "
                          "on a machine with internet, or use --weights none or "
