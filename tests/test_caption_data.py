@@ -27,6 +27,7 @@ def near(pixel, colour):
 
 def test_each_caption_matches_its_boxes_and_pixels():
     scenes = scene_world.generate(200, 3, 64)
+    triangles = []  # per triangle: whether it points up
     for image, caption, boxes in zip(scenes["images"], scenes["captions"], scenes["boxes"]):
         words = caption.split()
         assert words[0] == "a" and len(words) in (9, 10)
@@ -35,18 +36,24 @@ def test_each_caption_matches_its_boxes_and_pixels():
         assert caption == f"a {' '.join(words[1:4])} {relation} a {' '.join(second[1:])}"
         for (size, colour, shape), (x0, y0, x1, y1) in zip([words[1:4], second[1:]], boxes):
             assert x1 - x0 == y1 - y0 == scene_world.object_side(size, 64)
-            # The bottom centre of the box is inside every shape (a triangle's base); each
-            # pixel is its colour give or take the grain.
-            assert near(image[y1 - 2, (x0 + x1) // 2], scene_world.COLOURS[colour])
-            # A square fills its corner; a circle and a triangle leave it empty.
-            corner = image[y0, x0]
-            assert near(corner, scene_world.COLOURS[colour]) == (shape == "square")
-            assert near(corner, scene_world.BACKGROUND) == (shape != "square")
+            # The centre of the box is inside every shape; each pixel is its colour give
+            # or take the grain.
+            assert near(image[(y0 + y1) // 2, (x0 + x1) // 2], scene_world.COLOURS[colour])
+            # A square fills the box's 4 corners, a triangle the 2 of its base, a circle none.
+            corners = [image[y, x] for y in (y0, y1 - 1) for x in (x0, x1 - 1)]
+            filled = sum(near(p, scene_world.COLOURS[colour]) for p in corners)
+            assert filled == {"square": 4, "triangle": 2, "circle": 0}[shape]
+            if shape == "triangle":  # pointing up or down: the apex row is nearly empty
+                top, bottom = image[y0, x0 + 1:x1 - 1], image[y1 - 1, x0 + 1:x1 - 1]
+                filled = [sum(near(p, scene_world.COLOURS[colour]) for p in row)
+                          for row in (top, bottom)]
+                triangles.append(filled[0] < filled[1])
         (ax0, ay0, ax1, ay1), (bx0, by0, bx1, by1) = boxes
         if relation == "left of":
             assert ax1 < bx0  # the first named object lies wholly left of the second
         else:
             assert ay1 < by0
+    assert 0.3 < np.mean(triangles) < 0.7  # about half point up, half down
 
 
 def test_hit_rate_by_hand():

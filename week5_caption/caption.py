@@ -34,20 +34,18 @@ writes a PNG per image of each word's attention over it. `export` writes a
 SavedModel: uint8 images (n, S, S, 3) in, captions and attention out.
 
 Expected results (benchmarks/caption_scenes.py, --preset scenes: 12,000 scenes,
-6 epochs; 1,000 test scenes, beam 3; 2 CPU cores shared with other jobs, load 5-7):
+6 epochs; 1,000 test scenes, beam 3; 2 CPU cores shared with other jobs, load 4-7):
 
     arch               exact  hit rate  BLEU-1  BLEU-2  BLEU-3  BLEU-4  minutes
-    show_attend_tell   1.000    0.872   100.00  100.00  100.00  100.00    2.7
-    show_tell          0.165      -      87.33   77.22   66.51   56.15    2.1
+    show_attend_tell   1.000    0.995   100.00  100.00  100.00  100.00    2.7
+    show_tell          0.163      -      86.82   78.12   68.94   58.65    1.7
     Flickr8k, soft attention: the paper's BLEU-4 is 19.5 (Xu et al. 2015); not
     measurable here (no data, no ImageNet weights offline)
 
-The hit rate counts a colour or shape word as a hit when its attention peaks
-on one of the object's own grid cells: colour words 97%, triangles 94%,
-circles and squares 70% (their misses are the cell just above the object,
-where the top edge, flat or round, tells them apart); within one cell of the
-object, 99.9%. show_tell knows what is in the scene but not where: it names
-the two objects in the wrong order or with the wrong relation.
+The hit rate: of the 4,000 colour and shape words of the test captions, the
+share whose attention peaks on one of the named object's own grid cells
+(99.9% within one cell). show_tell knows what is in a scene but hardly
+where: it names the two objects in the wrong order or with the wrong relation.
 """
 
 import sys

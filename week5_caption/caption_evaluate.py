@@ -104,7 +104,7 @@ def plot_attention(image, words, attention, path):
     """One panel per word: the image with that word's attention (h, w) laid over it."""
     columns = min(len(words), 5) or 1
     rows = max(1, -(-len(words) // columns))
-    figure, _ = new_figure(2.0 * columns, 2.1 * rows)
+    figure, _ = new_figure(1.5 * columns, 1.6 * rows)
     figure.clear()
     size = image.shape[0]
     for index, word in enumerate(words):

@@ -24,6 +24,13 @@ edges, and attention peaked on the grid cell beside an object's top edge (a
 measured 47.5% of colour and shape words on the object's own cells, 99.9%
 within one cell); with it the object's own cells carry its colour and shape.
 
+Triangles point up or down at random (the caption says "triangle" either
+way): with every triangle pointing up, the top edge alone told the three
+shapes apart (flat, round, a point), and the shape words' attention peaked
+on the cell just above circles and squares, which sees that edge; now only an
+object's own cells see all of it (measured at 10,000 scenes, 3 epochs: shape
+words on their object's cells 89% -> 97%).
+
 Everything is NumPy and seeded: the same (count, seed, image_size) gives the
 same images, captions and boxes, byte for byte, on any machine.
 """
@@ -37,6 +44,7 @@ SHAPES = ("circle", "square", "triangle")
 RELATIONS = {"horizontal": "left of", "vertical": "above"}
 BACKGROUND = (24, 24, 32)
 LATTICE = 8         # objects sit on a LATTICE x LATTICE lattice of the canvas (see below)
+FLIP_TRIANGLES = True   # triangles point up or down at random (see the docstring)
 TEXTURE = 40        # +- this much uniform noise on every pixel's channels (grain)
 MIN_GAP = 1         # lattice steps between the two boxes along the relation's axis
 DOMINANCE = 2.0     # the relation's offset is at least this times the other offset
@@ -88,8 +96,9 @@ def _place(rng, sides, relation, image_size):
     raise RuntimeError("no placement found")  # unreachable at the sizes above
 
 
-def draw(canvas, shape, colour, box):
-    """Paints one filled shape into canvas (S, S, 3) uint8 inside box (x0, y0, x1, y1)."""
+def draw(canvas, shape, colour, box, upside_down=False):
+    """Paints one filled shape into canvas (S, S, 3) uint8 inside box (x0, y0, x1, y1); a
+    triangle points up, or down if `upside_down`."""
     x0, y0, x1, y1 = box
     ys, xs = np.mgrid[y0:y1, x0:x1] + 0.5          # pixel centres in the box
     side = x1 - x0
@@ -97,8 +106,8 @@ def draw(canvas, shape, colour, box):
         inside = np.ones(xs.shape, bool)
     elif shape == "circle":
         inside = (xs - (x0 + x1) / 2) ** 2 + (ys - (y0 + y1) / 2) ** 2 <= (side / 2) ** 2
-    else:  # a triangle pointing up: its sides widen from the top centre to the bottom
-        half_width = (ys - y0) / side * side / 2
+    else:  # a triangle: its sides widen from the apex (top or bottom centre) to the base
+        half_width = ((y1 - ys) if upside_down else (ys - y0)) / 2
         inside = np.abs(xs - (x0 + x1) / 2) <= half_width
     canvas[y0:y1, x0:x1][inside] = colour
 
@@ -113,7 +122,8 @@ def make_scene(rng, image_size):
     canvas[:] = BACKGROUND
     boxes = np.array([[x, y, x + side, y + side] for (x, y), side in zip(corners, sides)])
     for (size, colour, shape), box in zip(attributes, boxes):
-        draw(canvas, shape, COLOURS[colour], box)
+        draw(canvas, shape, COLOURS[colour], box,
+             upside_down=bool(FLIP_TRIANGLES and shape == "triangle" and rng.integers(2)))
     if TEXTURE:
         noise = rng.integers(-TEXTURE, TEXTURE + 1, canvas.shape)
         canvas[:] = np.clip(canvas.astype(np.int64) + noise, 0, 255)
