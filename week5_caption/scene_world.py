@@ -18,18 +18,23 @@ comes first and how they lie; Show, Attend and Tell looks at one object per
 word (and the generator knows each object's box, so evaluate can check that
 it does: the attention hit rate).
 
-Every pixel carries grain (uniform noise of +-TEXTURE per channel), as a
-photo does. Without it a shape is one flat colour, a CNN responds only to its
-edges, and attention peaked on the grid cell beside an object's top edge (a
-measured 47.5% of colour and shape words on the object's own cells, 99.9%
-within one cell); with it the object's own cells carry its colour and shape.
+Objects sit on an 8 x 8 lattice, the grid of the default 3-block small_cnn,
+so every grid cell lies wholly inside or wholly outside an object's box and
+the hit rate asks one clean question: does the attention peak on one of the
+object's own cells?
 
-Triangles point up or down at random (the caption says "triangle" either
-way): with every triangle pointing up, the top edge alone told the three
-shapes apart (flat, round, a point), and the shape words' attention peaked
-on the cell just above circles and squares, which sees that edge; now only an
-object's own cells see all of it (measured at 10,000 scenes, 3 epochs: shape
-words on their object's cells 89% -> 97%).
+Two choices make the attention land on the object itself rather than next
+to it (hit rates of benchmarks/caption_scenes.py's show_attend_tell run, all
+at 100% exact captions; within one cell of the object 99.9% throughout):
+- every pixel carries grain (uniform noise of +-TEXTURE per channel), as a
+  photo does: a flat-coloured shape gives a CNN only its edges to respond to,
+  and the attention peaked on the cell beside an object's top edge (hit rate
+  0.475 without grain, 0.872 with it);
+- triangles point up or down at random (the caption says "triangle" either
+  way): with every triangle pointing up, the top edge alone told the three
+  shapes apart (flat, round, a point), and the shape words' attention peaked
+  on the cell just above circles and squares, which sees only that edge; now
+  only an object's own cells see all of it (hit rate 0.995).
 
 Everything is NumPy and seeded: the same (count, seed, image_size) gives the
 same images, captions and boxes, byte for byte, on any machine.
