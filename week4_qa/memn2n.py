@@ -45,9 +45,11 @@ hop attends most to a supporting fact, minutes of training; --preset paper):
     generated task 1, 1k          3      1     0.972    0.976     0.8
     generated task 1, 1k          3      3     0.978    0.977     1.6
     generated task 1, 1k          1      1     0.996    0.995     0.6
+    generated task 1, 10k         3      1     1.000    0.998     2.9
     generated task 2, 10k         3      1     0.971    0.958     5.9
     generated task 2, 10k         1      1     0.392    0.257     3.7
     generated task 6, 10k         3      1     0.945    0.634     4.9
+    generated task 6, 10k         3      3     0.972    0.508     8.1
     bAbI en-10k, 20 tasks: the paper's mean error is 7.2% (PE + LS); not measurable here
 
 On task 2 the second hop is the point: one hop finds the object but not where
