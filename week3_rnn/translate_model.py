@@ -37,6 +37,7 @@ from keras import layers
 
 from common.argtypes import count, fraction, non_negative_float, positive_float
 from common.configs import setting
+from common.metrics import TokenAccuracy
 from common.model_size import Counter
 
 ARCHS = ("attention", "seq2seq")
@@ -146,27 +147,6 @@ def build_translate_model(config, source_vocab_size, target_vocab_size):
                                                                   ignore_class=0),
                   metrics=[TokenAccuracy()])
     return model
-
-
-@keras.saving.register_keras_serializable(package="tfcourse")
-class TokenAccuracy(keras.metrics.Metric):
-    """The fraction of target tokens (not <pad>) predicted right under teacher forcing."""
-
-    def __init__(self, name="token_accuracy", **kwargs):
-        super().__init__(name=name, **kwargs)
-        self.correct = self.add_variable((), "zeros", "float32", name="correct")
-        self.total = self.add_variable((), "zeros", "float32", name="total")
-
-    def update_state(self, y_true, y_pred, sample_weight=None):
-        y_true = tf.cast(y_true, tf.int32)  # (batch, T+1)
-        real = tf.cast(tf.not_equal(y_true, 0), tf.float32)
-        right = tf.cast(tf.equal(tf.argmax(y_pred, -1, output_type=tf.int32), y_true),
-                        tf.float32)
-        self.correct.assign_add(tf.reduce_sum(right * real))
-        self.total.assign_add(tf.reduce_sum(real))
-
-    def result(self):
-        return tf.math.divide_no_nan(self.correct, self.total)
 
 
 def encoder_layer(config, i):

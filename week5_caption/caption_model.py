@@ -44,9 +44,9 @@ from keras import layers
 from common.argtypes import count, fraction, non_negative_float, positive_float
 from common.configs import config_from_dict, setting
 from common.image_encoders import build_image_encoder, grid_shape, is_frozen
+from common.metrics import TokenAccuracy
 from common.model_size import Counter
 from common.tokens import END_ID, PAD_ID
-from week3_rnn.translate_model import TokenAccuracy
 
 ARCHS = ("show_attend_tell", "show_tell")
 
