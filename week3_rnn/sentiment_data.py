@@ -10,12 +10,10 @@ task's test part is cut by a hash of each sentence (sentiment_files.hash_split),
 so no test sentence is ever a training sentence, whatever the seed.
 """
 
-import contextlib
-import logging
-
 import numpy as np
 
 from common.cli import UsageError
+from common.downloads import absl_warnings_hidden
 from common.files import DEFAULT_MAX_BYTES
 from common.folders import DEFAULT_MAX_FILES
 from week3_rnn.sentiment_files import Part, finish, load_data_dir, load_text_file
@@ -97,20 +95,6 @@ def check_reachable(urls, timeout=10):
                 f"({error.strerror or type(error).__name__}); connect to the internet, or "
                 "pass --data_dir with a local aclImdb (or NSMC) folder, --text FILE, or "
                 "--dataset order (generated, no download)") from None
-
-
-@contextlib.contextmanager
-def absl_warnings_hidden():
-    """tfds logs warnings through absl (such as 'Variant folder ... has no
-    dataset_info.json' for every dataset not yet downloaded), which would put a
-    second line before a failure's one `error:` line; its errors still show."""
-    logger = logging.getLogger("absl")
-    level = logger.level
-    logger.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
 
 
 def load_tfds(config, parts=("train", "test"), data_dir=None):

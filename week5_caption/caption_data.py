@@ -21,6 +21,7 @@ import re
 import numpy as np
 
 from common.cli import UsageError
+from common.downloads import absl_warnings_hidden
 from common.files import DEFAULT_MAX_BYTES
 from common.images import check_image_header, load_images
 from common.text import read_text_file
@@ -134,8 +135,6 @@ def check_reachable(urls, timeout=10):
 
 def read_coco_part(part, image_size, max_images):
     """One part of tfds coco_captions (Karpathy's splits: train, val, test)."""
-    from week3_rnn.sentiment_data import absl_warnings_hidden
-
     split = {"train": "train", "validation": "val", "test": "test"}[part]
     try:
         with absl_warnings_hidden():
