@@ -174,3 +174,15 @@ def test_help_says_each_default_once_and_only_the_offered_formats(capsys):
     assert "(default imagenet)" not in texts["train"]
     assert "saved_model: a TensorFlow SavedModel" in texts["export"]
     assert "litert" not in texts["export"]
+
+
+def test_evaluate_without_a_data_flag_names_the_recorded_folder(vqa_run, tmp_path, capsys):
+    """The user passed no --data_dir: the error names the run's recorded folder, not a flag."""
+    run = tmp_path / "run"
+    shutil.copytree(vqa_run[0], run)
+    config = json.loads((run / "config.json").read_text())
+    (run / "config.json").write_text(json.dumps({**config, "data_dir": str(tmp_path / "gone")}))
+    before = snapshot(tmp_path)
+    stderr = fails(["evaluate", "--run_dir", str(run)], capsys, "(from its config.json) is not a")
+    assert "--data_dir " + str(tmp_path) not in stderr
+    assert snapshot(tmp_path) == before

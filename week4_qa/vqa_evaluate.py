@@ -7,6 +7,7 @@ question ids (evaluate) or strings (predict, the export).
 
 import contextlib
 import io
+import os
 import sys
 
 import numpy as np
@@ -93,6 +94,9 @@ def test_split(saved, data_dir=None, max_bytes=DEFAULT_MAX_BYTES):
     recorded = saved.get("data_dir")
     if not isinstance(recorded, str):
         raise UsageError("config.json names no data folder; pass --data_dir")
+    if not os.path.isdir(recorded):  # its own words: the user passed no --data_dir
+        raise UsageError(f"the run's data folder {recorded} (from its config.json) is not a "
+                         "folder now; pass --data_dir to evaluate on data where it is")
     split = vqa_data.read_split(recorded, "test", max_bytes)[0]
     if vqa_data.digest(split) != saved.get("test_digest"):
         raise UsageError(f"the run's data ({recorded}) has changed since it was trained; "
