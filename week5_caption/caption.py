@@ -21,6 +21,10 @@ Flickr_8k.{train,dev,test}Images.txt splits; 5 captions per image);
 --encoder small_cnn (the default) trains a CNN from scratch with the model;
 a Keras application (--weights imagenet, or none offline) is frozen and its
 grids are computed once per run.
+--strategy mirrored (every local GPU, or the CPU) or multi_worker (a
+TF_CONFIG cluster) splits each batch across the replicas; each replica's
+loss and doubly stochastic penalty are divided by the replica count, and the
+gradient clipping measures the whole batch's gradient, as on one device.
 
 --arch show_tell (Vinyals et al. 2015) starts the LSTM with the image's
 averaged CNN vector; show_attend_tell (Xu et al. 2015) attends softly over

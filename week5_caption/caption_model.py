@@ -46,6 +46,7 @@ from common.configs import config_from_dict, setting
 from common.image_encoders import build_image_encoder, grid_shape, is_frozen
 from common.metrics import TokenAccuracy
 from common.model_size import Counter
+from common.optimizers import WholeBatchClipAdam
 from common.tokens import END_ID, PAD_ID
 
 ARCHS = ("show_attend_tell", "show_tell")
@@ -295,8 +296,10 @@ def build_caption_model(config, vocab_size, seed=0):
     logits = decoder(features, decoder_ids)
     model = keras.Model({inputs.name: inputs, "decoder_ids": decoder_ids}, logits,
                         name=f"caption_{config.arch}")
-    model.compile(optimizer=keras.optimizers.Adam(config.learning_rate,
-                                                  global_clipnorm=config.grad_clip or None),
+    # The clipping measures the whole batch's gradient under --strategy mirrored and
+    # multi_worker too (Keras's Adam clips each replica's part apart).
+    model.compile(optimizer=WholeBatchClipAdam(config.learning_rate,
+                                               global_clipnorm=config.grad_clip or None),
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True,
                                                                   ignore_class=0),
                   metrics=[TokenAccuracy()])

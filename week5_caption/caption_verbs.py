@@ -19,6 +19,7 @@ from common.configs import add_config_flags, config_from_args
 from common.export import check_export_dir, save_servable
 from common.image_encoders import add_encoder_flags, check_encoder, grid_features, is_frozen
 from common.model_size import available_bytes, check_fits
+from common.optimizers import WholeBatchClipCheck
 from common.runs import RunDir
 from common.tokens import TokenVocab
 from common.training import Progress
@@ -94,9 +95,22 @@ def as_inputs(pixels, name):
     return transform
 
 
-def train(config, out_dir, parts, settings, seed=0, resume=False, verbose=1):
+def train(config, out_dir, parts, settings, seed=0, resume=False, strategy="default",
+          verbose=1):
     """Trains (or resumes) a captioner on parts {"train", "validation"} (caption_data's dicts);
-    returns (model, state, vocab)."""
+    returns (model, state, vocab).
+
+    `strategy` (default, mirrored, multi_worker): batch_size is the global batch, split
+    across the replicas; the model is built (or loaded) in the strategy's scope by the
+    lifecycle. Keras divides each replica's loss (the token mean of its captions) and the
+    decoder's add_loss penalty (the mean over its captions) by the replica count, so the
+    summed gradient is the mean over the replicas' parts (the global batch's mean where
+    the parts hold as many words); the clipping measures that whole gradient
+    (common.optimizers). A frozen encoder's grids are computed before, outside the
+    scope: every worker computes the same ones (its weights come from `seed`). small_cnn's
+    batch norm normalises each replica's part of the batch, and the dropout layers draw the
+    same masks on every replica, so with several replicas a run differs a little from one
+    device's; one replica (the CPU, one GPU) trains exactly what --strategy default trains."""
     train_tokens = caption_data.caption_tokens(parts["train"]["captions"], config.max_length)
     vocab = caption_data.build_vocab(train_tokens, config)
     pairs = caption_data.training_pairs(train_tokens, vocab)
@@ -111,10 +125,12 @@ def train(config, out_dir, parts, settings, seed=0, resume=False, verbose=1):
     val_pixels, _ = model_inputs(config, parts["validation"]["images"], seed)
     counts = {part: len(parts[part]["images"]) for part in ("train", "validation")}
     job = lifecycle.TrainJob(
-        kind=KIND, config=config, out_dir=out_dir, seed=seed, resume=resume, verbose=verbose,
+        kind=KIND, config=config, out_dir=out_dir, seed=seed, resume=resume,
+        strategy=strategy, verbose=verbose,
         settings={**settings, "images": counts, "captions": len(pairs["image"])},
         may_change=("epochs", "data_dir"),
         metadata={"vocab.json": vocab.to_json()},
+        callbacks=lambda state: [WholeBatchClipCheck()],
         build_model=lambda: build_caption_model(config, len(vocab), seed),
         # Not bucketed by length: the scene world's 9- and 10-word captions would put each
         # relation in batches of its own (82% exact captions instead of 100%, measured).
@@ -185,7 +201,7 @@ def build_parser():
                         "needs internet)")
     add_encoder_flags(p)
     add_config_flags(p, CaptionConfig, PRESETS)
-    add_training_flags(p, "runs/caption", PRESETS, "scenes", strategy=False)
+    add_training_flags(p, "runs/caption", PRESETS, "scenes")
     add_input_limit_flag(p)
 
     p = parser.verb("evaluate", help="BLEU-1..4, exact match and (scene world, "
@@ -223,7 +239,7 @@ def main(argv=None):
         parts = {part: caption_data.read_part(settings, part, config, args.max_bytes)
                  for part in ("train", "validation")}
         train(config, args.out_dir, parts, settings, seed=args.seed, resume=args.resume,
-              verbose=args.verbose)
+              strategy=args.strategy, verbose=args.verbose)
         lifecycle.print_next_steps(args.out_dir, lifecycle.next_commands(
             "week5_caption.caption", args.out_dir, [
                 ("evaluate", ""), ("predict", "IMAGE.png --out attention/"),

@@ -1,0 +1,56 @@
+"""Optimizers whose gradient clipping measures the whole batch's gradient under tf.distribute.
+
+Keras 3 clips each replica's gradient (Optimizer._clip_gradients runs in the
+replica's step) before the replicas' gradients are summed, so with R > 1
+replicas a step is the sum of R separately clipped parts, not the clipped
+gradient one device takes on the same global batch. WholeBatchClipping
+measures the norm of the summed gradient (one all-reduce) and scales each
+replica's part by the one factor min(1, clip / norm); the optimizer's own sum
+of the parts is then the clipped batch gradient, as on one device.
+(week4_qa.memn2n_model.WholeBatchClipSGD is the same clipping on SGD.)
+"""
+
+import keras
+import tensorflow as tf
+
+from common.cli import UsageError
+
+
+class WholeBatchClipping:
+    """Mixin for a keras.optimizers class: global_clipnorm over the global batch."""
+
+    def _clip_gradients(self, grads):
+        context = tf.distribute.get_replica_context()  # None in cross-replica context
+        if (not self.global_clipnorm or context is None
+                or context.num_replicas_in_sync == 1):
+            return super()._clip_gradients(grads)
+        # An embedding's gradient may be IndexedSlices with repeated rows, whose values'
+        # norm is not the gradient's: dense, as Keras's own update makes it anyway.
+        grads = [g if g is None else tf.convert_to_tensor(g) for g in grads]
+        present = [g for g in grads if g is not None]
+        norm = tf.linalg.global_norm(context.all_reduce(tf.distribute.ReduceOp.SUM, present))
+        # As keras's clip_by_global_norm: a non-finite norm makes the step NaN (the NaN stop).
+        scale = (self.global_clipnorm * tf.minimum(1.0 / norm, 1.0 / self.global_clipnorm)
+                 + (norm - norm))
+        return [g if g is None else g * tf.cast(scale, g.dtype) for g in grads]
+
+
+@keras.saving.register_keras_serializable(package="tfcourse")
+class WholeBatchClipAdam(WholeBatchClipping, keras.optimizers.Adam):
+    """Adam with global_clipnorm measured on the whole batch's gradient (module docstring);
+    on one replica, Keras's Adam exactly."""
+
+
+class WholeBatchClipCheck(keras.callbacks.Callback):
+    """Refuses, before the first step, to train on several replicas with a clipping
+    optimizer that clips each replica's part apart (a checkpoint compiled before its
+    command used WholeBatchClipping): right on one replica only."""
+
+    def on_train_begin(self, logs=None):
+        replicas = self.model.distribute_strategy.num_replicas_in_sync
+        optimizer = self.model.optimizer
+        if (replicas > 1 and getattr(optimizer, "global_clipnorm", None)
+                and not isinstance(optimizer, WholeBatchClipping)):
+            raise UsageError(f"this run's checkpoint clips each of the {replicas} replicas' "
+                             "gradients apart (it was made by an older version); resume it "
+                             "with --strategy default, or start a new run")
