@@ -347,7 +347,7 @@ def caption_run(tmp_path_factory):
     import dataclasses
 
     from week5_caption import caption_data, caption_verbs
-    from week5_caption.caption_model import PRESETS
+    from week5_caption.caption_config import PRESETS
 
     config = dataclasses.replace(PRESETS["test"], scenes=200)
     parts = {part: caption_data.read_part({"data": "generated"}, part, config)

@@ -15,7 +15,8 @@ from common.outputs import is_own_png
 from common.runs import RunDir
 from common.cli import run_cli
 from week5_caption import caption, caption_data, caption_verbs, scene_world
-from week5_caption.caption_model import PRESETS, build_caption_model
+from week5_caption.caption_config import PRESETS
+from week5_caption.caption_model import build_caption_model
 
 CONFIG = dataclasses.replace(PRESETS["test"], scenes=200)
 

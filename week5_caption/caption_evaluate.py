@@ -28,7 +28,7 @@ from common.plots import new_figure, save_figure
 from common.runs import RunDir
 from common.text_metrics import corpus_bleu
 from week5_caption import caption_data, scene_world
-from week5_caption.caption_model import CaptionConfig
+from week5_caption.caption_config import CaptionConfig
 from week5_caption.caption_verbs import KIND, load_run
 
 MAX_MAPS = 1000      # attention maps per predict call

@@ -24,8 +24,8 @@ from common.runs import RunDir
 from common.tokens import TokenVocab
 from common.training import Progress
 from week5_caption import caption_data, scene_world
-from week5_caption.caption_model import (PRESETS, CaptionConfig, build_caption_model,
-                                         build_encoder, estimated_size)
+from week5_caption.caption_config import PRESETS, CaptionConfig
+from week5_caption.caption_model import build_caption_model, build_encoder, estimated_size
 from week5_caption.caption_servable import DEFAULT_BEAM, CaptionServable
 
 KIND = "caption"
