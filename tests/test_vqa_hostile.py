@@ -7,6 +7,7 @@ the real command line's child process.
 """
 
 import json
+import os
 import shutil
 import struct
 import warnings
@@ -54,6 +55,20 @@ def test_image_ids_that_are_not_whole_numbers(tiny, tmp_path, capsys, image_id, 
     before = snapshot(tmp_path)
     fails(train_args(data, tmp_path / "run"), capsys, fragment)
     assert snapshot(tmp_path) == before
+
+
+@pytest.mark.parametrize("make", [os.mkdir, os.mkfifo,
+                                  lambda path: os.symlink("/dev/zero", path)],
+                         ids=["folder", "fifo", "device"])
+def test_an_image_that_is_a_folder_fifo_or_device_is_never_opened(tiny, tmp_path, capsys,
+                                                                   make):
+    data = tmp_path / "data"
+    shutil.copytree(tiny, data)
+    image = data / "train" / "images" / "1.png"
+    image.unlink()
+    make(image)
+    fails(train_args(data, tmp_path / "run"), capsys, "not there as regular files")
+    assert not (tmp_path / "run").exists()
 
 
 def test_vqa_v1_blank_answers(tmp_path, capsys):

@@ -148,7 +148,8 @@ def _check_images_exist(paths, named_in):
     missing = [p for p in paths.values() if not os.path.isfile(p)]
     if missing:
         raise UsageError(f"{named_in} names {len(missing):,} image(s) that are not there "
-                         f"(first: {missing[0]})")
+                         f"as regular files (first: {missing[0]}; a folder, FIFO or device "
+                         "is never read)")
 
 
 def most_frequent_answer(answers):
