@@ -58,7 +58,8 @@ def test_an_absurd_beam_is_refused(caption_run, tmp_path, capsys, beam):
     (["--image_size", "0"], "--image_size"), (["--epochs", "0"], "--epochs"),
     (["--batch_size", "0"], "--batch_size"), (["--max_length", "0"], "--max_length"),
     (["--cnn_blocks", "9"], "--cnn_blocks"), (["--arch", "lstm"], "--arch"),
-    (["--encoder", "alexnet"], "--encoder"), (["--strategy", "mirrored"], "--strategy"),
+    (["--encoder", "alexnet"], "--encoder"), (["--strategy", "tpu"], "--strategy"),
+    (["--strategy", "multi_worker"], "TF_CONFIG"),
     (["--dataset", "coco_captions", "--data_dir", "."], "not both"),
 ])
 def test_absurd_training_flags_write_nothing(tmp_path, capsys, flags, fragment):

@@ -65,6 +65,7 @@ def weights(path, trainable_only=False):
     import week3_rnn.sentiment_model  # noqa: F401
     import week3_rnn.spacing_model  # noqa: F401
     import week4_qa.memn2n_model  # noqa: F401
+    import week5_caption.caption_model  # noqa: F401
     import word2vec.model  # noqa: F401
 
     model = keras.saving.load_model(path, compile=False)
@@ -151,6 +152,7 @@ TRAINERS = {
     "word2vec.skipgram_verbs": ["--text", "."],
     "week3_rnn.translate_verbs": [], "week3_rnn.sentiment_verbs": [],
     "week4_qa.memn2n_verbs": [], "week4_qa.vqa_verbs": ["--data_dir", "."],
+    "week5_caption.caption_verbs": [],
 }
 
 
@@ -438,6 +440,21 @@ def test_two_memn2n_workers_agree_through_tries_and_resume(tmp_path):
     for a, b in zip(rows, history(tmp_path / "one"), strict=True):
         for key in ("loss", "val_loss"):
             assert float(a[key]) == pytest.approx(float(b[key]), rel=1e-4), key
+
+
+@pytest.mark.slow
+def test_two_caption_workers_agree_and_resume(tmp_path):
+    """show_attend_tell with small_cnn (batch norm per worker), the attention penalty and
+    the whole batch's clipping: both workers hold the same weights, and the run resumes."""
+    flags = ["--preset", "test", "--scenes", "128", "--attention_penalty", "1",
+             "--grad_clip", "0.5", "--epochs"]
+    chief, copy = train_two_workers(tmp_path, "week5_caption.caption", *flags, "2")
+    assert_complete_run(chief, 2, "vocab.json")
+    assert_same_weights(chief / "checkpoints/epoch-0002.keras",
+                        copy / "checkpoints/epoch-0002.keras")
+    resume_two_workers("week5_caption.caption", chief, *flags, "3")
+    assert_complete_run(chief, 3)
+    assert all(np.isfinite(float(row["loss"])) for row in history(chief))
 
 
 @pytest.mark.slow
