@@ -277,7 +277,9 @@ def command_parser(command_module):
     import importlib
 
     doc = importlib.import_module(command_module).__doc__
-    parser = CommandParser(description=doc.split("\n\n")[0], formatter_class=HelpFormatter)
+    # prog: the way the command is run (argparse would say "vqa.py", which runs nothing).
+    parser = CommandParser(prog=f"python -m {command_module}", description=doc.split("\n\n")[0],
+                           formatter_class=HelpFormatter)
     parser.command_module = command_module
     return parser
 

@@ -187,6 +187,7 @@ def test_help_says_each_default_once_and_only_the_offered_formats(capsys):
         texts[verb] = " ".join(out.split())  # argparse wraps lines where it likes
     assert "(default: small_cnn)" in texts["train"] and "(default small_cnn)" not in texts["train"]
     assert "(default imagenet)" not in texts["train"]
+    assert texts["train"].startswith("usage: python -m week4_qa.vqa train [-h]")
     assert "saved_model: a TensorFlow SavedModel" in texts["export"]
     assert "litert" not in texts["export"]
 
