@@ -41,6 +41,29 @@ class WholeBatchClipAdam(WholeBatchClipping, keras.optimizers.Adam):
     on one replica, Keras's Adam exactly."""
 
 
+class DenseReplicaGradients:
+    """Mixin for a keras.optimizers class: on several replicas, an embedding's IndexedSlices
+    gradient is made dense before the replicas' gradients are summed.
+
+    TF sums IndexedSlices across replicas by gathering their rows, which fails when the
+    replicas hold different numbers of rows ("Shape mismatch in the collective instance":
+    seen resuming a week4_qa.vqa run on two CPU replicas). Dense, the sum is an all-reduce
+    of (vocabulary, E) floats; Adam's moments are dense anyway. One replica: unchanged.
+    """
+
+    def _clip_gradients(self, grads):
+        context = tf.distribute.get_replica_context()  # None in cross-replica context
+        if context is not None and context.num_replicas_in_sync > 1:
+            grads = [g if g is None else tf.convert_to_tensor(g) for g in grads]
+        return super()._clip_gradients(grads)
+
+
+@keras.saving.register_keras_serializable(package="tfcourse")
+class DenseReplicaAdam(DenseReplicaGradients, keras.optimizers.Adam):
+    """Adam whose embedding gradients are summed densely across replicas
+    (DenseReplicaGradients); on one replica, Keras's Adam exactly."""
+
+
 class WholeBatchClipCheck(keras.callbacks.Callback):
     """Refuses, before the first step, to train on several replicas with a clipping
     optimizer that clips each replica's part apart (a checkpoint compiled before its

@@ -29,6 +29,12 @@ path; none offline) whose grids are computed once per run. Images (and grids)
 are held in memory, checked against what the machine has before decoding:
 VQA v1's 82,783 training images at 96 px with MobileNetV2 grids take ~6 GiB.
 
+--strategy mirrored (every local GPU, or the CPU) or multi_worker (a
+TF_CONFIG cluster) splits each batch across the replicas. small_cnn's batch
+norm normalises each replica's part, so several replicas train a little
+differently from one device; a frozen encoder's grids are computed once per
+worker, alike on every one, before the model is built in the strategy.
+
 `evaluate` re-reads the test part from the folder the run's config.json
 names (refused if it changed since training; --data_dir reads another) and
 writes results.json: accuracy overall and per question type (easy-VQA: by

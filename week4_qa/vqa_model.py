@@ -32,6 +32,7 @@ from common.argtypes import count, fraction, positive_float
 from common.configs import setting
 from common.image_encoders import build_image_encoder, grid_shape, is_frozen
 from common.model_size import Counter
+from common.optimizers import DenseReplicaAdam
 
 ARCHS = ("vis_lstm", "blind", "attention")
 
@@ -171,7 +172,9 @@ def build_vqa_model(config, vocab_size, num_answers):
         hidden = layers.Dropout(config.dropout_rate)(hidden)
     logits = layers.Dense(num_answers, name="answer")(hidden)
     model = keras.Model(inputs, logits, name=f"vqa_{config.arch}")
-    model.compile(optimizer=keras.optimizers.Adam(config.learning_rate),
+    # DenseReplicaAdam: Keras's Adam, but the embedding's gradient is summed densely across
+    # replicas (TF's sum of IndexedSlices fails on several replicas; common.optimizers).
+    model.compile(optimizer=DenseReplicaAdam(config.learning_rate),
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                   metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
     return model

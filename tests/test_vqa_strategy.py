@@ -1,0 +1,86 @@
+"""week4_qa.vqa under tf.distribute: --strategy mirrored on one device trains what the
+default strategy trains, small_cnn's batch norm and a frozen encoder's cached grids included;
+on two replicas it trains and its runs load and resume."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from common.runs import RunDir
+from tests.conftest import REPO_ROOT, run_python
+from tests.vqa_fixture import write_easy_vqa
+from week4_qa import vqa
+from week4_qa.vqa_model import PRESETS
+
+# Two epochs of the attention model on 40 images (320 questions, batches of 32).
+CONFIG = dataclasses.replace(PRESETS["test"], epochs=2)
+
+
+def trained(out_dir, split, settings, config, strategy):
+    vqa.train(config, str(out_dir), split, settings, seed=5, strategy=strategy, verbose=0)
+    run = RunDir(str(out_dir))
+    return run.read_state(), run.load_model("vqa", "last").get_weights()
+
+
+@pytest.mark.parametrize("images, changes", [
+    (40, {}),  # small_cnn trains with the model: its batch norm's statistics, moving averages
+    (12, {"encoder": "mobilenet_v2", "weights": "none", "epochs": 1,  # the head on cached
+          "val_fraction": 0.3}),                                       # grids
+], ids=["small_cnn", "frozen_grids"])
+def test_mirrored_on_one_device_trains_what_the_default_does(tmp_path, images, changes):
+    data = write_easy_vqa(tmp_path / "data", images, 4)
+    split, _, settings = vqa.load_data(str(data))
+    config = dataclasses.replace(CONFIG, **changes)
+    default_state, default_weights = trained(tmp_path / "default", split, settings, config,
+                                             "default")
+    mirrored_state, mirrored_weights = trained(tmp_path / "mirrored", split, settings,
+                                               config, "mirrored")
+    assert len(default_state["history"]) == config.epochs
+    for a, b in zip(default_state["history"], mirrored_state["history"], strict=True):
+        for key in ("loss", "val_loss", "accuracy", "val_accuracy"):
+            assert a[key] == pytest.approx(b[key], rel=1e-5, abs=1e-6), key
+    assert len(default_weights) == len(mirrored_weights) > 0
+    for a, b in zip(default_weights, mirrored_weights):
+        np.testing.assert_allclose(a, b, atol=1e-5)
+
+
+TWO_REPLICAS = r"""
+import tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+import dataclasses, pathlib
+import numpy as np
+from common.runs import RunDir
+from common.training import get_strategy
+from tests.vqa_fixture import write_easy_vqa
+from week4_qa import vqa
+from week4_qa.vqa_model import PRESETS
+
+assert get_strategy("mirrored").num_replicas_in_sync == 2
+root = pathlib.Path(ROOT)
+split, _, settings = vqa.load_data(str(write_easy_vqa(root / "data", 40, 4)))
+config = dataclasses.replace(PRESETS["test"], epochs=1)
+run = str(root / "run")
+vqa.train(config, run, split, settings, seed=5, strategy="mirrored", verbose=0)
+vqa.train(dataclasses.replace(config, epochs=2), run, split, settings, seed=5,
+          strategy="mirrored", resume=True, verbose=0)
+state = RunDir(run).read_state()
+model = RunDir(run).load_model("vqa", "last")
+moving = [w for w in model.weights if "moving_mean" in w.path]
+print("epochs", state["epoch"], len(state["history"]))
+print("finite", all(np.isfinite(row["loss"]) for row in state["history"]))
+print("moved", len(moving), all(np.abs(w.numpy()).sum() > 0 for w in moving))
+"""
+
+
+def test_two_replicas_train_batch_norm_and_resume(tmp_path):
+    """Each replica's batch norm updates the moving averages, and the run trains, saves and
+    resumes on two replicas (a resumed run with Keras's Adam failed summing the embedding's
+    IndexedSlices gradient across replicas: common.optimizers.DenseReplicaAdam)."""
+    result = run_python(TWO_REPLICAS.replace("ROOT", repr(str(tmp_path))), REPO_ROOT,
+                        with_project=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = dict(line.split(maxsplit=1) for line in result.stdout.splitlines()
+                 if line.split()[0] in ("epochs", "finite", "moved"))
+    assert lines == {"epochs": "2 2", "finite": "True", "moved": "3 True"}
