@@ -133,13 +133,16 @@ def check_image_header(path, min_side=1, max_pixels=MAX_PIXELS):
                          f"{max_pixels:,} pixels")
 
 
-def load_query_images(paths, size, channels=3, max_bytes=DEFAULT_MAX_BYTES, min_side=1):
+def load_query_images(paths, size, channels=3, max_bytes=DEFAULT_MAX_BYTES, min_side=1,
+                      partial=True):
     """(uint8 [n, size, size, channels], kept indices) of the files to predict.
 
     A missing file, a folder, a FIFO or a device, a file over `max_bytes`, or
     one whose header is smaller than `min_side` a side or over MAX_PIXELS, is
     an error before any file is decoded; files that do not decode are
-    skipped (and it is an error when none does).
+    skipped with a note (and it is an error when none does). partial=False:
+    the first that does not decode is the error, and nothing is noted, for a
+    command whose output lines do not name their files (captions, answers).
     """
     for path in paths:
         check_regular_file(path, "image file")
@@ -148,6 +151,15 @@ def load_query_images(paths, size, channels=3, max_bytes=DEFAULT_MAX_BYTES, min_
                              f"of {max_bytes:,}; raise it with --max_bytes if this is really "
                              "an image")
         check_image_header(path, min_side)
+    if not partial:
+        images = np.empty((len(paths), size, size, channels), dtype=np.uint8)
+        for index, path in enumerate(paths):
+            try:
+                images[index] = decode_image(path, size, channels)
+            except (OSError, ValueError, UnidentifiedImageError, Image.DecompressionBombError):
+                raise UsageError(f"{path} is not a readable image (JPEG, PNG, BMP or GIF)"
+                                 ) from None
+        return images, np.arange(len(paths))
     images, kept, _ = load_images(paths, size, channels, progress=False)
     if not len(images):
         raise UsageError(f"none of the {len(paths)} files is a readable image "

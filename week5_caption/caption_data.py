@@ -15,6 +15,8 @@ Every source gives, per part ("train", "validation", "test"), a dict
   users who have it; offline it fails at once with one line.
 """
 
+import hashlib
+import json
 import os
 import re
 
@@ -74,6 +76,11 @@ def read_split(path, captions, max_bytes=DEFAULT_MAX_BYTES):
     """The image names of a split file, each one the captions file knows."""
     names = [line.strip() for line in read_text_file(path, max_bytes).splitlines()
              if line.strip()]
+    # A name is joined to the images folder: '../../etc/passwd' would read outside it.
+    outside = [name for name in names if name in (".", "..") or "/" in name or "\\" in name]
+    if outside:
+        raise UsageError(f"{path} names {outside[0]!r}, not a file name in {FLICKR_IMAGES}/ "
+                         "(Flickr8k's names are like 1000268201_693b08cb0e.jpg)")
     unknown = [name for name in names if name not in captions]
     if unknown:
         raise UsageError(f"{path} names {len(unknown):,} images that {FLICKR_TOKENS} has no "
@@ -88,11 +95,29 @@ def flickr_files(data_dir):
              "tokens": os.path.join(data_dir, FLICKR_TOKENS),
              **{part: os.path.join(data_dir, name) for part, name in FLICKR_SPLITS.items()}}
     for key, path in files.items():
-        if not (os.path.isdir(path) if key == "images" else os.path.isfile(path)):
+        found = os.path.isdir(path) if key == "images" else os.path.isfile(path)
+        if os.path.exists(path) and not found:
+            raise UsageError(f"{data_dir} is not a Flickr8k folder: its "
+                             f"{os.path.basename(path)} is "
+                             f"{'not a folder' if key == 'images' else 'not a regular file'}")
+        if not found:
             raise UsageError(f"{data_dir} is not a Flickr8k folder: it has no "
                              f"{os.path.basename(path)} (expected {FLICKR_IMAGES}/, "
                              f"{FLICKR_TOKENS} and {', '.join(FLICKR_SPLITS.values())})")
     return files
+
+
+def flickr_digest(data_dir, part, max_bytes=DEFAULT_MAX_BYTES):
+    """A short fingerprint of one part of a Flickr8k folder (its image names, their
+    captions and file sizes), so that evaluate and --resume tell that it changed."""
+    files = flickr_files(data_dir)
+    captions = read_flickr_tokens(files["tokens"], max_bytes)
+    digest = hashlib.sha256()
+    for name in read_split(files[part], captions, max_bytes):
+        path = os.path.join(files["images"], name)
+        size = os.path.getsize(path) if os.path.isfile(path) else -1
+        digest.update(json.dumps([name, size, captions[name]]).encode("utf-8") + b"\n")
+    return digest.hexdigest()[:16]
 
 
 def read_flickr_part(data_dir, part, image_size, max_images, max_bytes=DEFAULT_MAX_BYTES):

@@ -16,6 +16,7 @@ results.json:
 """
 
 import itertools
+import os
 import sys
 
 import numpy as np
@@ -82,6 +83,18 @@ def evaluate(run_dir_path, part, beam=3, checkpoint="best", data="test"):
     return results
 
 
+def check_unchanged(data_dir, digests, max_bytes):
+    """UsageError when the Flickr8k folder a run recorded is gone or its test part changed
+    since training (the scores would be of other data under the run's name)."""
+    if not os.path.isdir(data_dir):
+        raise UsageError(f"the run's Flickr8k folder {data_dir} (from its config.json) is "
+                         "not a folder now; pass --data_dir to evaluate on data where it is")
+    recorded = digests.get("test") if isinstance(digests, dict) else None
+    if caption_data.flickr_digest(data_dir, "test", max_bytes) != recorded:
+        raise UsageError(f"the run's test data ({data_dir}) has changed since it was "
+                         "trained; pass --data_dir to evaluate on the data as it is now")
+
+
 def evaluate_command(args):
     run_dir = RunDir(args.run_dir)
     saved = run_dir.read_config(KIND)  # a wrong directory fails before reading data
@@ -96,6 +109,8 @@ def evaluate_command(args):
         settings["data_dir"] = args.data_dir
     if settings["data"] == "flickr8k" and not isinstance(settings["data_dir"], str):
         raise UsageError("config.json names no Flickr8k folder; pass --data_dir")
+    if settings["data"] == "flickr8k" and args.data_dir is None:
+        check_unchanged(settings["data_dir"], saved.get("digests"), args.max_bytes)
     part = caption_data.read_part(settings, "test", config, args.max_bytes)
     evaluate(args.run_dir, part, args.beam, args.checkpoint)
 
@@ -135,11 +150,9 @@ def predict_command(args):
         paths = numbered_pngs(args.out, len(args.images))
         for path in paths:  # every one checked before any work
             check_out_file(path, read_runs=[args.run_dir])
-    images, kept = load_query_images(args.images, config.image_size, max_bytes=args.max_bytes,
-                                     min_side=MIN_SIDE)
-    if len(kept) != len(args.images):
-        first = args.images[sorted(set(range(len(args.images))) - set(kept.tolist()))[0]]
-        raise UsageError(f"{first} is not a readable image (JPEG, PNG, BMP or GIF)")
+    # Refused, not skipped: the captions are printed one a line without their file names.
+    images, _ = load_query_images(args.images, config.image_size, max_bytes=args.max_bytes,
+                                  min_side=MIN_SIDE, partial=False)
     servable = load_run(args.run_dir, args.checkpoint)[0]
     outputs = [{key: value[i] for key, value in batch.items()}
                for batch in servable.run(images, args.beam)

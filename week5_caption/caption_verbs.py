@@ -38,8 +38,12 @@ def data_settings(args):
     if args.data_dir and args.dataset:
         raise UsageError("pass --data_dir (Flickr8k) or --dataset coco_captions, not both")
     if args.data_dir:
-        caption_data.flickr_files(args.data_dir)  # a wrong folder fails before anything else
-        return {"data": "flickr8k", "data_dir": os.path.abspath(args.data_dir)}
+        # A wrong folder fails before anything else; the digests let evaluate and --resume
+        # refuse data that changed since.
+        digests = {part: caption_data.flickr_digest(args.data_dir, part, args.max_bytes)
+                   for part in caption_data.PARTS}
+        return {"data": "flickr8k", "data_dir": os.path.abspath(args.data_dir),
+                "digests": digests}
     if args.dataset:
         return {"data": "coco"}
     return {"data": "generated"}
