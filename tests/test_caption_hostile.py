@@ -83,3 +83,17 @@ def test_a_flickr8k_run_refuses_changed_or_moved_data_at_evaluate_and_resume(tmp
     shutil.move(root, tmp_path / "moved")
     fails(["evaluate", "--run_dir", str(run)], capsys, "from its config.json")
     assert snapshot(run) == before
+
+
+def test_captioning_takes_at_most_the_training_batch_at_once(caption_run):
+    """predict and evaluate ran 128 images at once whatever the run's size: a 256-pixel run
+    with a wide CNN that check_fits accepted at --batch_size 1 would be killed for memory."""
+    import numpy as np
+
+    from week5_caption.caption_verbs import load_run
+
+    servable, config = load_run(caption_run)[:2]
+    images = np.zeros((config.batch_size + 3, config.image_size, config.image_size, 3),
+                      np.uint8)
+    batches = servable.run(images, 1)
+    assert [len(batch["captions"]) for batch in batches] == [config.batch_size, 3]

@@ -31,6 +31,9 @@ class CaptionServable(tf.Module):
         self.words = tf.constant(vocab.tokens, tf.string)
         self.max_length = int(config.max_length)
         self.image_size = int(config.image_size)
+        # At most the training batch at once: check_fits sized the run's memory for it, and
+        # 128 images of 256 pixels through a wide CNN would not fit where that did.
+        self.batch_size = max(1, min(128, int(config.batch_size)))
         self.attention = config.arch == "show_attend_tell"
         self.grid = tuple(self.decoder.grid)
 
@@ -80,12 +83,13 @@ class CaptionServable(tf.Module):
                 "caption_greedy": caption_greedy}
 
     def run(self, images, beam):
-        """Outputs for uint8 images (N, S, S, 3) in batches of 128, as NumPy dicts per batch."""
+        """Outputs for uint8 images (N, S, S, 3) in batches of at most the training batch
+        (and 128), as NumPy dicts per batch."""
         if not hasattr(self, "caption_beam"):
             self.signatures()
         out = []
-        for start in range(0, len(images), 128):
-            batch = tf.constant(images[start:start + 128])
+        for start in range(0, len(images), self.batch_size):
+            batch = tf.constant(images[start:start + self.batch_size])
             found = (self.caption_greedy(batch) if beam == 1 else
                      self.caption_beam(batch, tf.constant(beam, tf.int32)))
             out.append({key: value.numpy() for key, value in found.items()})
