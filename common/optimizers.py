@@ -64,6 +64,19 @@ class DenseReplicaAdam(DenseReplicaGradients, keras.optimizers.Adam):
     (DenseReplicaGradients); on one replica, Keras's Adam exactly."""
 
 
+class DenseReplicaCheck(keras.callbacks.Callback):
+    """Refuses, before the first step, to train on several replicas with an optimizer
+    that sums an embedding's IndexedSlices gradients across them (a checkpoint compiled
+    before its command used DenseReplicaGradients), which TF fails at with a traceback."""
+
+    def on_train_begin(self, logs=None):
+        replicas = self.model.distribute_strategy.num_replicas_in_sync
+        if replicas > 1 and not isinstance(self.model.optimizer, DenseReplicaGradients):
+            raise UsageError(f"this run's checkpoint cannot sum its embedding's gradients "
+                             f"across {replicas} replicas (it was made by an older version); "
+                             "resume it with --strategy default, or start a new run")
+
+
 class WholeBatchClipCheck(keras.callbacks.Callback):
     """Refuses, before the first step, to train on several replicas with a clipping
     optimizer that clips each replica's part apart (a checkpoint compiled before its

@@ -17,6 +17,7 @@ from common.export import check_export_dir, save_servable
 from common.files import DEFAULT_MAX_BYTES
 from common.image_encoders import add_encoder_flags, check_encoder
 from common.model_size import check_fits
+from common.optimizers import DenseReplicaCheck
 from common.runs import RunDir
 from common.training import Progress
 from week4_qa import vqa_data, vqa_inputs
@@ -76,6 +77,7 @@ def train(config, out_dir, split, settings, seed=0, resume=False, strategy="defa
         validation_data=ordered_batches(val_data, eval_batch(config),
                                         transform=vqa_inputs.as_inputs(val_pixels, config)),
         progress=Progress(batch_size, "questions", plot_ylabel="cross-entropy per answer"),
+        callbacks=lambda state: [DenseReplicaCheck()],  # an older run on several replicas
         describe=lambda model: (
             f"{config.arch} on {settings.get('format')}: {len(train_part):,} training and "
             f"{len(val_part):,} validation questions, {len(answers)} answers, vocabulary "
