@@ -20,6 +20,7 @@ import re
 import shutil
 
 from common.cli import UsageError
+from common.folders import check_not_system
 from common.files import atomic_write_json, contains, process_alive
 from common.provenance import PROJECT_VERSION
 
@@ -44,6 +45,7 @@ def check_export_dir(export_dir, overwrite, run_dir=None):
     if not export_dir or not str(export_dir).strip():
         raise UsageError("--export_dir is empty; name the folder to write the export into")
     path = os.path.abspath(export_dir)
+    check_not_system(path, "--export_dir")
     protected = [os.getcwd(), os.path.expanduser("~")] + ([run_dir] if run_dir else [])
     for place in protected:
         if contains(path, place):

@@ -42,6 +42,16 @@ def system_folder_kind(folder):
     return None
 
 
+def check_not_system(path, what):
+    """UsageError if `path` is, or lies directly in, a system folder (/etc/run, /usr, /dev/x):
+    nothing this project writes belongs there, even when running as root allows it."""
+    path = os.path.abspath(path)
+    for folder in (path, os.path.dirname(path)):
+        if system_folder_kind(folder) == "a system folder":
+            raise UsageError(f"{what} {path} lies in {os.path.realpath(folder)}, a system "
+                             "folder; name a folder of your own, such as runs/NAME")
+
+
 def check_scannable(folder, what="folder"):
     """UsageError unless `folder` is a folder that is neither a system folder nor the home."""
     if not os.path.isdir(folder):

@@ -27,6 +27,7 @@ import stat
 
 from common.argtypes import EPOCHS_MAX
 from common.cli import UsageError
+from common.folders import check_not_system
 from common.files import (atomic_write_json, check_regular_file, contains, inside,
                           process_alive, read_json_file, remove_if_exists,
                           remove_own_staging_files)
@@ -370,14 +371,15 @@ def check_new_run_folder(path, own_entries=()):
     and `own_entries`, the names the command itself put there in this
     session or an earlier one (the stage folders of a staged run, say).
     """
-    if not os.path.lexists(path):
-        return
     real = os.path.realpath(path)
     shown = path if real == os.path.abspath(path) else f"{path} (a link to {real})"
-    if real in _folders_never_a_run():
+    if os.path.lexists(path) and real in _folders_never_a_run():
         raise UsageError(f"--out_dir {shown} is the root, home or working folder (or above "
                          "it); a run needs a folder of its own: name a new one, such as "
                          "runs/NAME")
+    check_not_system(path, "--out_dir")
+    if not os.path.lexists(path):
+        return
     if not os.path.isdir(real):
         raise UsageError(f"--out_dir {shown} is a file, not a directory")
     try:

@@ -181,3 +181,15 @@ def test_numbered_pngs_for_a_folder_a_file_and_a_prefix(tmp_path):
 def test_an_out_prefix_that_names_no_place_is_refused(out, message):
     with pytest.raises(UsageError, match=message):
         check_out_prefix(out)
+
+
+@pytest.mark.parametrize("path", ["/etc/run", "/usr", "/dev/shm/run", "/var/run_here"])
+def test_runs_and_exports_are_never_made_in_a_system_folder(path):
+    from common.export import check_export_dir
+    from common.runs import check_new_run_folder
+
+    with pytest.raises(UsageError, match="a system folder"):
+        check_new_run_folder(path)
+    with pytest.raises(UsageError, match="a system folder"):
+        check_export_dir(path, overwrite=False)
+    assert path == "/usr" or not os.path.lexists(path)
