@@ -16,31 +16,6 @@ import tensorflow as tf
 from common.cli import UsageError
 
 
-class WholeBatchClipping:
-    """Mixin for a keras.optimizers class: global_clipnorm over the global batch."""
-
-    def _clip_gradients(self, grads):
-        context = tf.distribute.get_replica_context()  # None in cross-replica context
-        if (not self.global_clipnorm or context is None
-                or context.num_replicas_in_sync == 1):
-            return super()._clip_gradients(grads)
-        # An embedding's gradient may be IndexedSlices with repeated rows, whose values'
-        # norm is not the gradient's: dense, as Keras's own update makes it anyway.
-        grads = [g if g is None else tf.convert_to_tensor(g) for g in grads]
-        present = [g for g in grads if g is not None]
-        norm = tf.linalg.global_norm(context.all_reduce(tf.distribute.ReduceOp.SUM, present))
-        # As keras's clip_by_global_norm: a non-finite norm makes the step NaN (the NaN stop).
-        scale = (self.global_clipnorm * tf.minimum(1.0 / norm, 1.0 / self.global_clipnorm)
-                 + (norm - norm))
-        return [g if g is None else g * tf.cast(scale, g.dtype) for g in grads]
-
-
-@keras.saving.register_keras_serializable(package="tfcourse")
-class WholeBatchClipAdam(WholeBatchClipping, keras.optimizers.Adam):
-    """Adam with global_clipnorm measured on the whole batch's gradient (module docstring);
-    on one replica, Keras's Adam exactly."""
-
-
 class DenseReplicaGradients:
     """Mixin for a keras.optimizers class: on several replicas, an embedding's IndexedSlices
     gradient is made dense before the replicas' gradients are summed.
@@ -62,6 +37,32 @@ class DenseReplicaGradients:
 class DenseReplicaAdam(DenseReplicaGradients, keras.optimizers.Adam):
     """Adam whose embedding gradients are summed densely across replicas
     (DenseReplicaGradients); on one replica, Keras's Adam exactly."""
+
+
+class WholeBatchClipping(DenseReplicaGradients):
+    """Mixin for a keras.optimizers class: global_clipnorm over the global batch (module
+    docstring); on several replicas the gradients are dense (DenseReplicaGradients)."""
+
+    def _clip_gradients(self, grads):
+        context = tf.distribute.get_replica_context()  # None in cross-replica context
+        if (not self.global_clipnorm or context is None
+                or context.num_replicas_in_sync == 1):
+            return super()._clip_gradients(grads)
+        # Dense as DenseReplicaGradients makes them; an IndexedSlices gradient with repeated
+        # rows would also have a values' norm that is not the gradient's.
+        grads = [g if g is None else tf.convert_to_tensor(g) for g in grads]
+        present = [g for g in grads if g is not None]
+        norm = tf.linalg.global_norm(context.all_reduce(tf.distribute.ReduceOp.SUM, present))
+        # As keras's clip_by_global_norm: a non-finite norm makes the step NaN (the NaN stop).
+        scale = (self.global_clipnorm * tf.minimum(1.0 / norm, 1.0 / self.global_clipnorm)
+                 + (norm - norm))
+        return [g if g is None else g * tf.cast(scale, g.dtype) for g in grads]
+
+
+@keras.saving.register_keras_serializable(package="tfcourse")
+class WholeBatchClipAdam(WholeBatchClipping, keras.optimizers.Adam):
+    """Adam with global_clipnorm measured on the whole batch's gradient (module docstring);
+    on one replica, Keras's Adam exactly."""
 
 
 class DenseReplicaCheck(keras.callbacks.Callback):

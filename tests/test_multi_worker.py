@@ -444,14 +444,18 @@ def test_two_memn2n_workers_agree_through_tries_and_resume(tmp_path):
 
 @pytest.mark.slow
 def test_two_caption_workers_agree_and_resume(tmp_path):
-    """show_attend_tell with small_cnn (batch norm per worker), the attention penalty and
-    the whole batch's clipping: both workers hold the same weights, and the run resumes."""
+    """show_attend_tell with small_cnn, the attention penalty and the whole batch's
+    clipping: both workers hold the same trainable weights, and the run resumes. (Batch
+    norm's moving statistics differ: each worker averages its own batches, as in dcgan.)"""
     flags = ["--preset", "test", "--scenes", "128", "--attention_penalty", "1",
              "--grad_clip", "0.5", "--epochs"]
     chief, copy = train_two_workers(tmp_path, "week5_caption.caption", *flags, "2")
     assert_complete_run(chief, 2, "vocab.json")
-    assert_same_weights(chief / "checkpoints/epoch-0002.keras",
-                        copy / "checkpoints/epoch-0002.keras")
+    last = "checkpoints/epoch-0002.keras"
+    first, second = (weights(folder / last, trainable_only=True) for folder in (chief, copy))
+    assert len(first) == len(second) > 0
+    for a, b in zip(first, second):
+        np.testing.assert_array_equal(a, b)
     resume_two_workers("week5_caption.caption", chief, *flags, "3")
     assert_complete_run(chief, 3)
     assert all(np.isfinite(float(row["loss"])) for row in history(chief))

@@ -19,7 +19,7 @@ from common.configs import add_config_flags, config_from_args
 from common.export import check_export_dir, save_servable
 from common.image_encoders import add_encoder_flags, check_encoder, grid_features, is_frozen
 from common.model_size import available_bytes, check_fits
-from common.optimizers import WholeBatchClipCheck
+from common.optimizers import DenseReplicaCheck, WholeBatchClipCheck
 from common.runs import RunDir
 from common.tokens import TokenVocab
 from common.training import Progress
@@ -112,9 +112,10 @@ def train(config, out_dir, parts, settings, seed=0, resume=False, strategy="defa
     the parts hold as many words); the clipping measures that whole gradient
     (common.optimizers). A frozen encoder's grids are computed before, outside the
     scope: every worker computes the same ones (its weights come from `seed`). small_cnn's
-    batch norm normalises each replica's part of the batch, and the dropout layers draw the
-    same masks on every replica, so with several replicas a run differs a little from one
-    device's; one replica (the CPU, one GPU) trains exactly what --strategy default trains."""
+    batch norm normalises each replica's part of the batch (each worker keeps its own moving
+    averages; the chief's are saved), and the dropout layers draw the same masks on every
+    replica, so with several replicas a run differs a little from one device's; one
+    replica (the CPU, one GPU) trains exactly what --strategy default trains."""
     train_tokens = caption_data.caption_tokens(parts["train"]["captions"], config.max_length)
     vocab = caption_data.build_vocab(train_tokens, config)
     pairs = caption_data.training_pairs(train_tokens, vocab)
@@ -134,7 +135,8 @@ def train(config, out_dir, parts, settings, seed=0, resume=False, strategy="defa
         settings={**settings, "images": counts, "captions": len(pairs["image"])},
         may_change=("epochs", "data_dir"),
         metadata={"vocab.json": vocab.to_json()},
-        callbacks=lambda state: [WholeBatchClipCheck()],
+        # A checkpoint from before WholeBatchClipAdam is refused on several replicas.
+        callbacks=lambda state: [WholeBatchClipCheck(), DenseReplicaCheck()],
         build_model=lambda: build_caption_model(config, len(vocab), seed),
         # Not bucketed by length: the scene world's 9- and 10-word captions would put each
         # relation in batches of its own (82% exact captions instead of 100%, measured).
