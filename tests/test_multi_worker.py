@@ -65,6 +65,7 @@ def weights(path, trainable_only=False):
     import week3_rnn.sentiment_model  # noqa: F401
     import week3_rnn.spacing_model  # noqa: F401
     import week4_qa.memn2n_model  # noqa: F401
+    import week4_qa.vqa_model  # noqa: F401
     import week5_caption.caption_model  # noqa: F401
     import word2vec.model  # noqa: F401
 
@@ -440,6 +441,27 @@ def test_two_memn2n_workers_agree_through_tries_and_resume(tmp_path):
     for a, b in zip(rows, history(tmp_path / "one"), strict=True):
         for key in ("loss", "val_loss"):
             assert float(a[key]) == pytest.approx(float(b[key]), rel=1e-4), key
+
+
+@pytest.mark.slow
+def test_two_vqa_workers_agree_and_resume(tmp_path):
+    """attention with small_cnn: both workers hold the same trainable weights (batch norm's
+    moving statistics are each worker's own), the embedding's gradient is summed densely
+    (DenseReplicaAdam), and the run resumes."""
+    from tests.vqa_fixture import write_easy_vqa
+
+    data = write_easy_vqa(tmp_path / "data", 40, 4)
+    flags = ["--data_dir", str(data), "--preset", "test", "--epochs"]
+    chief, copy = train_two_workers(tmp_path, "week4_qa.vqa", *flags, "1")
+    assert_complete_run(chief, 1, "vocab.json", "answers.json")
+    last = "checkpoints/epoch-0001.keras"
+    first, second = (weights(folder / last, trainable_only=True) for folder in (chief, copy))
+    assert len(first) == len(second) > 0
+    for a, b in zip(first, second):
+        np.testing.assert_array_equal(a, b)
+    resume_two_workers("week4_qa.vqa", chief, *flags, "2")
+    assert_complete_run(chief, 2)
+    assert all(np.isfinite(float(row["loss"])) for row in history(chief))
 
 
 @pytest.mark.slow
