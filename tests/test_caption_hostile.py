@@ -97,3 +97,22 @@ def test_captioning_takes_at_most_the_training_batch_at_once(caption_run):
                       np.uint8)
     batches = servable.run(images, 1)
     assert [len(batch["captions"]) for batch in batches] == [config.batch_size, 3]
+
+
+@pytest.mark.parametrize("field, value", [("encoder", "resnet50"), ("units", 64)])
+def test_an_edited_model_field_in_config_json_is_refused(caption_run, tmp_path, capsys, field,
+                                                        value):
+    """An edited encoder was downloaded (offline: 'Downloading data from ...' on stdout, then
+    its error) and an edited --units was silently ignored; the checkpoint's own config
+    decides."""
+    import json
+
+    run = tmp_path / "run"
+    shutil.copytree(caption_run, run)
+    saved = json.loads((run / "config.json").read_text())
+    saved[field] = value
+    (run / "config.json").write_text(json.dumps(saved))
+    image = image_file(tmp_path / "scene.png")
+    before = snapshot(run)
+    out = fails(["predict", "--run_dir", str(run), image], capsys, f"gives {field}")
+    assert out == "" and snapshot(run) == before

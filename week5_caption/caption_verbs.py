@@ -31,6 +31,9 @@ from week5_caption.caption_servable import DEFAULT_BEAM, CaptionServable
 KIND = "caption"
 MAX_BEAM = 64
 DATASETS = (caption_data.COCO,)
+# The fields that decide the model's shapes or its encoder (not how it trains).
+MODEL_FIELDS = ("arch", "encoder", "weights", "image_size", "cnn_width", "cnn_blocks", "units",
+                "embedding_dim", "attention_dim", "gating", "grid_positions", "state_to_output")
 
 
 def data_settings(args):
@@ -168,6 +171,15 @@ def load_run(run_dir_path, checkpoint="best"):
                          f"model, not the {config.arch} model config.json names (edited, or "
                          "from another run); restore it or retrain")
     decoder = model.get_layer("decoder")
+    # The model keeps the config it was built with: an edited config.json (another encoder
+    # would even be downloaded) is refused before anything is built from it.
+    edited = [name for name in MODEL_FIELDS
+              if getattr(config, name) != getattr(decoder.config_, name)]
+    if edited:
+        raise UsageError(f"{run_dir.file('config.json')} gives {edited[0]} "
+                         f"{getattr(config, edited[0])!r} but the {checkpoint} checkpoint was "
+                         f"built with {getattr(decoder.config_, edited[0])!r} (edited, or from "
+                         "another run); restore it or retrain")
     if len(vocab) != decoder.vocab_size:
         raise UsageError(f"{run_dir.file('vocab.json')} has {len(vocab)} tokens but the model "
                          f"reads {decoder.vocab_size}; the vocabulary was edited or belongs to "
