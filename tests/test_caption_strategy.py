@@ -19,19 +19,26 @@ CONFIG = dataclasses.replace(PRESETS["test"], scenes=80, epochs=2, attention_pen
                              grad_clip=0.5)
 
 
-def trained(out_dir, parts, strategy):
-    caption_verbs.train(CONFIG, str(out_dir), parts, {"data": "generated"}, seed=3,
+def trained(out_dir, config, parts, strategy):
+    caption_verbs.train(config, str(out_dir), parts, {"data": "generated"}, seed=3,
                         strategy=strategy, verbose=0)
     run = RunDir(str(out_dir))
     return run.read_state(), run.load_model("caption", "last").get_weights()
 
 
-def test_mirrored_on_one_device_trains_what_the_default_does(tmp_path):
-    parts = {part: caption_data.read_part({"data": "generated"}, part, CONFIG)
+@pytest.mark.parametrize("changes", [
+    {},  # small_cnn trains with the decoder: its batch norm's statistics and moving averages
+    # The head on a frozen encoder's grids (2 x 2 x 1280), computed once before the scope.
+    {"encoder": "mobilenet_v2", "weights": "none", "image_size": 64, "epochs": 1},
+], ids=["small_cnn", "frozen_grids"])
+def test_mirrored_on_one_device_trains_what_the_default_does(tmp_path, changes):
+    config = dataclasses.replace(CONFIG, **changes)
+    parts = {part: caption_data.read_part({"data": "generated"}, part, config)
              for part in ("train", "validation")}
-    default_state, default_weights = trained(tmp_path / "default", parts, "default")
-    mirrored_state, mirrored_weights = trained(tmp_path / "mirrored", parts, "mirrored")
-    assert len(default_state["history"]) == 2
+    default_state, default_weights = trained(tmp_path / "default", config, parts, "default")
+    mirrored_state, mirrored_weights = trained(tmp_path / "mirrored", config, parts,
+                                               "mirrored")
+    assert len(default_state["history"]) == config.epochs
     for a, b in zip(default_state["history"], mirrored_state["history"], strict=True):
         for key in ("loss", "val_loss", "token_accuracy", "val_token_accuracy"):
             assert a[key] == pytest.approx(b[key], rel=1e-5, abs=1e-6), key
