@@ -116,3 +116,15 @@ def test_an_edited_model_field_in_config_json_is_refused(caption_run, tmp_path, 
     before = snapshot(run)
     out = fails(["predict", "--run_dir", str(run), image], capsys, f"gives {field}")
     assert out == "" and snapshot(run) == before
+
+
+def test_predict_refuses_more_images_than_memory_holds(caption_run, tmp_path, capsys,
+                                                       monkeypatch):
+    """Every image is decoded at the run's size before captioning: 100,000 files of a
+    256-pixel run (20 GiB) were allocated at once, killed for memory instead of refused."""
+    from week5_caption import caption_evaluate
+
+    monkeypatch.setattr(caption_evaluate, "available_bytes", lambda: 10_000)
+    image = image_file(tmp_path / "scene.png")
+    assert fails(["predict", "--run_dir", caption_run, image, image], capsys,
+                 "more than half of the memory") == ""

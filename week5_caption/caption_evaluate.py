@@ -24,6 +24,7 @@ import numpy as np
 from common import lifecycle
 from common.cli import UsageError
 from common.images import MIN_SIDE, load_query_images
+from common.model_size import available_bytes
 from common.outputs import check_out_file, check_out_prefix, numbered_pngs
 from common.plots import new_figure, save_figure
 from common.runs import RunDir
@@ -150,6 +151,11 @@ def predict_command(args):
         paths = numbered_pngs(args.out, len(args.images))
         for path in paths:  # every one checked before any work
             check_out_file(path, read_runs=[args.run_dir])
+    needed, available = len(args.images) * config.image_size ** 2 * 3, available_bytes()
+    if available is not None and needed > available // 2:
+        raise UsageError(f"{len(args.images):,} images of {config.image_size}x"
+                         f"{config.image_size} pixels take {needed / 2 ** 30:,.1f} GiB, more "
+                         "than half of the memory available; pass fewer at a time")
     # Refused, not skipped: the captions are printed one a line without their file names.
     images, _ = load_query_images(args.images, config.image_size, max_bytes=args.max_bytes,
                                   min_side=MIN_SIDE, partial=False)
