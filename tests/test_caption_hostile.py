@@ -80,6 +80,11 @@ def test_a_flickr8k_run_refuses_changed_or_moved_data_at_evaluate_and_resume(tmp
     fails(train_args(run, "--data_dir", str(root), "--epochs", "2", "--resume"), capsys,
           "digests")
     assert snapshot(run) == before
+    config = run / "config.json"
+    saved = config.read_text()
+    config.write_text(saved.replace('"digests"', '"no_digests"'))
+    fails(["evaluate", "--run_dir", str(run)], capsys, "records no digest")
+    config.write_text(saved)
     shutil.move(root, tmp_path / "moved")
     fails(["evaluate", "--run_dir", str(run)], capsys, "from its config.json")
     assert snapshot(run) == before
@@ -128,3 +133,12 @@ def test_predict_refuses_more_images_than_memory_holds(caption_run, tmp_path, ca
     image = image_file(tmp_path / "scene.png")
     assert fails(["predict", "--run_dir", caption_run, image, image], capsys,
                  "more than half of the memory") == ""
+
+
+def test_the_command_export_prints_runs_as_printed(caption_run, tmp_path, capsys):
+    """It printed tf.zeros([1, S, S, 3]) with a placeholder S: a NameError when pasted."""
+    assert run_cli(caption.main, ["export", "--run_dir", caption_run, "--export_dir",
+                                  str(tmp_path / "export")]) is None
+    code = capsys.readouterr().out.split('python -c "', 1)[1].rsplit('"', 1)[0]
+    exec(code, {})
+    assert capsys.readouterr().out.startswith("tf.Tensor([b'")

@@ -91,6 +91,10 @@ def check_unchanged(data_dir, digests, max_bytes):
         raise UsageError(f"the run's Flickr8k folder {data_dir} (from its config.json) is "
                          "not a folder now; pass --data_dir to evaluate on data where it is")
     recorded = digests.get("test") if isinstance(digests, dict) else None
+    if not isinstance(recorded, str):
+        raise UsageError("config.json records no digest of the run's test data (edited, or "
+                         "trained before they were kept); pass --data_dir to evaluate on the "
+                         "data as it is now")
     if caption_data.flickr_digest(data_dir, "test", max_bytes) != recorded:
         raise UsageError(f"the run's test data ({data_dir}) has changed since it was "
                          "trained; pass --data_dir to evaluate on the data as it is now")

@@ -268,9 +268,11 @@ def main(argv=None):
         caption_evaluate.predict_command(args)
     elif args.command == "export":
         path = export(args.run_dir, args.export_dir, args.overwrite, args.checkpoint)
-        print(f"wrote {path}; it takes uint8 images (n, S, S, 3) at the run's image_size:\n"
-              f"  python -c \"import numpy as np, tensorflow as tf; "
+        size = RunDir(args.run_dir).read_run_config(KIND, CaptionConfig).image_size
+        # The example runs as printed: the run's size, not a placeholder S.
+        print(f"wrote {path}; it takes uint8 images (n, {size}, {size}, 3):\n"
+              f"  python -c \"import tensorflow as tf; "
               f"f = tf.saved_model.load('{path}').signatures['serving_default']; "
-              "print(f(images=tf.zeros([1, S, S, 3], tf.uint8))['captions'])\"")
+              f"print(f(images=tf.zeros([1, {size}, {size}, 3], tf.uint8))['captions'])\"")
 
 
