@@ -50,6 +50,9 @@ The hit rate: of the 4,000 colour and shape words of the test captions, the
 share whose attention peaks on one of the named object's own grid cells
 (99.9% within one cell). show_tell knows what is in a scene but hardly
 where: it names the two objects in the wrong order or with the wrong relation.
+Given more time it learns where, too: resumed to 30 epochs (12 minutes) it
+reaches 84.3% exact, to 70 epochs (29 minutes) 93.2%. Attention's win here is
+sample efficiency (6 epochs against 70) and maps one can check.
 """
 
 import sys
