@@ -70,7 +70,11 @@ def evaluate(run_dir_path, part, beam=3, checkpoint="best", data="test"):
                "unknown_reference_words": sum(w not in vocab.index for refs in references
                                               for ref in refs for w in ref)}
     if "boxes" in part and config.arch == "show_attend_tell":
-        attention = np.concatenate([batch["attention"] for batch in outputs])
+        # Each batch stops when its own captions end: pad (n, T, h, w) to the longest T.
+        steps = max(batch["attention"].shape[1] for batch in outputs)
+        attention = np.concatenate([
+            np.pad(batch["attention"], [(0, 0), (0, steps - batch["attention"].shape[1]),
+                                        (0, 0), (0, 0)]) for batch in outputs])
         hits, words = hit_rate(predictions, attention, part["boxes"], config.image_size)
         near, _ = hit_rate(predictions, attention, part["boxes"], config.image_size, margin=1)
         results.update(attention_hit_rate=hits / max(words, 1), attention_scored_words=words,
