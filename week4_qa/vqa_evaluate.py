@@ -5,8 +5,6 @@ one another) into a VQAServable, which answers from uint8 images and
 question ids (evaluate) or strings (predict, the export).
 """
 
-import contextlib
-import io
 import os
 import sys
 
@@ -161,13 +159,8 @@ def read_images(paths, size, max_bytes):
     """(n, size, size, 3) uint8 of every file in `paths`; UsageError for any that is not
     a readable image (missing, over max_bytes, under 8 pixels a side or huge by its header,
     or not decodable)."""
-    # Its "skipped N files" note is left out: any unreadable file is the error below.
-    with contextlib.redirect_stdout(io.StringIO()):
-        images, kept = load_query_images(paths, size, max_bytes=max_bytes, min_side=MIN_SIDE)
-    if len(kept) != len(paths):
-        bad = next(p for i, p in enumerate(paths) if i not in set(kept.tolist()))
-        raise UsageError(f"{bad} is not a readable image (JPEG, PNG, BMP or GIF)")
-    return images
+    return load_query_images(paths, size, max_bytes=max_bytes, min_side=MIN_SIDE,
+                             partial=False)[0]
 
 
 def predict_command(args):
