@@ -228,7 +228,8 @@ def build_parser():
     add_run_flags(p)
     add_beam_flag(p)
     p.add_argument("--data_dir", type=input_path,
-                   help="for a Flickr8k run whose folder has moved: the Flickr8k folder")
+                   help="a Flickr8k run's data where it is now: without it, evaluate re-reads "
+                        "the folder config.json names and refuses it if it moved or changed")
     add_input_limit_flag(p)
 
     p = parser.verb("predict", help="print a caption for each image")
