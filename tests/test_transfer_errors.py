@@ -96,7 +96,10 @@ def test_a_run_is_never_started_over_nor_resumed_from_nothing(setup, tmp_path, c
           "not a run directory")
     other = make_photo_folder(tmp_path / "other", per_class=3)
     os.rename(other / "red", other / "yellow")
-    fails(train_argv(other, run, "--base", base, "--resume"), capsys, "class names")
+    # The run's own flags (setup's), so that only the classes differ.
+    fails(["train", "--image_dir", str(other), "--out_dir", str(run), "--base", base,
+           "--preset", "test", "--epochs", "1", "--bottleneck_dir", "", "--verbose", "0",
+           "--resume"], capsys, "class names")
     fails(train_argv(photos, run, "--base", base, "--resume", "--hidden_units", "8"), capsys,
           "hidden_units: 0 -> 8")
     assert snapshot(run) == before and not (tmp_path / "nothing").exists()
