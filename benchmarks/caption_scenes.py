@@ -24,40 +24,27 @@ paper's soft-attention BLEU-4 is 19.5, Xu et al. 2015, table 1):
 """
 
 import argparse
-import csv
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from benchmarks import cli_runs
+from benchmarks.cli_runs import REPO_ROOT
+
 ARCHS = ("show_attend_tell", "show_tell")
 TARGET_EXACT, TARGET_HIT, TARGET_GAP, TARGET_MINUTES = 0.95, 0.90, 0.15, 30.0
 
 
 def caption(verb, *flags):
     """`python -m week5_caption.caption VERB FLAGS` from the repository root."""
-    command = [sys.executable, "-m", "week5_caption.caption", verb, *map(str, flags)]
-    print("$", " ".join(command[1:]), flush=True)
-    done = subprocess.run(command, cwd=REPO_ROOT,
-                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
-    if done.returncode:
-        sys.exit(f"the command failed with status {done.returncode}")
+    cli_runs.run_command("week5_caption.caption", verb, *flags)
 
 
 def train_and_evaluate(run_dir, flags, beam):
-    """{"train_minutes", "epochs", "results"} of one run (trained unless already there)."""
-    if not os.path.exists(os.path.join(run_dir, "state.json")):
-        caption("train", *flags, "--out_dir", run_dir, "--verbose", "2")
-    with open(os.path.join(run_dir, "history.csv"), encoding="utf-8") as f:
-        history = list(csv.DictReader(f))
-    caption("evaluate", "--run_dir", run_dir, "--beam", beam)
-    with open(os.path.join(run_dir, "results.json"), encoding="utf-8") as f:
-        results = json.load(f)
-    return {"flags": flags, "epochs": len(history), "results": results,
-            "train_minutes": sum(float(row["seconds"]) for row in history) / 60}
+    """{"flags", "epochs", "results", "train_minutes"} of one run (trained unless there)."""
+    return cli_runs.train_and_evaluate("week5_caption.caption", run_dir, flags, ["--beam", beam])
 
 
 def attention_example(run_dir, png, image_size):

@@ -29,14 +29,13 @@ many hours on 2 CPU cores, so it is for a machine that has the time.
 """
 
 import argparse
-import csv
 import json
 import os
-import subprocess
-import sys
 import time
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from benchmarks import cli_runs
+from benchmarks.cli_runs import REPO_ROOT
+
 PAPER_MEAN_ERROR = 0.072  # Sukhbaatar et al. 2015, table 1: en-10k, PE + LS, 3 hops
 
 # name: (train flags, target accuracy or None, most minutes or None, least support or None)
@@ -52,27 +51,9 @@ ROWS = {
 }
 
 
-def memn2n(verb, *flags):
-    """`python -m week4_qa.memn2n VERB FLAGS` from the repository root."""
-    command = [sys.executable, "-m", "week4_qa.memn2n", verb, *map(str, flags)]
-    print("$", " ".join(command[1:]), flush=True)
-    done = subprocess.run(command, cwd=REPO_ROOT,
-                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
-    if done.returncode:
-        sys.exit(f"the command failed with status {done.returncode}")
-
-
 def train_and_evaluate(run_dir, flags):
-    """{"train_minutes", "epochs", "results"} of one run (trained unless already there)."""
-    if not os.path.exists(os.path.join(run_dir, "state.json")):
-        memn2n("train", *flags, "--out_dir", run_dir, "--verbose", "0")
-    with open(os.path.join(run_dir, "history.csv"), encoding="utf-8") as f:
-        history = list(csv.DictReader(f))
-    memn2n("evaluate", "--run_dir", run_dir)
-    with open(os.path.join(run_dir, "results.json"), encoding="utf-8") as f:
-        results = json.load(f)
-    return {"flags": flags, "epochs": len(history), "results": results,
-            "train_minutes": sum(float(row["seconds"]) for row in history) / 60}
+    """{"flags", "epochs", "results", "train_minutes"} of one run (trained unless already there)."""
+    return cli_runs.train_and_evaluate("week4_qa.memn2n", run_dir, flags, verbose=0)
 
 
 def verdict(row, target, minutes, support):

@@ -16,42 +16,26 @@ training; writes the rows to --json.
 """
 
 import argparse
-import csv
 import json
 import os
-import subprocess
 import sys
 import tarfile
 import tempfile
 import time
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from benchmarks import cli_runs
+from benchmarks.cli_runs import REPO_ROOT
+
 TAR = os.path.join(os.path.dirname(REPO_ROOT), "shared", "data", "easy_vqa.tar")
 ARCHS = ("blind", "vis_lstm", "attention")
 TARGET, MARGIN, MINUTES = 0.95, 0.20, 30.0
 
 
-def vqa(verb, *flags):
-    """`python -m week4_qa.vqa VERB FLAGS` from the repository root."""
-    command = [sys.executable, "-m", "week4_qa.vqa", verb, *map(str, flags)]
-    print("$", " ".join(command[1:]), flush=True)
-    done = subprocess.run(command, cwd=REPO_ROOT,
-                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
-    if done.returncode:
-        sys.exit(f"the command failed with status {done.returncode}")
-
-
 def train_and_evaluate(run_dir, data_dir, flags):
-    """{"flags", "epochs", "train_minutes", "results"} of one run (trained unless there)."""
-    if not os.path.exists(os.path.join(run_dir, "state.json")):
-        vqa("train", "--data_dir", data_dir, *flags, "--out_dir", run_dir, "--verbose", "2")
-    with open(os.path.join(run_dir, "history.csv"), encoding="utf-8") as f:
-        history = list(csv.DictReader(f))
-    vqa("evaluate", "--run_dir", run_dir, "--data_dir", data_dir)
-    with open(os.path.join(run_dir, "results.json"), encoding="utf-8") as f:
-        results = json.load(f)
-    return {"flags": flags, "epochs": len(history), "results": results,
-            "train_minutes": sum(float(row["seconds"]) for row in history) / 60}
+    """{"flags", "epochs", "results", "train_minutes"} of one run (trained unless there)."""
+    row = cli_runs.train_and_evaluate("week4_qa.vqa", run_dir, ["--data_dir", data_dir, *flags],
+                                      ["--data_dir", data_dir])
+    return {**row, "flags": flags}  # without the temporary folder's path
 
 
 def print_table(rows):
