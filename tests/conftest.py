@@ -106,6 +106,21 @@ def assert_export_keeps_what_it_did_not_write(main, run_dir, tmp_path, capsys, m
     return folder
 
 
+def assert_same_training(first, second, keys):
+    """Two trainings, each (state, weights), agree epoch by epoch on `keys` of their histories
+    (rel 1e-5, abs 1e-6) and weight by weight (atol 1e-5): --strategy mirrored on one device
+    against the default."""
+    import numpy as np
+
+    (first_state, first_weights), (second_state, second_weights) = first, second
+    for a, b in zip(first_state["history"], second_state["history"], strict=True):
+        for key in keys:
+            assert a[key] == pytest.approx(b[key], rel=1e-5, abs=1e-6), key
+    assert len(first_weights) == len(second_weights) > 0
+    for a, b in zip(first_weights, second_weights):
+        np.testing.assert_allclose(a, b, atol=1e-5)
+
+
 def cli_error_line(main, argv, capsys):
     """The one `error:` line of a CLI call that must fail with status 2."""
     status, _, stderr = call_cli(main, argv, capsys)
