@@ -7,7 +7,8 @@ gradient one device takes on the same global batch. WholeBatchClipping
 measures the norm of the summed gradient (one all-reduce) and scales each
 replica's part by the one factor min(1, clip / norm); the optimizer's own sum
 of the parts is then the clipped batch gradient, as on one device.
-(week4_qa.memn2n_model.WholeBatchClipSGD is the same clipping on SGD.)
+WholeBatchClipSGD (memn2n) and WholeBatchClipAdam (captioning) are that
+clipping on Keras's SGD and Adam.
 """
 
 import keras
@@ -63,6 +64,13 @@ class WholeBatchClipping(DenseReplicaGradients):
 class WholeBatchClipAdam(WholeBatchClipping, keras.optimizers.Adam):
     """Adam with global_clipnorm measured on the whole batch's gradient (module docstring);
     on one replica, Keras's Adam exactly."""
+
+
+@keras.saving.register_keras_serializable(package="tfcourse")
+class WholeBatchClipSGD(WholeBatchClipping, keras.optimizers.SGD):
+    """SGD with global_clipnorm measured on the whole batch's gradient (module docstring);
+    on one replica, Keras's SGD exactly. Registered as 'tfcourse>WholeBatchClipSGD', the
+    name memn2n checkpoints saved when it lived in week4_qa.memn2n_model."""
 
 
 class DenseReplicaCheck(keras.callbacks.Callback):

@@ -40,7 +40,7 @@ cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 import keras, numpy as np
 from common.training import get_strategy
-from week4_qa.memn2n_model import WholeBatchClipSGD
+from common.optimizers import WholeBatchClipSGD
 
 # The step of each optimizer on a batch split over two replicas, against one device's.
 strategy = get_strategy("mirrored")

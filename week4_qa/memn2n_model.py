@@ -30,6 +30,7 @@ from keras import layers
 from common.argtypes import EPOCHS_MAX, count, fraction, non_negative_float, positive_float
 from common.configs import config_from_dict, setting
 from common.model_size import Counter
+from common.optimizers import WholeBatchClipSGD
 
 MAX_HOPS = 10
 INIT_STDDEV = 0.1  # the paper's N(0, 0.1) initial weights
@@ -155,32 +156,6 @@ class MemoryHops(layers.Layer):
     def get_config(self):
         return dict(super().get_config(), memn2n_config=self.memn2n_config,
                     vocab_size=self.vocab_size)
-
-
-@keras.saving.register_keras_serializable(package="tfcourse")
-class WholeBatchClipSGD(keras.optimizers.SGD):
-    """SGD whose global-norm clipping measures the whole batch's gradient under tf.distribute.
-
-    Keras clips each replica's gradient before the replicas' gradients are
-    summed, so with R > 1 replicas the step would be the sum of R separately
-    clipped parts, not the clipped gradient one device takes. Here each
-    replica first sums the gradients of all replicas (one all-reduce) only to
-    measure their norm, and scales its own part by the one factor
-    min(1, clip / norm); the optimizer's own sum of the parts is then the
-    clipped batch gradient, as on one device. One replica: Keras's clipping.
-    """
-
-    def _clip_gradients(self, grads):
-        context = tf.distribute.get_replica_context()  # None in cross-replica context
-        if (not self.global_clipnorm or context is None
-                or context.num_replicas_in_sync == 1):
-            return super()._clip_gradients(grads)
-        present = [g for g in grads if g is not None]
-        norm = tf.linalg.global_norm(context.all_reduce(tf.distribute.ReduceOp.SUM, present))
-        # As keras's clip_by_global_norm: a non-finite norm makes the step NaN (the NaN stop).
-        scale = (self.global_clipnorm * tf.minimum(1.0 / norm, 1.0 / self.global_clipnorm)
-                 + (norm - norm))
-        return [g if g is None else g * tf.cast(scale, g.dtype) for g in grads]
 
 
 def sgd(config):

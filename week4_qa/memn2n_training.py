@@ -23,7 +23,7 @@ outside the replicas' steps, in cross-replica context, so each `assign`
 the variable; every worker of a cluster computes the same values from the
 same seed and history (its validation losses are reduced across workers),
 so no worker's copy differs. The clipping of the summed batch gradient is
-memn2n_model.WholeBatchClipSGD's.
+common.optimizers.WholeBatchClipSGD's.
 """
 
 import math
@@ -33,7 +33,8 @@ import numpy as np
 import tensorflow as tf
 
 from common.cli import UsageError
-from week4_qa.memn2n_model import WholeBatchClipSGD, initial_weights
+from common.optimizers import WholeBatchClipSGD
+from week4_qa.memn2n_model import initial_weights
 
 SELECTION_KEY = "val_loss_softmax"
 
