@@ -43,10 +43,14 @@ def system_folder_kind(folder):
 
 
 def check_not_system(path, what):
-    """UsageError if `path` is, or lies directly in, a system folder (/etc/run, /usr, /dev/x):
-    nothing this project writes belongs there, even when running as root allows it."""
+    """UsageError if `path` is, or lies in, a system folder (/etc/run, /usr, /dev/x, and
+    /etc/new/run, whose nearest existing folder is /etc): nothing this project writes
+    belongs there, even when running as root allows it."""
     path = os.path.abspath(path)
-    for folder in (path, os.path.dirname(path)):
+    existing = os.path.dirname(path)
+    while not os.path.lexists(existing) and os.path.dirname(existing) != existing:
+        existing = os.path.dirname(existing)  # the folders that would be made lie in this
+    for folder in (path, os.path.dirname(path), existing):
         if system_folder_kind(folder) == "a system folder":
             raise UsageError(f"{what} {path} lies in {os.path.realpath(folder)}, a system "
                              "folder; name a folder of your own, such as runs/NAME")

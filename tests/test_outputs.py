@@ -183,7 +183,8 @@ def test_an_out_prefix_that_names_no_place_is_refused(out, message):
         check_out_prefix(out)
 
 
-@pytest.mark.parametrize("path", ["/etc/run", "/usr", "/dev/shm/run", "/var/run_here"])
+@pytest.mark.parametrize("path", ["/etc/run", "/usr", "/dev/shm/run", "/var/run_here",
+                                  "/etc/new_folder/run"])
 def test_runs_and_exports_are_never_made_in_a_system_folder(path):
     from common.export import check_export_dir
     from common.runs import check_new_run_folder
