@@ -139,7 +139,7 @@ def measure(arch, data, minutes, seed):
     keras.backend.clear_session()  # the previous architecture's graphs and memory
     keras.utils.set_random_seed(seed)
     model = build_model(config)
-    init_whitening(model, data.x_train[:5000])
+    init_whitening(model, data.x_train, config)
     cost = model_cost(model)
     schedule, position = clock_schedule(config)
     compile_model(model, config, steps_per_epoch=1, schedule=schedule)
@@ -151,7 +151,7 @@ def measure(arch, data, minutes, seed):
     images = budget.steps * config.batch_size
     speed = (budget.measured_steps * config.batch_size / budget.measured_seconds
              if budget.measured_steps else None)  # a budget too short to measure
-    probabilities = predict_probabilities(model, data.x_test, config.tta)
+    probabilities = predict_probabilities(model, data.x_test, config.tta, config.tta_translate)
     accuracy = float(np.mean(probabilities.argmax(axis=1) == data.y_test))
     return {"arch": arch, "params": cost["params"], "mflops": cost["mflops"],
             "images_per_second": speed, "train_seconds": train_seconds,

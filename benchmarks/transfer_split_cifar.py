@@ -105,7 +105,7 @@ def fine_tune_accuracy(base_path, target, config, seed, layer_lr_decay=1.0):
     model.fit(training_dataset(target.x_train, target.y_train, config,
                                len(target.class_names), seed, 0),
               steps_per_epoch=steps, epochs=config.epochs, verbose=0)
-    probabilities = predict_probabilities(model, target.x_test, config.tta)
+    probabilities = predict_probabilities(model, target.x_test, config.tta, config.tta_translate)
     return float(np.mean(probabilities.argmax(axis=1) == target.y_test))
 
 

@@ -16,6 +16,14 @@ excluded on both sides). Prints one table per corpus with the ratios.
 
     pip install -r benchmarks/requirements.txt     # gensim; the project does not need it
     python -m benchmarks.word2vec_vs_gensim --data_dir ../shared/data
+    python -m benchmarks.word2vec_vs_gensim --corpora enwiki --embedding_dim 128 \
+        --time_to_quality 1 2 3 --rounds 3
+
+--time_to_quality E...: time to gensim's quality. gensim trains its --epochs and
+its final analogy accuracy and Spearman are the bar; this project trains runs of
+E epochs each (a whole schedule each, the learning rate falling to 1e-4 of its start by its last
+step), in alternating rounds with gensim, and the first E whose both numbers reach
+the bar gives the time (medians over --rounds), to compare with gensim's seconds.
 
 TensorFlow, gensim and this project's word2vec modules are imported in
 `main`, after TensorFlow's start-up chatter is silenced.
@@ -95,6 +103,39 @@ def compare(name, tokens, args):
     return rows
 
 
+def time_to_quality(name, tokens, args):
+    """gensim's final quality as the bar; this project's seconds for each E in the list."""
+    import statistics
+
+    analogies = os.path.join(args.data_dir, "word2vec", "questions-words.txt")
+    wordsim = os.path.join(args.data_dir, "word2vec", "wordsim353.tsv")
+    gensim_runs, ours = [], {epochs: [] for epochs in args.time_to_quality}
+    for _ in range(args.rounds):  # alternating: gensim, then each of ours, per round
+        vectors, words, seconds = run_gensim(tokens, args)
+        gensim_runs.append((seconds, *gensim_quality(vectors, words, analogies, wordsim)))
+        for epochs in args.time_to_quality:
+            vectors, words, seconds = run_tfcourse(
+                tokens, argparse.Namespace(**{**vars(args), "epochs": epochs}))
+            ours[epochs].append((seconds, *gensim_quality(vectors, words, analogies, wordsim)))
+            print(f"  round {len(gensim_runs)}: gensim {gensim_runs[-1][0]:.1f} s, tfcourse "
+                  f"{epochs} epochs {seconds:.1f} s", flush=True)
+
+    def medians(runs):
+        return tuple(statistics.median(r[i] for r in runs) for i in range(3))
+
+    bar_seconds, bar_analogy, bar_spearman = medians(gensim_runs)
+    print(f"\n{name}: {len(tokens):,} words; gensim {args.epochs} epochs: "
+          f"{bar_seconds:.1f} s, analogy {100 * bar_analogy:.2f}%, Spearman "
+          f"{bar_spearman:.4f} (medians of {args.rounds})")
+    print("| tfcourse epochs | seconds | analogy | Spearman | reaches gensim | time ratio |")
+    print("|---|---|---|---|---|---|")
+    for epochs, runs in ours.items():
+        seconds, analogy, spearman = medians(runs)
+        reached = analogy >= bar_analogy and spearman >= bar_spearman
+        print(f"| {epochs} | {seconds:.1f} | {100 * analogy:.2f}% | {spearman:.4f} | "
+              f"{'yes' if reached else 'no'} | {bar_seconds / seconds:.2f} |", flush=True)
+
+
 def main():
     quiet_tensorflow()
     from word2vec.corpus import read_corpus
@@ -124,13 +165,20 @@ def main():
                         help="tfcourse: pairs per step")
     parser.add_argument("--learning_rate", type=float, default=small.learning_rate,
                         help="tfcourse: starting SGD learning rate")
+    parser.add_argument("--time_to_quality", type=int, nargs="*", metavar="E",
+                        help="time to gensim's quality: runs of E epochs (docstring)")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="--time_to_quality: alternating rounds (medians)")
     args = parser.parse_args()
     enwiki = read_corpus(os.path.join(args.data_dir, "word2vec", "enwiki_sample.txt"))
     for name in args.corpora:
         tokens = enwiki
         if name == "enwiki+ptb":
             tokens = enwiki + read_corpus(os.path.join(args.data_dir, "ptb", "ptb.train.txt"))
-        compare(name, tokens, args)
+        if args.time_to_quality:
+            time_to_quality(name, tokens, args)
+        else:
+            compare(name, tokens, args)
 
 
 if __name__ == "__main__":

@@ -105,8 +105,9 @@ def shuffled_batches(data, batch_size, seed, first_epoch, steps_per_epoch=None,
         variable-length sequences is padded per batch to the batch's longest
         with `pad_value` (0 is what Embedding(mask_zero=True) masks).
     steps_per_epoch: batches per epoch; default items // batch_size.
-    augment(batch, seed): a random change of each batch, drawing only from the
-        stateless seed it gets ((2,) int64, from (seed, epoch, step) alone).
+    augment(batch, seed, epoch): a random change of each batch, drawing only from the
+        stateless seed it gets ((2,) int64, from (seed, epoch, step) alone); epoch (int64
+        scalar) is for changes that follow the epoch (CIFAR-10's alternating flip).
     transform(batch): what the model reads, e.g. (images, one-hot labels).
     lengths: (N,) the items' sequence lengths, to bucket batches by length
         (module docstring); bucket_batches: how many batches a bucket spans.
@@ -140,7 +141,7 @@ def shuffled_batches(data, batch_size, seed, first_epoch, steps_per_epoch=None,
             items)
         if augment is not None:
             key = tf.stack([tf.constant(seed, tf.int64), epoch])
-            batch = augment(batch, batch_seed(key, step))
+            batch = augment(batch, batch_seed(key, step), epoch)
         return batch if transform is None else transform(batch)
 
     return (tf.data.Dataset.range(first_epoch, num_epochs or ENDLESS)

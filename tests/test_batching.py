@@ -125,7 +125,7 @@ def test_ordered_batches_keep_the_order_and_pad_per_batch():
 
 
 def test_augmentation_seeds_depend_only_on_seed_epoch_and_step():
-    def with_seed(batch, seed):
+    def with_seed(batch, seed, epoch):
         return batch, seed
 
     straight = epochs_of(shuffled_batches(np.arange(8), 2, 5, 0, augment=with_seed), 4, 3)

@@ -51,7 +51,7 @@ def test_whitening_layer_is_set_and_frozen():
 
     model = build_model(PRESETS["test"])
     images = np.random.default_rng(1).integers(0, 256, (50, 32, 32, 3))
-    init_whitening(model, images)
+    init_whitening(model, images, PRESETS["test"])
     layer = model.get_layer("whiten")
     np.testing.assert_allclose(layer.get_weights()[0], whitening_filters(images)[0])
     assert not layer.trainable_weights

@@ -23,6 +23,7 @@ SMALL = {
     "densenet": dict(depth=10, growth_rate=12),
     "tutorial": dict(width=8),
     "fast": dict(width=8),
+    "airbench": dict(width=8),
 }
 
 

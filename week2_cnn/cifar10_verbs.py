@@ -29,7 +29,7 @@ from week2_cnn.cifar_evaluation import (accuracy_report, format_report,
 from week2_cnn.cifar_models import (ARCH_DEFAULTS, PRESETS, RENAMED, CifarConfig, build_model,
                                     init_whitening)
 from week2_cnn.cifar_training import (TrainingClock, compile_model, evaluation_dataset,
-                                      predict_probabilities, training_dataset)
+                                      predict_probabilities, training_dataset, tta_logits)
 from week2_cnn.cifar_zoo_models import ARCH_FLAGS, architecture_problem
 from week2_cnn.model_cost import estimated_size
 
@@ -53,7 +53,7 @@ def train(config, out_dir, data, seed=0, resume=False, strategy="default", verbo
 
     def build():
         model = build_model(config, num_classes)
-        init_whitening(model, x_train[:5000])
+        init_whitening(model, x_train, config)
         return compile_model(model, config, steps_per_epoch)
 
     job = lifecycle.TrainJob(
@@ -130,7 +130,8 @@ def evaluate(run_dirs, data, checkpoint="best", out_dir=None):
             raise UsageError(f"{path} was trained on classes {class_names}, but the test data "
                              f"has {data.class_names}")
         names = class_names
-        probabilities = probabilities + predict_probabilities(model, data.x_test, config["tta"])
+        probabilities = probabilities + predict_probabilities(
+            model, data.x_test, config["tta"], config["tta_translate"])
     report = accuracy_report(probabilities / len(run_dirs), data.y_test, names)
     target = out_dir or run_dirs[0]
     os.makedirs(target, exist_ok=True)
@@ -148,7 +149,7 @@ def predict(run_dir, paths, top=3, checkpoint="best", max_bytes=DEFAULT_MAX_BYTE
     read_run(run_dir)  # a wrong directory fails before any image is read
     images, kept = load_query_images(paths, 32, 3, max_bytes)
     model, config, class_names = load_run(run_dir, checkpoint)
-    probabilities = predict_probabilities(model, images, config["tta"])
+    probabilities = predict_probabilities(model, images, config["tta"], config["tta_translate"])
     return top_classes(paths, kept, probabilities, class_names, top)
 
 
@@ -156,7 +157,12 @@ def export(run_dir, export_dir, overwrite=False, checkpoint="best", fmt="saved_m
     """A SavedModel (or LiteRT serving_default.tflite): uint8 [N, 32, 32, 3] -> probabilities."""
     check_export_dir(export_dir, overwrite, run_dir)
     model, config, class_names = load_run(run_dir, checkpoint)
-    servable = ClassifierServable(model, class_names, (32, 32, 3), config["tta"])
+    tta, translate = config["tta"], config["tta_translate"]
+    # Test-time augmentation costs a forward pass per view (tta_views: 2, or 6 with
+    # airbench's translations); the export's single_view signature skips it.
+    servable = ClassifierServable(
+        model, class_names, (32, 32, 3),
+        logits=(lambda net, x: tta_logits(net, x, tta, translate)) if tta else None)
     info = {"class_names": class_names, "config": config}
     if fmt == "litert":
         return save_litert({"serving_default": servable.probabilities_function()}, export_dir,

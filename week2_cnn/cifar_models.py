@@ -13,6 +13,8 @@
               2x2 patch-whitening first layer, three conv groups with batch norm,
               global max pool, scaled logits; trained with label smoothing, a
               triangular learning rate, flip + translate, and test-time flip
+    airbench  airbench94's network and recipe (Keller Jordan 2024), each part named in
+              week2_cnn/airbench_model.py and airbench_optimizer.py: 94% in 10 epochs
 
 Every model takes float32 images with values 0..255 [batch, 32, 32, 3] (the
 per-channel normalisation is the first layer) and returns logits [batch, classes].
@@ -30,13 +32,16 @@ from keras import layers
 from common.argtypes import count, fraction, non_negative_float, positive_float, whole_number_in
 from common.configs import setting
 from common.layers import FusedBatchNormalization, PartialDirac
+from week2_cnn.airbench_model import (WHITEN_IMAGES, airbench_body, airbench_classifier,
+                                      patch_whitening)
 from week2_cnn.cifar_layers import conv, conv_bn, dense, l2_regularizer
 from week2_cnn.cifar_zoo_models import ZOO_BODIES, architecture_problem, resnet_v2_body
 
 # Per-channel mean and standard deviation of the CIFAR-10 training images (0..255).
 CIFAR_MEAN = (125.3, 123.0, 113.9)
 CIFAR_STD = (63.0, 62.1, 66.7)
-ARCHITECTURES = ("alexnet", "vgg", "googlenet", "resnet", "densenet", "tutorial", "fast")
+ARCHITECTURES = ("alexnet", "vgg", "googlenet", "resnet", "densenet", "tutorial", "fast",
+                 "airbench")
 MAX_TRANSLATE = 16  # reflect padding needs fewer pixels than half the 32-pixel image
 
 
@@ -49,21 +54,25 @@ class CifarConfig:
                         "vgg 32; googlenet 64, the common CIFAR GoogLeNet, which the "
                         "googlenet preset halves for CPUs; resnet ResNet-20 v1, width 16; "
                         "densenet DenseNet-BC-100, k 12, slow on CPUs; tutorial 64; fast "
-                        "32) and the preset gives the rest of the recipe; size flags win "
-                        "over both", choices=ARCHITECTURES)
+                        "32; airbench 64) and the preset gives the rest of the recipe; size "
+                        "flags win over both", choices=ARCHITECTURES)
     width: int = setting(64, "channels of the first conv group; later groups scale it",
                          count(1024))
     epochs: int = 10             # --epochs comes from common.cli.add_training_flags
     batch_size: int = setting(512, "images per training step", count(65_536))
-    optimizer: str = setting("sgd", "sgd (Nesterov momentum 0.9) or adam",
-                             choices=("sgd", "adam"))
+    optimizer: str = setting("sgd", "sgd (Nesterov, --momentum), adam, or airbench (Nesterov "
+                             "SGD as PyTorch computes it, --l2 on every variable, BN offsets "
+                             "at --offset_lr_scale, optional --lookahead: "
+                             "week2_cnn/airbench_optimizer.py)",
+                             choices=("sgd", "adam", "airbench"))
     learning_rate: float = setting(0.2, "peak learning rate", positive_float)
     schedule: str = setting("triangular", "learning rate after the warm-up: triangular "
                             "(linear to 0), cosine, constant",
                             choices=("triangular", "cosine", "constant"))
     warmup_fraction: float = setting(0.2, "fraction of all steps spent rising linearly to "
                                      "the peak", fraction)
-    l2: float = setting(5e-4, "L2 weight decay on conv and dense kernels; 0: off",
+    l2: float = setting(5e-4, "L2 weight decay (l2 * w added to the gradient) on conv and "
+                        "dense kernels; with --optimizer airbench on every variable; 0: off",
                         non_negative_float)
     dropout_rate: float = setting(0.0, "dropout before the classifier (and between dense "
                                   "layers)", fraction)
@@ -74,8 +83,8 @@ class CifarConfig:
                              whole_number_in(0, MAX_TRANSLATE))
     label_smoothing: float = setting(0.2, "weight moved from the true label to all classes",
                                      fraction)
-    tta: bool = setting(True, "test-time augmentation: average the image's and its mirror's "
-                        "predictions")
+    tta: bool = setting(True, "test-time augmentation: average the logits of the image and "
+                        "its mirror (and with --tta_translate, of shifted views)")
     activation: str = setting("relu", "activation after every convolution",
                               choices=("relu", "gelu", "elu", "swish"))
     # Added with the validation split; older runs (which had none) read the default.
@@ -92,6 +101,31 @@ class CifarConfig:
                                   "the add)", whole_number_in(1, 2))
     growth_rate: int = setting(12, "densenet only: channels each layer adds (k; --arch "
                                "densenet: 12)", count(256))
+    # Added with the airbench94 preset; older runs read these defaults, which are
+    # what every run did before.
+    momentum: float = setting(0.9, "momentum of sgd and airbench", fraction)
+    lr_start: float = setting(0.0, "learning rate at the first step, as a fraction of the "
+                              "peak (triangular)", fraction)
+    lr_end: float = setting(0.0, "learning rate at the last step, as a fraction of the peak "
+                            "(triangular)", fraction)
+    offset_lr_scale: float = setting(1.0, "optimizer airbench: batch norm offsets train at "
+                                     "this times the learning rate, with 1/this of the "
+                                     "decay (airbench: 64)", positive_float)
+    lookahead: bool = setting(False, "optimizer airbench: Lookahead, slow weights synced "
+                              "every 5 steps on airbench's schedule")
+    whitening: bool = setting(True, "airbench only: the first layer whitens 2x2 patches and "
+                              "is frozen; --no-whitening: an ordinary trained conv")
+    whiten_bias_epochs: int = setting(0, "airbench only: epochs the whitening layer's bias "
+                                      "trains before it freezes", whole_number_in(0, 10_000))
+    dirac_init: bool = setting(True, "airbench only: each conv starts with its first "
+                               "filters as the identity")
+    flip: str = setting("random", "how training images are mirrored: random (each image, "
+                        "each epoch) or alternating (a random half in even epochs, the "
+                        "other half in odd ones: every image both ways every 2 epochs)",
+                        choices=("random", "alternating"))
+    tta_translate: int = setting(0, "with --tta, also average views shifted by this many "
+                                 "pixels up-left and down-right (each with its mirror); "
+                                 "airbench: 1", whole_number_in(0, 4))
 
 
 # Config keys renamed since runs were first saved: old name -> new name.
@@ -133,6 +167,18 @@ PRESETS = {
     "densenet": CifarConfig("densenet", epochs=40, batch_size=64, learning_rate=0.1,
                             schedule="cosine", warmup_fraction=0.05, l2=1e-4,
                             label_smoothing=0.1, translate=4, depth=100, growth_rate=12),
+    # airbench94 (Keller Jordan 2024, "94% on CIFAR-10 in 3.29 seconds"): its network,
+    # whitening, identity init, label smoothing 0.2, Nesterov SGD at batch 1,024 on a
+    # 0.2 -> 1 -> 0.07 triangle (peak at 23%), BN offsets at 64x, Lookahead,
+    # alternating flip and 2-pixel translation, 6-view TTA; airbench trains 9.9 epochs
+    # on all 50,000 training images (no validation split: best.keras is the last epoch).
+    # Rates in Keras's mean-loss units (week2_cnn/airbench_optimizer.py).
+    "airbench94": CifarConfig("airbench", width=64, epochs=10, batch_size=1024,
+                              optimizer="airbench", learning_rate=1.5, warmup_fraction=0.23,
+                              lr_start=0.2, lr_end=0.07, l2=0.0153 / 11.5, momentum=0.85,
+                              offset_lr_scale=64.0, lookahead=True, whiten_bias_epochs=3,
+                              activation="gelu", label_smoothing=0.2, translate=2,
+                              flip="alternating", tta=True, tta_translate=1, val_fraction=0.0),
     # Trains in seconds on a few hundred images; for tests only.
     "test": CifarConfig("fast", width=4, epochs=2, batch_size=32, tta=True),
 }
@@ -152,6 +198,7 @@ ARCH_DEFAULTS = {
     "densenet": {"depth": 100, "growth_rate": 12},  # DenseNet-BC-100, k = 12 (0.8M)
     "tutorial": {"width": 64},       # the TF tutorial's 64 5x5 filters
     "fast": {"width": 32},           # the fast preset's: airbench94's at half width
+    "airbench": {"width": 64},       # airbench94's 64, 256, 256
 }
 
 
@@ -233,7 +280,7 @@ def fast_body(x, config):
 
 
 BODIES = {"tutorial": tutorial_body, "vgg": vgg_body, "resnet": resnet_body, "fast": fast_body,
-          **ZOO_BODIES}
+          "airbench": airbench_body, **ZOO_BODIES}
 
 
 def build_model(config, num_classes=10):
@@ -248,6 +295,8 @@ def build_model(config, num_classes=10):
     x = layers.Normalization(mean=CIFAR_MEAN, variance=np.square(CIFAR_STD), name="normalize")(
         images)
     x = BODIES[config.arch](x, config)
+    if config.arch == "airbench":
+        return keras.Model(images, airbench_classifier(x, num_classes), name="cifar_airbench")
     logits = _classifier(x, config, num_classes)
     if config.arch == "fast":
         # airbench divides its logits by 9: a lower temperature suits the max-pooled
@@ -276,10 +325,16 @@ def whitening_filters(images, eps=5e-4):
     return kernel.astype(np.float32), np.zeros(24, np.float32)
 
 
-def init_whitening(model, images):
-    """Sets the `fast` model's whitening layer from training images (no-op for others)."""
-    try:
-        layer = model.get_layer("whiten")
-    except ValueError:
-        return
-    layer.set_weights(list(whitening_filters(images)))
+def init_whitening(model, images, config, count=WHITEN_IMAGES):
+    """Sets the whitening layer of `fast` (centred patches) or `airbench` (airbench's own,
+    week2_cnn.airbench_model.patch_whitening) from training images; others: no-op.
+
+    The statistics come from `count` images spread evenly over `images`: an image
+    folder is read class by class, so its first 5,000 would be all airplanes.
+    """
+    images = images[::max(1, len(images) // count)][:count]
+    if config.arch == "fast":
+        model.get_layer("whiten").set_weights(list(whitening_filters(images)))
+    elif config.arch == "airbench" and config.whitening:
+        normalised = (np.asarray(images, np.float32) - CIFAR_MEAN) / CIFAR_STD
+        model.get_layer("whiten").set_weights([patch_whitening(normalised)])

@@ -71,7 +71,7 @@ def estimated_size(config, num_classes=10):
     net.count.output(2 * 32 * 32 * 3)                   # the images, normalized
     channels = BODY_COUNTS[config.arch](net, config)
     net.dropout(channels, 1)
-    net.count.dense(channels, num_classes)              # logits
+    net.count.dense(channels, num_classes, bias=config.arch != "airbench")  # logits
     return net.count.size(config.batch_size)
 
 
@@ -167,6 +167,17 @@ def _fast(net, config):
     return channels
 
 
+def _airbench(net, config):
+    side, channels = 31, net.count.conv(3, 24, 2, 31 * 31, bias=False)  # the whitening
+    net.count.weights(channels)                         # its bias (ChannelBias)
+    net.count.output(2 * side * side * channels)        # the bias added, its activation
+    for scale in (1, 4, 4):
+        side, channels = net.conv(side, channels, scale * config.width)
+        side, channels = net.bn_act(*net.pool(side, channels), scale=False)
+        side, channels = net.bn_act(*net.conv(side, channels, channels), scale=False)
+    return channels
+
+
 def _alexnet(net, config):
     w, side, channels = config.width, 32, 3
     side, channels = net.pool(*net.conv_bn(side, channels, w, 5), 3, 2)
@@ -214,4 +225,5 @@ def _densenet(net, config):
 
 
 BODY_COUNTS = {"tutorial": _tutorial, "vgg": _vgg, "resnet": _resnet, "fast": _fast,
+               "airbench": _airbench,
                "alexnet": _alexnet, "googlenet": _googlenet, "densenet": _densenet}

@@ -148,7 +148,7 @@ def as_inputs(batch):
 
 def noise_augment(ratio, memory_size):
     """shuffled_batches' augment: the batch with spread time indices (capped at memory_size - 1)."""
-    def augment(batch, seed):
+    def augment(batch, seed, epoch):
         time = tf.minimum(spread_times(batch["story"], ratio, seed), memory_size - 1)
         return {**batch, "time": time}
     return augment
