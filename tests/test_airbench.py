@@ -254,3 +254,12 @@ def test_the_preset_trains_and_resumes_exactly(tmp_path, monkeypatch):
     for a, b in zip(model.weights + model.optimizer.variables,
                     resumed.weights + resumed.optimizer.variables):
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-6)
+
+
+def test_the_airbench_optimizer_is_the_only_decay():
+    """--optimizer airbench decays every variable itself: no kernel regularizer on top,
+    whatever the network (a fast network under the airbench94 recipe, say)."""
+    for arch in ("airbench", "fast", "vgg"):
+        model = build_model(dataclasses.replace(TINY, arch=arch))
+        assert not model.losses, arch
+    assert build_model(dataclasses.replace(TINY, arch="fast", optimizer="sgd")).losses

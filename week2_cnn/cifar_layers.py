@@ -13,8 +13,13 @@ from common.layers import FusedBatchNormalization
 
 
 def l2_regularizer(config):
-    """Keras's L2 adds l * sum(w^2); the config's l2 is the decay rate, whose loss is l/2 * w^2."""
-    return keras.regularizers.L2(config.l2 / 2) if config.l2 else None
+    """Keras's L2 adds l * sum(w^2); the config's l2 is the decay rate, whose loss is l/2 * w^2.
+
+    None with --optimizer airbench, which adds l2 * w to every variable's gradient itself.
+    """
+    if not config.l2 or config.optimizer == "airbench":
+        return None
+    return keras.regularizers.L2(config.l2 / 2)
 
 
 def conv(x, filters, config, kernel_size=3, strides=1, name=None, initializer="he_normal"):
