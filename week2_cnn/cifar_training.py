@@ -185,11 +185,11 @@ def tta_logits(model, images, tta, translate=0):
 def predict_probabilities(model, images, tta, translate=0, batch_size=1000):
     """Softmax probabilities [N, classes] of the TTA-averaged logits (tta_views)."""
     images = np.asarray(images, np.float32)
-    batches = [tf.constant(images[start:start + batch_size])
-               for start in range(0, len(images), batch_size)]
-    return np.concatenate([tf.nn.softmax(tta_logits(model, batch, tta, translate)).numpy()
-                           for batch in batches]
-                          or [np.zeros((0, model.output_shape[-1]), np.float32)])
+    # One batch at a time becomes a tensor: no second copy of all the images.
+    return np.concatenate([tf.nn.softmax(tta_logits(
+        model, tf.constant(images[start:start + batch_size]), tta, translate)).numpy()
+        for start in range(0, len(images), batch_size)]
+        or [np.zeros((0, model.output_shape[-1]), np.float32)])
 
 
 class TrainingClock(keras.callbacks.Callback):
