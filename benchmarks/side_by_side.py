@@ -31,21 +31,28 @@ def make_parser(doc, warmup, steps):
 
 
 def keras_fit_speed(model, data, warmup, steps, items_per_step):
-    """Items/second of `model.fit` over `warmup + steps` batches of `data`."""
+    """Items/second of `model.fit` over `warmup + steps` batches of `data`.
+
+    With steps_per_execution > 1, Keras calls on_train_batch_end once per
+    call with the call's last step, so the clock counts steps, not calls;
+    warmup and steps should then be multiples of it.
+    """
     import keras
 
     class StepClock(keras.callbacks.Callback):
         def __init__(self):
             super().__init__()
-            self.times = []
+            self.marks = []  # (steps done, time)
 
         def on_train_batch_end(self, batch, logs=None):
-            self.times.append(time.perf_counter())
+            self.marks.append((batch + 1, time.perf_counter()))
 
     clock = StepClock()
     model.fit(data, epochs=1, steps_per_epoch=warmup + steps, callbacks=[clock], verbose=0)
     # From the end of the last warm-up step to the end of the last step.
-    return steps * items_per_step / (clock.times[-1] - clock.times[warmup - 1])
+    start_steps, start = next(mark for mark in clock.marks if mark[0] >= warmup)
+    end_steps, end = clock.marks[-1]
+    return (end_steps - start_steps) * items_per_step / (end - start)
 
 
 def loop_speed(train_step, warmup, steps, items_per_step):

@@ -209,6 +209,22 @@ def write_history_csv(history, path):
     atomic_write_text(path, buffer.getvalue())
 
 
+def whole_executions(steps_per_epoch, steps_per_execution):
+    """(steps per execution, steps per epoch): an epoch of whole executions.
+
+    Keras runs `steps_per_execution` training steps in one graph call (less
+    Python between small steps) and never stops inside a call at an epoch's
+    end: in Keras 3.15, 105 steps at 10 a call ran 110. An epoch of 421 steps
+    would then eat into the next epoch's batches, and a resumed run would no
+    longer see the batches an uninterrupted one does. So the epoch is cut to a
+    whole number of calls (at most steps_per_execution - 1 batches fewer; each
+    epoch's shuffle leaves out different items), and data of fewer steps than
+    one call runs them all in one.
+    """
+    per_call = max(1, min(steps_per_execution, steps_per_epoch))
+    return per_call, steps_per_epoch - steps_per_epoch % per_call
+
+
 def fit_run(model, run_dir, state, train_data, steps_per_epoch, epochs, progress,
             validation_data=None, verbose=1, extra_callbacks=(), strategy=None):
     """model.fit from state["epoch"] to `epochs` with the run-directory callbacks.
@@ -227,6 +243,11 @@ def fit_run(model, run_dir, state, train_data, steps_per_epoch, epochs, progress
     callbacks = [nan_guard, *extra_callbacks, checkpoint,
                  keras.callbacks.TensorBoard(run_dir.log_dir, write_graph=False)]
     multi_worker = isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+    if strategy is not None and strategy.num_replicas_in_sync > 1:
+        # Keras 3.15's multi-step loop fails in the optimizer's cross-replica
+        # update with two or more replicas (keras-team/keras#19246); this also
+        # covers a checkpoint compiled without a strategy and resumed with one.
+        model.steps_per_execution = 1
     try:
         if multi_worker:
             distributed.distributed_fit(model, strategy, train_data, steps_per_epoch, epochs,

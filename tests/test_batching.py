@@ -22,6 +22,7 @@ import tensorflow as tf
 from common.batching import (epoch_order, ordered_batches, sequence_lengths,
                              shuffled_batches)
 from common.cli import run_cli
+from common.training import whole_executions
 from tests.conftest import make_corpus
 from tests.test_cifar_cli import colour_layout
 from tests.test_transfer import make_photo_folder, save_small_base
@@ -233,6 +234,9 @@ COMMANDS = {
     # state no checkpoint holds, so a resumed run draws other negatives.
     "word2vec": ("word2vec.skipgram", "--text {text}"),
     "mnist": ("week1_basics.mnist", "--data_dir {mnist}"),
+    # 3 steps of 16 cut to one call of 2: a call running on into the next epoch's
+    # batches would give the resumed run other batches and other weights.
+    "mnist_calls": ("week1_basics.mnist", "--data_dir {mnist} --steps_per_execution 2"),
     "autoencoder": ("week1_basics.autoencoder", "--data_dir {mnist}"),
     # Pretraining stages of 1 epoch, then the fine-tuning run this resumes: its 20 labelled
     # images make 4 passes per epoch (4 steps of 16, min_steps_per_epoch).
@@ -251,6 +255,13 @@ COMMANDS = {
     # second try's: new initial weights, linear start again, random-noise time indices.
     "memn2n": ("week4_qa.memn2n", "--stories 200 --tries 2 --epochs 1"),
 }
+
+
+def test_an_epoch_is_whole_calls_of_steps_per_execution():
+    assert whole_executions(421, 10) == (10, 420)
+    assert whole_executions(420, 10) == (10, 420)
+    assert whole_executions(4, 10) == (4, 4)      # fewer steps than a call: one call
+    assert whole_executions(7, 1) == (1, 7)
 
 
 @pytest.mark.parametrize("command", COMMANDS)

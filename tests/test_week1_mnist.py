@@ -280,3 +280,30 @@ def test_lenet5_default_recipe_on_real_mnist(tmp_path, capsys, epochs, target):
     with open(tmp_path / "run" / "results.json") as f:
         assert json.load(f)["test_accuracy"] >= target
     assert time.perf_counter() - start < 600  # the whole command within 10 minutes
+
+
+MIRRORED = r"""
+import json, sys
+import tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+from common.cli import run_cli
+from week1_basics import mnist
+status = run_cli(mnist.main, ["train", "--preset", "test", "--data_dir", DATA, "--out_dir", RUN,
+                              "--strategy", "mirrored", "--steps_per_execution", "2",
+                              "--verbose", "0"])
+print(json.dumps(status))
+"""
+
+
+def test_two_replicas_train_with_one_step_per_call(tmp_path):
+    """Keras 3.15's multi-step loop fails on two replicas (keras-team/keras#19246): under
+    such a strategy fit_run runs one step per call, and the run trains its epochs."""
+    data = write_mnist_like(tmp_path / "data", train=80, test=20, npz=True)
+    script = (MIRRORED.replace("DATA", repr(str(data)))
+              .replace("RUN", repr(str(tmp_path / "run"))))
+    result = run_python(script, REPO_ROOT, with_project=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip().splitlines()[-1] == "null"
+    state = json.loads((tmp_path / "run" / "state.json").read_text())
+    assert state["epoch"] == PRESETS["test"].epochs

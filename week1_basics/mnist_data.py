@@ -80,13 +80,14 @@ def data_for_run(args, run_dir, kind):
 split_validation = holdout.split_validation  # common/holdout.py, shared with CIFAR-10
 
 
-def training_dataset(x, y, batch_size, seed, first_epoch):
+def training_dataset(x, y, batch_size, seed, first_epoch, steps_per_epoch=None):
     """Endless batches (float32 images 0..255, int64 labels) from epoch first_epoch on.
 
     Epoch e is shuffled by (seed, e) alone (common.batching), so a resumed run
-    sees the batches an uninterrupted one would; each epoch's ragged rest is dropped.
+    sees the batches an uninterrupted one would; each epoch's ragged rest is dropped
+    (steps_per_epoch: batches per epoch, default all whole ones).
     """
-    return shuffled_batches((x, y), batch_size, seed, first_epoch,
+    return shuffled_batches((x, y), batch_size, seed, first_epoch, steps_per_epoch,
                             transform=lambda batch: (tf.cast(batch[0], tf.float32), batch[1]))
 
 

@@ -64,6 +64,10 @@ class MnistConfig:
                             choices=("constant", "cosine"))
     l2: float = setting(0.0, "L2 penalty l2 * |w|^2 on every kernel; 0: off",
                         non_negative_float)
+    steps_per_execution: int = setting(10, "training steps per graph call (Keras's "
+                                       "steps_per_execution): less Python between small "
+                                       "steps; an epoch is cut to whole calls",
+                                       count(1000))
     val_fraction: float = setting(0.1, "fraction of the training images held out (per "
                                   "class) to choose best.keras; 0: none, best by training "
                                   "loss", fraction)
@@ -203,9 +207,10 @@ def make_optimizer(name, learning_rate, momentum=0.9):
     raise ValueError(f"unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}")
 
 
-def compile_model(model, config):
+def compile_model(model, config, steps_per_execution=1):
     model.compile(optimizer=make_optimizer(config.optimizer, config.learning_rate,
                                            config.momentum),
+                  steps_per_execution=steps_per_execution,
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                   metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
     return model

@@ -24,7 +24,7 @@ from common.files import DEFAULT_MAX_BYTES, read_json_file
 from common.mnist_data import add_data_flags
 from common.model_size import check_fits
 from common.runs import RunDir, load_keras_file
-from common.training import Progress
+from common.training import Progress, whole_executions
 from week1_basics import mnist_optimizers
 from week1_basics.mnist_data import (data_for_run, evaluation_dataset, load_mnist,
                                      load_query_images, predict_probabilities,
@@ -45,15 +45,17 @@ def train(config, out_dir, data, seed=0, resume=False, strategy="default", verbo
     """
     x_train, y_train, x_val, y_val = holdout.split_for_training(
         data.x_train, data.y_train, config.val_fraction, config.batch_size)
+    per_call, steps = whole_executions(len(x_train) // config.batch_size,
+                                       config.steps_per_execution)
     job = lifecycle.TrainJob(
         kind=KIND, config=config, out_dir=out_dir, seed=seed, resume=resume,
         strategy=strategy, verbose=verbose,
         settings={"source": data.source, "dataset": data.dataset},
         metadata={"labels.json": list(data.class_names)},
-        build_model=lambda: compile_model(build_model(config), config),
-        steps_per_epoch=len(x_train) // config.batch_size,
+        build_model=lambda: compile_model(build_model(config), config, per_call),
+        steps_per_epoch=steps,
         train_data=lambda first_epoch: training_dataset(x_train, y_train, config.batch_size,
-                                                        seed, first_epoch),
+                                                        seed, first_epoch, steps),
         validation_data=evaluation_dataset(x_val, y_val) if len(x_val) else None,
         progress=Progress(config.batch_size, "images"),
         # Set at every epoch's start from the epoch number alone, so a resumed
