@@ -22,10 +22,17 @@ from common.cli import UsageError
 MISSING = object()
 
 
-def setting(default, help, type=None, choices=None):
-    """A dataclass field with its command-line help, parser type and choices."""
-    return dataclasses.field(default=default,
-                             metadata={"help": help, "type": type, "choices": choices})
+def setting(default, help, type=None, choices=None, before=MISSING):
+    """A dataclass field with its command-line help, parser type and choices.
+
+    before: what runs made before the field existed did, where that differs from
+    the default. Their config.json lacks the key, and a resume keeps doing what
+    they did (mnist's steps_per_execution was 1 and its epochs 421 steps).
+    """
+    metadata = {"help": help, "type": type, "choices": choices}
+    if before is not MISSING:
+        metadata["before"] = before
+    return dataclasses.field(default=default, metadata=metadata)
 
 
 def add_config_flags(parser, config_class, presets, only=None):
@@ -59,9 +66,15 @@ def config_from_args(args, presets, preset_name=None, arch_defaults=None, resume
     ResNet-20 depth); the rest of the preset (the recipe) stays. `resumed` is
     the config of the run --resume continues: where its arch is the same, its
     values of those fields stand in for the defaults (config.json is the truth
-    on resume; runs made before arch defaults existed kept the preset's).
+    on resume; runs made before arch defaults existed kept the preset's). So do its
+    values of fields with a `before` (see `setting`): a run made before such a field
+    resumes as it was made, not with the new default.
     """
     preset = presets[preset_name or args.preset]
+    if resumed is not None:
+        preset = dataclasses.replace(preset, **{
+            field.name: getattr(resumed, field.name) for field in dataclasses.fields(preset)
+            if "before" in field.metadata})
     arch = getattr(args, "arch", None)
     if arch_defaults and arch is not None and arch != preset.arch:
         owned = arch_defaults[arch]
@@ -89,7 +102,10 @@ def config_to_dict(config):
 
 
 def field_defaults(config_class):
-    return {field.name: field.default for field in dataclasses.fields(config_class)
+    """{name: the value a config.json without the key stands for}: the field's default,
+    or what runs made before the field existed did (setting's `before`)."""
+    return {field.name: field.metadata.get("before", field.default)
+            for field in dataclasses.fields(config_class)
             if field.default is not dataclasses.MISSING}
 
 
@@ -97,7 +113,8 @@ def config_from_dict(config_class, saved, renamed=None, where="config.json"):
     """The config saved in a config.json, checked field by field.
 
     Keys renamed since are read under their old names (`renamed`: old -> new);
-    fields that did not exist when the run was made take their defaults; keys
+    fields that did not exist when the run was made take their defaults (or the
+    value such runs had, setting's `before`); keys
     that are not fields (kind, seed, source, provenance) are ignored. A value
     of the wrong type, or one its flag would refuse (a batch size of 0), is a
     UsageError naming `where` and the field: a config.json is read, not trusted.
@@ -106,6 +123,8 @@ def config_from_dict(config_class, saved, renamed=None, where="config.json"):
     values = {}
     for field in dataclasses.fields(config_class):
         if field.name not in saved:
+            if "before" in field.metadata:
+                values[field.name] = field.metadata["before"]
             continue
         value = saved[field.name]
         if isinstance(field.default, tuple) and isinstance(value, list):

@@ -231,6 +231,29 @@ def test_resume_of_another_commands_run(trained, tmp_path, capsys):
     assert_one_line_error(status, err, "holds a 'mnist' run, not a 'regression' run")
 
 
+def test_a_run_from_before_steps_per_execution_resumes_as_it_was_made(trained, tmp_path,
+                                                                     capsys):
+    """Its config.json has no steps_per_execution: it ran one step per call and epochs of
+    every whole batch (15 here, where 10 a call would cut them to 10), and keeps doing so."""
+    import keras
+
+    data, _ = trained
+    run = tmp_path / "old"
+    train = ["train", "--preset", "test", "--data_dir", data, "--out_dir", str(run),
+             "--verbose", "0"]
+    assert run_cli(mnist.main, [*train, "--epochs", "1", "--steps_per_execution", "1"]) is None
+    config = json.loads((run / "config.json").read_text())
+    del config["steps_per_execution"]
+    (run / "config.json").write_text(json.dumps(config))
+    status, _, err = call_cli(mnist.main, [*train, "--epochs", "2", "--resume",
+                                           "--steps_per_execution", "10"], capsys)
+    assert_one_line_error(status, err, "steps_per_execution: 1 -> 10")
+    assert run_cli(mnist.main, [*train, "--epochs", "2", "--resume"]) is None
+    state = json.loads((run / "state.json").read_text())
+    model = keras.models.load_model(run / state["checkpoint"])
+    assert int(model.optimizer.iterations.numpy()) == 2 * 15
+
+
 def test_arch_picks_its_recipe_and_optimizer_its_rate():
     from week1_basics.mnist_verbs import build_parser, resolve_config
 

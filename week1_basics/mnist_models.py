@@ -67,7 +67,7 @@ class MnistConfig:
     steps_per_execution: int = setting(10, "training steps per graph call (Keras's "
                                        "steps_per_execution): less Python between small "
                                        "steps; an epoch is cut to whole calls",
-                                       count(1000))
+                                       count(1000), before=1)
     val_fraction: float = setting(0.1, "fraction of the training images held out (per "
                                   "class) to choose best.keras; 0: none, best by training "
                                   "loss", fraction)
