@@ -200,24 +200,6 @@ class Word2Vec(keras.Model):
     def metrics(self):
         return [self.loss_tracker]
 
-    def compile(self, *args, steps_per_execution=1, **kwargs):
-        """Keras's compile; one step per execution under a strategy of several replicas.
-
-        With steps_per_execution > 1 and two or more replicas, Keras 3.15's
-        multi-step loop fails in the optimizer's cross-replica update ("You
-        must feed a value for placeholder tensor", keras-team/keras#19246),
-        for any model. Done here, it also holds for a checkpoint compiled
-        without a strategy and resumed with --strategy mirrored.
-        """
-        if tf.distribute.get_strategy().num_replicas_in_sync > 1:
-            steps_per_execution = 1
-        super().compile(*args, steps_per_execution=steps_per_execution, **kwargs)
-
-    def compile_from_config(self, config):
-        """Keras's own, which it skips for a model whose compile is overridden."""
-        self.compile(**keras.saving.deserialize_keras_object(config))
-        self.optimizer.build(self.trainable_variables)
-
     def call(self, ids):
         return tf.gather(self.embeddings.value, ids)
 
