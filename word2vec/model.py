@@ -55,7 +55,7 @@ SAMPLERS = ("unigram", "log_uniform")
 # nce: tf.nn.nce_loss, negatives shared by the batch (TF's word2vec_basic);
 # negative_sampling: word2vec.c's and gensim's loss, negatives drawn per example.
 LOSSES = ("nce", "negative_sampling")
-# Training steps per graph call (one under a strategy of several replicas, see Word2Vec.compile).
+# Training steps per graph call (one under a strategy of several replicas, common.training.fit_run).
 STEPS_PER_EXECUTION = 20
 # The largest value each size flag takes (a typo such as 10**9 is an error, not an OOM kill).
 MAX_EMBEDDING_DIM = 4_096
