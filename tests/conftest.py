@@ -149,6 +149,30 @@ def run_python(script, cwd, with_project, timeout=300):
                           capture_output=True, text=True, timeout=timeout)
 
 
+
+# A fresh interpreter's one CPU split into two logical devices, so MirroredStrategy has two
+# replicas. TensorFlow splits a device only before it starts, so this cannot happen in the
+# test's own process (and two MirroredStrategy runs in one process clash in their
+# collective ops).
+TWO_LOGICAL_CPUS = """\
+import tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+"""
+
+
+def run_on_two_cpus(body, timeout=300, **names):
+    """Runs the Python `body` on two logical CPUs in a fresh interpreter; its stdout lines.
+
+    Each keyword becomes a variable of the script (its repr), e.g. RUN=str(path). The
+    test fails with the script's stderr tail unless it exits with status 0.
+    """
+    values = "".join(f"{name} = {value!r}\n" for name, value in names.items())
+    result = run_python(TWO_LOGICAL_CPUS + values + body, REPO_ROOT, with_project=True,
+                        timeout=timeout)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout.splitlines()
+
 # -- trained runs and sandboxes that several test modules share ---------------------------
 # Each is defined once here: a fixture imported from another test module is a new fixture
 # there, run again for every module that imports it. The runs are session-scoped; a test

@@ -8,7 +8,7 @@ import dataclasses
 import pytest
 
 from common.runs import RunDir
-from tests.conftest import REPO_ROOT, assert_same_training, run_python
+from tests.conftest import assert_same_training, run_on_two_cpus
 from week5_caption import caption_data, caption_verbs
 from week5_caption.caption_verbs import PRESETS
 
@@ -42,9 +42,6 @@ def test_mirrored_on_one_device_trains_what_the_default_does(tmp_path, changes):
 
 
 TWO_REPLICAS = r"""
-import tensorflow as tf
-cpu = tf.config.list_physical_devices("CPU")[0]
-tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 import dataclasses
 import keras, numpy as np
 from common.training import get_strategy
@@ -114,11 +111,10 @@ def test_two_replicas_take_one_devices_steps():
     """Three steps of Adam on two replicas equal one device's (loss and weights), with
     clipping and without; Keras's Adam, which clips each replica's half apart, does not, and a run compiled with it is
     refused on two replicas."""
-    result = run_python(TWO_REPLICAS, REPO_ROOT, with_project=True)
-    assert result.returncode == 0, result.stderr[-3000:]
+    output = run_on_two_cpus(TWO_REPLICAS)
     lines = {line.split()[0]: [float(v) for v in line.split()[1:]]
-             for line in result.stdout.splitlines()
+             for line in output
              if line.split()[0] in ("whole", "keras", "noclip")}
     assert max(lines["whole"] + lines["noclip"]) < 1e-5
     assert lines["keras"][1] > 1e-4  # (measured: 0.015)
-    assert "refused False no" in result.stdout and "refused True True" in result.stdout
+    assert "refused False no" in output and "refused True True" in output

@@ -12,7 +12,7 @@ import pytest
 
 from common.cli import run_cli
 from gan import dcgan
-from tests.conftest import REPO_ROOT, assert_one_line_error, call_cli, run_python
+from tests.conftest import REPO_ROOT, assert_one_line_error, call_cli, run_on_two_cpus
 from tests.test_dcgan import make_images
 from tests.test_dcgan_verbs import mnist_like, write_idx
 
@@ -135,23 +135,17 @@ def test_model_and_arch_that_disagree(tmp_path, capsys):
 
 MIRRORED = r"""
 import json, dataclasses
-import tensorflow as tf
-cpu = tf.config.list_physical_devices("CPU")[0]
-tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 from gan import dcgan_verbs
 from gan.model import PRESETS
 from tests.test_dcgan import make_images
 config = dataclasses.replace(PRESETS["test"], epochs=1)
-_, state = dcgan_verbs.train(config, "RUN", make_images(), verbose=0, strategy="mirrored")
+_, state = dcgan_verbs.train(config, RUN, make_images(), verbose=0, strategy="mirrored")
 print(json.dumps(state["history"][0]))
 """
 
 
 def test_mirrored_strategy_trains_on_two_replicas(tmp_path):
-    script = MIRRORED.replace('"RUN"', repr(str(tmp_path / "run")))
-    result = run_python(script, REPO_ROOT, with_project=True)
-    assert result.returncode == 0, result.stderr[-3000:]
-    row = json.loads(result.stdout.strip().splitlines()[-1])
+    row = json.loads(run_on_two_cpus(MIRRORED, RUN=str(tmp_path / "run"))[-1])
     # Losses as on one device (~2 ln 2 and ~ln 2 at the start), not divided by 2 replicas.
     assert abs(row["d_loss"] - 2 * np.log(2)) < 0.35 and abs(row["g_loss"] - np.log(2)) < 0.35
     assert json.loads((tmp_path / "run" / "state.json").read_text())["epoch"] == 1

@@ -13,7 +13,7 @@ from gan import dcgan
 from gan.adversarial import DCGAN, build_dcgan
 from gan.losses import LOSS_NAMES, LOSSES, gradient_penalty
 from gan.model import PRESETS, build_discriminator
-from tests.conftest import REPO_ROOT, assert_one_line_error, call_cli, run_python, snapshot
+from tests.conftest import assert_one_line_error, call_cli, run_on_two_cpus, snapshot
 from tests.test_dcgan import TEST_CONFIG, make_images
 from tests.test_dcgan_verbs import mnist_like
 
@@ -215,23 +215,17 @@ def test_an_unknown_loss_is_one_error_line(tmp_path, capsys):
 
 MIRRORED = r"""
 import json, dataclasses
-import tensorflow as tf
-cpu = tf.config.list_physical_devices("CPU")[0]
-tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 from gan import dcgan_verbs
 from gan.model import PRESETS
 from tests.test_dcgan import make_images
 config = dataclasses.replace(PRESETS["test"], epochs=1, loss="wgan_gp")
-_, state = dcgan_verbs.train(config, "RUN", make_images(), verbose=0, strategy="mirrored")
+_, state = dcgan_verbs.train(config, RUN, make_images(), verbose=0, strategy="mirrored")
 print(json.dumps(state["history"][0]))
 """
 
 
 def test_wgan_gp_under_a_mirrored_strategy_reads_as_on_one_device(tmp_path):
-    result = run_python(MIRRORED.replace('"RUN"', repr(str(tmp_path / "run"))), REPO_ROOT,
-                        with_project=True)
-    assert result.returncode == 0, result.stderr[-3000:]
-    row = json.loads(result.stdout.strip().splitlines()[-1])
+    row = json.loads(run_on_two_cpus(MIRRORED, RUN=str(tmp_path / "run"))[-1])
     # A fresh critic's gradients are small, so the penalty starts just under 1 (about 0.84
     # on one device); divided by 2 replicas and not multiplied back it would read ~0.42.
     assert 0.6 < row["gradient_penalty"] <= 1.0, row

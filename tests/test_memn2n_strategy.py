@@ -6,7 +6,7 @@ import dataclasses
 import numpy as np
 
 from common.runs import RunDir
-from tests.conftest import REPO_ROOT, assert_same_training, run_python
+from tests.conftest import assert_same_training, run_on_two_cpus
 from week4_qa import memn2n
 from week4_qa.memn2n_model import PRESETS
 
@@ -35,9 +35,6 @@ def test_mirrored_on_one_device_trains_what_the_default_does(tmp_path):
 
 
 TWO_REPLICAS = r"""
-import tensorflow as tf
-cpu = tf.config.list_physical_devices("CPU")[0]
-tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 import keras, numpy as np
 from common.training import get_strategy
 from common.optimizers import WholeBatchClipSGD
@@ -74,10 +71,8 @@ for name, make in [("whole", lambda: WholeBatchClipSGD(1.0, global_clipnorm=1.0)
 def test_two_replicas_clip_the_whole_batchs_gradient():
     """Gradient (1.5, -0.5), norm 1.58, clipped to norm 1 on one device; Keras's SGD
     clips each replica's half apart ((1.5, 0) to (1, 0); (0, -0.5) kept)."""
-    result = run_python(TWO_REPLICAS, REPO_ROOT, with_project=True)
-    assert result.returncode == 0, result.stderr[-3000:]
     lines = {line.split()[0]: [float(v) for v in line.split()[1:]]
-             for line in result.stdout.splitlines()}
+             for line in run_on_two_cpus(TWO_REPLICAS)}
     clipped = -np.array([1.5, -0.5]) / np.hypot(1.5, 0.5)
     np.testing.assert_allclose(lines["whole"][:2], clipped, atol=1e-6)   # one device
     np.testing.assert_allclose(lines["whole"][2:], clipped, atol=1e-6)   # two replicas

@@ -45,9 +45,6 @@ def write_corpus(folder, oov=True):
     return str(folder)
 
 
-def run_command(argv, capsys):
-    return cli_error_line(ptb.main, argv, capsys)
-
 def test_reader_appends_eos_and_vocabulary_is_ordered_by_count():
     assert text_to_words(" a b \n c \n") == ["a", "b", "<eos>", "c", "<eos>"]
     vocab = WordVocab.from_words("b a b c a b <unk>".split())

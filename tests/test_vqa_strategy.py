@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 
 from common.runs import RunDir
-from tests.conftest import REPO_ROOT, assert_same_training, run_python
+from tests.conftest import assert_same_training, run_on_two_cpus
 from tests.vqa_fixture import write_easy_vqa
 from week4_qa import vqa
 from week4_qa.vqa_model import PRESETS
@@ -38,10 +38,8 @@ def test_mirrored_on_one_device_trains_what_the_default_does(tmp_path, images, c
 
 
 TWO_REPLICAS = r"""
-import tensorflow as tf
-cpu = tf.config.list_physical_devices("CPU")[0]
-tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 import dataclasses, pathlib
+import numpy as np
 from common.runs import RunDir
 from common.training import get_strategy
 from tests.vqa_fixture import write_easy_vqa
@@ -86,10 +84,8 @@ def test_two_replicas_train_batch_norm_and_resume(tmp_path):
     """Each replica's batch norm updates the moving averages, and the run trains, saves and
     resumes on two replicas (a resumed run with Keras's Adam failed summing the embedding's
     IndexedSlices gradient across replicas: common.optimizers.DenseReplicaAdam)."""
-    result = run_python(TWO_REPLICAS.replace("ROOT", repr(str(tmp_path))), REPO_ROOT,
-                        with_project=True)
-    assert result.returncode == 0, result.stderr[-3000:]
-    lines = dict(line.split(maxsplit=1) for line in result.stdout.splitlines()
+    output = run_on_two_cpus(TWO_REPLICAS, ROOT=str(tmp_path))
+    lines = dict(line.split(maxsplit=1) for line in output
                  if line.split()[0] in ("epochs", "finite", "moved", "refused"))
     assert lines == {"epochs": "2 2", "finite": "True", "moved": "3 True",
                      "refused": "True True"}

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from common.cli import run_cli
-from tests.conftest import REPO_ROOT, assert_one_line_error, call_cli, run_python, shared_data
+from tests.conftest import (REPO_ROOT, assert_one_line_error, call_cli, run_on_two_cpus,
+                            run_python, shared_data)
 from tests.test_dcgan_verbs import write_idx
 from week1_basics import mnist
 from week1_basics.mnist_models import PRESETS, build_model, compile_model, make_optimizer
@@ -307,9 +308,6 @@ def test_lenet5_default_recipe_on_real_mnist(tmp_path, capsys, epochs, target):
 
 MIRRORED = r"""
 import json, sys
-import tensorflow as tf
-cpu = tf.config.list_physical_devices("CPU")[0]
-tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 from common.cli import run_cli
 from week1_basics import mnist
 status = run_cli(mnist.main, ["train", "--preset", "test", "--data_dir", DATA, "--out_dir", RUN,
@@ -323,10 +321,7 @@ def test_two_replicas_train_with_one_step_per_call(tmp_path):
     """Keras 3.15's multi-step loop fails on two replicas (keras-team/keras#19246): under
     such a strategy fit_run runs one step per call, and the run trains its epochs."""
     data = write_mnist_like(tmp_path / "data", train=80, test=20, npz=True)
-    script = (MIRRORED.replace("DATA", repr(str(data)))
-              .replace("RUN", repr(str(tmp_path / "run"))))
-    result = run_python(script, REPO_ROOT, with_project=True)
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert result.stdout.strip().splitlines()[-1] == "null"
+    lines = run_on_two_cpus(MIRRORED, DATA=str(data), RUN=str(tmp_path / "run"))
+    assert lines[-1] == "null"
     state = json.loads((tmp_path / "run" / "state.json").read_text())
     assert state["epoch"] == PRESETS["test"].epochs

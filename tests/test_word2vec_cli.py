@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from common.cli import run_cli
-from tests.conftest import REPO_ROOT, assert_one_line_error, call_cli, make_corpus, run_python
+from tests.conftest import (REPO_ROOT, assert_one_line_error, call_cli, make_corpus,
+                            run_on_two_cpus, run_python)
 from word2vec import skipgram
 from word2vec.corpus import keep_probabilities
 from word2vec.model import PRESETS, STEPS_PER_EXECUTION
@@ -135,16 +136,8 @@ def test_mirrored_on_two_logical_cpus_trains_and_resumes(tmp_path, corpus_path):
     for arch, extra in [("cbow", []), ("skipgram", ["--resume", "--epochs", "3"])]:
         argv = train_argv("--text", corpus_path, tmp_path / arch, "--arch", arch,
                           "--strategy", "mirrored", *extra)
-        script = f"""
-import tensorflow as tf
-cpu = tf.config.list_physical_devices("CPU")[0]
-tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-from common.cli import run_cli
-from word2vec import skipgram
-run_cli(skipgram.main, {argv!r})
-"""
-        result = run_python(script, REPO_ROOT, with_project=True, timeout=600)
-        assert result.returncode == 0, result.stderr[-2000:]
+        run_on_two_cpus("from common.cli import run_cli\nfrom word2vec import skipgram\n"
+                        "run_cli(skipgram.main, ARGV)\n", timeout=600, ARGV=argv)
     for arch, epochs in [("cbow", 2), ("skipgram", 3)]:
         state = json.loads((tmp_path / arch / "state.json").read_text())
         assert state["epoch"] == epochs
