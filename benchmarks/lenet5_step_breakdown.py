@@ -16,66 +16,60 @@ of its shape; the gradients training asks for), to show which ops differ.
 
 import argparse
 import json
-import os
 import statistics
-import subprocess
-import sys
 import time
 
-from benchmarks.lenet5_vs_pytorch import random_batches
-from benchmarks.side_by_side import REPO_ROOT
+from benchmarks.lenet5_vs_pytorch import (keras_lenet5, random_batches, torch_batches,
+                                          torch_lenet5, torch_loss)
+from benchmarks.side_by_side import json_from_subprocess
 
 COUNT = 40  # distinct batches, cycled
 
 
-def milliseconds(call, wait, repeats=20, blocks=7):
-    """Median over `blocks` blocks of the mean wall ms of `repeats` calls of call(i)."""
+def milliseconds(call, finish=lambda result: None, repeats=20, blocks=7):
+    """Median over `blocks` blocks of the mean wall ms of `repeats` calls of call(i).
+
+    finish(result) waits for the last call's result (TensorFlow runs ops
+    asynchronously; PyTorch's CPU ops are done when they return).
+    """
     for i in range(3):
-        call(i)
-    wait()
+        result = call(i)
+    finish(result)
     times = []
     for _ in range(blocks):
         start = time.perf_counter()
         for i in range(repeats):
-            call(i)
-        wait()
+            result = call(i)
+        finish(result)
         times.append((time.perf_counter() - start) / repeats * 1e3)
     return statistics.median(times)
 
 
 def tfcourse_parts():
-    import dataclasses
-
     import numpy as np
     import tensorflow as tf
 
     from benchmarks.side_by_side import keras_fit_speed
-    from week1_basics.mnist_models import PRESETS, build_model, compile_model
 
-    config = dataclasses.replace(PRESETS["lenet5"], translate=0)
-    model = compile_model(build_model(config), config, config.steps_per_execution)
+    model, config = keras_lenet5()
     images, labels = random_batches(COUNT, config.batch_size)
     images = images.astype(np.float32)
     batches = [(tf.constant(x), tf.constant(y)) for x, y in zip(images, labels)]
-    loss_fn = model.loss
     weights = model.trainable_variables
     model.optimizer.build(weights)
     fixed = [tf.ones_like(w) * 1e-4 for w in weights]
-    done = {"last": None}
 
-    def wait():
-        if done["last"] is not None:
-            tf.nest.map_structure(lambda t: t.numpy(), done["last"])
+    def finish(result):
+        tf.nest.map_structure(lambda t: t.numpy(), result)
 
-    @tf.function
-    def forward(x, y):
-        return loss_fn(y, model(x, training=True))
+    def loss(x, y):
+        return model.loss(y, model(x, training=True))
 
     @tf.function
     def gradients(x, y):
         with tf.GradientTape() as tape:
-            loss = loss_fn(y, model(x, training=True))
-        return tape.gradient(loss, weights)
+            value = loss(x, y)
+        return tape.gradient(value, weights)
 
     @tf.function
     def update():
@@ -84,55 +78,41 @@ def tfcourse_parts():
 
     @tf.function
     def step(x, y):
-        with tf.GradientTape() as tape:
-            loss = loss_fn(y, model(x, training=True))
-        model.optimizer.apply(tape.gradient(loss, weights), weights)
-        return loss
-
-    def timed(run):  # run(i) returns what to wait for
-        def call(i):
-            done["last"] = run(i)
-        return milliseconds(call, wait)
+        model.optimizer.apply(gradients(x, y), weights)
+        return weights[0].value
 
     def on_batches(function):
         return lambda i: function(*batches[i % COUNT])
 
-    parts = {"forward and loss": timed(on_batches(forward)),
-             "forward and backward": timed(on_batches(gradients)),
-             "optimizer update alone": timed(lambda i: update()),
-             "whole step, one tf.function": timed(on_batches(step))}
+    parts = {"forward and loss": milliseconds(on_batches(tf.function(loss)), finish),
+             "forward and backward": milliseconds(on_batches(gradients), finish),
+             "optimizer update alone": milliseconds(lambda i: update(), finish),
+             "whole step, one tf.function": milliseconds(on_batches(step), finish)}
     data = tf.data.Dataset.from_tensor_slices((images, labels)).repeat().prefetch(2)
     spe = config.steps_per_execution
     per_second = keras_fit_speed(model, data, 10 * spe, 30 * spe, config.batch_size)
     parts[f"whole step, model.fit ({spe} steps a call)"] = config.batch_size / per_second * 1e3
-    return parts, tfcourse_layers(model, wait, done)
+    return parts, tfcourse_layers(model, finish)
 
 
-def tfcourse_layers(model, wait, done):
+def tfcourse_layers(model, finish):
     """{layer: ms of its forward and backward alone} on random inputs of its shape."""
     import numpy as np
     import tensorflow as tf
 
     rng, layers, needs_input_gradient = np.random.default_rng(0), {}, False
     for layer in model.layers[1:]:
-        shape = (128, *layer.input.shape[1:])
-        x = tf.constant(rng.normal(size=shape).astype(np.float32))
+        x = tf.constant(rng.normal(size=(128, *layer.input.shape[1:])).astype(np.float32))
         weights = layer.trainable_variables
         # Training never takes the gradient of the image, nor of layers before the first
         # weights: those gradients are not asked for here either.
         wrt = [x] * needs_input_gradient + weights
         needs_input_gradient = needs_input_gradient or bool(weights)
-        if not wrt:
-            continue
-        upstream = tf.constant(rng.normal(size=(128, *layer.output.shape[1:]))
-                               .astype(np.float32))
-
-        function = forward_backward(layer, x, wrt, upstream)
-
-        def call(i, function=function):
-            done["last"] = function()
-
-        layers[layer.name] = milliseconds(call, wait)
+        if wrt:
+            upstream = tf.constant(rng.normal(size=(128, *layer.output.shape[1:]))
+                                   .astype(np.float32))
+            run = forward_backward(layer, x, wrt, upstream)
+            layers[layer.name] = milliseconds(lambda i, run=run: run(), finish)
     return layers
 
 
@@ -153,25 +133,14 @@ def forward_backward(layer, x, wrt, upstream):
 
 def pytorch_parts():
     import torch
-    from torch import nn
 
-    from benchmarks.lenet5_vs_pytorch import MEAN, STD
     from week1_basics.mnist_models import PRESETS
 
-    torch.manual_seed(0)
-    config = PRESETS["lenet5"]
-    model = nn.Sequential(
-        nn.ZeroPad2d(2), nn.Conv2d(1, 6, 5), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(16, 120, 5), nn.ReLU(),
-        nn.Flatten(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10))
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
-    images, labels = random_batches(COUNT, config.batch_size)
-    images = torch.from_numpy(images).permute(0, 1, 4, 2, 3).float()  # NCHW
-    labels = torch.from_numpy(labels)
+    model, optimizer = torch_lenet5()
+    images, labels = torch_batches(COUNT, PRESETS["lenet5"].batch_size)
 
     def loss_of(i):
-        x = (images[i % COUNT] / 255 - MEAN) / STD
-        return nn.functional.cross_entropy(model(x), labels[i % COUNT])
+        return torch_loss(model, images[i % COUNT], labels[i % COUNT])
 
     def forward(i):
         with torch.no_grad():  # as Keras's forward alone keeps no graph either
@@ -181,28 +150,21 @@ def pytorch_parts():
         optimizer.zero_grad()
         loss_of(i).backward()
 
-    for p in model.parameters():
-        p.grad = torch.full_like(p, 1e-4)
-
-    def update(i):
-        optimizer.step()
-
     def step(i):
-        optimizer.zero_grad()
-        loss_of(i).backward()
+        backward(i)
         optimizer.step()
 
-    def nothing():
-        pass
+    for weight in model.parameters():  # the update alone, on fixed gradients
+        weight.grad = torch.full_like(weight, 1e-4)
+    update = milliseconds(lambda i: optimizer.step())  # before backward replaces them
+    parts = {"forward and loss": milliseconds(forward),
+             "forward and backward": milliseconds(backward),
+             "optimizer update alone": update,
+             "whole step, plain loop": milliseconds(step)}
+    return parts, pytorch_layers(model, images[0] / 255)
 
-    parts = {"forward and loss": milliseconds(forward, nothing),
-             "forward and backward": milliseconds(backward, nothing),
-             "optimizer update alone": milliseconds(update, nothing),
-             "whole step, plain loop": milliseconds(step, nothing)}
-    return parts, pytorch_layers(model, images[0] / 255, nothing)
 
-
-def pytorch_layers(model, x, nothing):
+def pytorch_layers(model, x):
     """{module: ms of its forward and backward alone}, as tfcourse_layers times Keras's."""
     import torch
 
@@ -220,7 +182,7 @@ def pytorch_layers(model, x, nothing):
                 module.zero_grad(set_to_none=True)
                 (module(source) * upstream).sum().backward()
 
-            layers[f"{index} {type(module).__name__}"] = milliseconds(call, nothing)
+            layers[f"{index} {type(module).__name__}"] = milliseconds(call)
         x = y
     return layers
 
@@ -235,14 +197,8 @@ def main():
     if args.side:
         print(json.dumps(SIDES[args.side]()))
         return
-    results = {}
-    for side in SIDES:
-        output = subprocess.run([sys.executable, "-m", "benchmarks.lenet5_step_breakdown",
-                                 "--side", side], capture_output=True, text=True,
-                                cwd=REPO_ROOT, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
-        if output.returncode:
-            raise SystemExit(f"{side} failed:\n{output.stderr[-3000:]}")
-        results[side] = json.loads(output.stdout.strip().splitlines()[-1])
+    results = {side: json_from_subprocess("benchmarks.lenet5_step_breakdown", "--side", side,
+                                          name=side) for side in SIDES}
     print("| side | part of one step (batch 128) | ms |\n|---|---|---|")
     for side, (parts, _) in results.items():
         for name, ms in parts.items():

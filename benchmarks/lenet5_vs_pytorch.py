@@ -29,15 +29,49 @@ def random_batches(count, batch, seed=0):
             rng.integers(0, 10, size=(count, batch)).astype(np.int64))
 
 
+def keras_lenet5():
+    """(model, config): LeNet-5 as `train` compiles it, random shifts off (PyTorch has none)."""
+    from week1_basics.mnist_models import PRESETS, build_model, compile_model
+
+    config = dataclasses.replace(PRESETS["lenet5"], translate=0)
+    return compile_model(build_model(config), config, config.steps_per_execution), config
+
+
+def torch_lenet5():
+    """(model, optimizer): the PyTorch twin, Adam at the preset's rate."""
+    import torch
+    from torch import nn
+
+    from week1_basics.mnist_models import PRESETS
+
+    torch.manual_seed(0)
+    model = nn.Sequential(
+        nn.ZeroPad2d(2), nn.Conv2d(1, 6, 5), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(16, 120, 5), nn.ReLU(),
+        nn.Flatten(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10))
+    return model, torch.optim.Adam(model.parameters(), lr=PRESETS["lenet5"].learning_rate)
+
+
+def torch_batches(count, batch):
+    """random_batches as PyTorch tensors: float NCHW images (0..255) and int64 labels."""
+    import torch
+
+    images, labels = random_batches(count, batch)
+    return torch.from_numpy(images).permute(0, 1, 4, 2, 3).float(), torch.from_numpy(labels)
+
+
+def torch_loss(model, images, labels):
+    """Softmax cross-entropy of the model on a batch, pixels standardised as Keras's layer does."""
+    from torch import nn
+
+    return nn.functional.cross_entropy(model((images / 255 - MEAN) / STD), labels)
+
+
 def tfcourse_speed(warmup, steps):
     import tensorflow as tf
 
-    from week1_basics.mnist_models import PRESETS, build_model, compile_model
-
-    # The random shifts (a layer in the model) are off: the PyTorch side has none.
     # Steps per graph call as `train` sets them (warmup and steps are multiples).
-    config = dataclasses.replace(PRESETS["lenet5"], translate=0)
-    model = compile_model(build_model(config), config, config.steps_per_execution)
+    model, config = keras_lenet5()
     images, labels = random_batches(warmup + steps, config.batch_size)
     data = tf.data.Dataset.from_tensor_slices(
         (images.astype(np.float32), labels)).prefetch(2)
@@ -45,27 +79,15 @@ def tfcourse_speed(warmup, steps):
 
 
 def pytorch_speed(warmup, steps):
-    import torch
-    from torch import nn
-
     from week1_basics.mnist_models import PRESETS
 
-    torch.manual_seed(0)
     batch = PRESETS["lenet5"].batch_size
-    model = nn.Sequential(
-        nn.ZeroPad2d(2), nn.Conv2d(1, 6, 5), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(16, 120, 5), nn.ReLU(),
-        nn.Flatten(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10))
-    optimizer = torch.optim.Adam(model.parameters(), lr=PRESETS["lenet5"].learning_rate)
-    images, labels = random_batches(warmup + steps, batch)
-    images = torch.from_numpy(images).permute(0, 1, 4, 2, 3).float()  # NCHW
-    labels = torch.from_numpy(labels)
+    model, optimizer = torch_lenet5()
+    images, labels = torch_batches(warmup + steps, batch)
 
     def train_step(i):
         optimizer.zero_grad()
-        x = (images[i] / 255 - MEAN) / STD
-        loss = nn.functional.cross_entropy(model(x), labels[i])
-        loss.backward()
+        torch_loss(model, images[i], labels[i]).backward()
         optimizer.step()
 
     return loop_speed(train_step, warmup, steps, batch)

@@ -70,20 +70,29 @@ def print_measurement(items_per_second):
     print(json.dumps({"items_per_second": items_per_second}))
 
 
-def measure_in_subprocess(script, side, warmup, steps):
-    """Runs `python -m benchmarks.<script> --measure side ...` in a fresh interpreter.
+def json_from_subprocess(module, *args, name=None):
+    """Runs `python -m module args...` in a fresh interpreter; the JSON of its last stdout line.
 
-    Returns its items/second. Benchmarks run as modules of the `benchmarks`
-    package, so they import the project without editing sys.path.
+    Benchmarks run as modules of the `benchmarks` package, so they import the
+    project without editing sys.path. A failure ends the benchmark with the
+    process's stderr tail.
     """
-    module = "benchmarks." + os.path.splitext(os.path.basename(script))[0]
-    command = [sys.executable, "-m", module, "--measure", side,
-               "--warmup", str(warmup), "--steps", str(steps)]
+    command = [sys.executable, "-m", module, *args]
     env = dict(os.environ, PYTHONPATH=REPO_ROOT, TF_CPP_MIN_LOG_LEVEL="3")
     result = subprocess.run(command, capture_output=True, text=True, env=env, cwd=REPO_ROOT)
     if result.returncode != 0:
-        raise SystemExit(f"{side} failed:\n{result.stderr[-3000:]}")
-    return json.loads(result.stdout.strip().splitlines()[-1])["items_per_second"]
+        raise SystemExit(f"{name or module} failed:\n{result.stderr[-3000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def measure_in_subprocess(script, side, warmup, steps):
+    """Runs `python -m benchmarks.<script> --measure side ...` in a fresh interpreter.
+
+    Returns its items/second.
+    """
+    module = "benchmarks." + os.path.splitext(os.path.basename(script))[0]
+    return json_from_subprocess(module, "--measure", side, "--warmup", str(warmup),
+                                "--steps", str(steps), name=side)["items_per_second"]
 
 
 def compare(script, sides, peer, rounds, warmup, steps, unit, names):

@@ -149,7 +149,6 @@ def run_python(script, cwd, with_project, timeout=300):
                           capture_output=True, text=True, timeout=timeout)
 
 
-
 # A fresh interpreter's one CPU split into two logical devices, so MirroredStrategy has two
 # replicas. TensorFlow splits a device only before it starts, so this cannot happen in the
 # test's own process (and two MirroredStrategy runs in one process clash in their
@@ -172,6 +171,7 @@ def run_on_two_cpus(body, timeout=300, **names):
                         timeout=timeout)
     assert result.returncode == 0, result.stderr[-3000:]
     return result.stdout.splitlines()
+
 
 # -- trained runs and sandboxes that several test modules share ---------------------------
 # Each is defined once here: a fixture imported from another test module is a new fixture
