@@ -96,19 +96,23 @@ def airbench_classifier(x, num_classes):
     return layers.Rescaling(LOGIT_SCALE, name="logit_scale")(x)
 
 
-def patch_whitening(images, eps=5e-4):
-    """(2, 2, 3, 24) kernel that whitens the 2x2 patches of normalised images, as airbench.
+def patch_whitening(images, eps=5e-4, centred=False):
+    """(2, 2, 3, 24) kernel that whitens the 2x2 patches of normalised images.
 
     images: float (N, 32, 32, 3), already normalised per channel. The patches'
-    second-moment matrix C = P^T P / n (12 x 12, not centred: airbench's) is
-    eigendecomposed, C = V diag(l) V^T; filter i is eigenvector v_i / sqrt(l_i + eps),
-    largest eigenvalue first, followed by the 12 negated filters. So the first 12
+    second-moment matrix C = P^T P / n (12 x 12) is eigendecomposed, C = V diag(l) V^T;
+    filter i is eigenvector v_i / sqrt(l_i + eps), largest eigenvalue first, followed
+    by the 12 negated filters (so a following ReLU keeps both signs). So the first 12
     outputs have second moments l_i / (l_i + eps), about 1, and no correlation.
+    airbench leaves the patches uncentred (`centred=False`); the `fast` preset
+    centres them first, so C is their covariance.
     """
     x = np.asarray(images, np.float64)
     # Each patch flattened in the order of a (2, 2, 3) kernel: (row, column, channel).
     patches = np.concatenate([x[:, i:i + 31, j:j + 31, :] for i in (0, 1) for j in (0, 1)],
                              axis=-1).reshape(-1, 12)
+    if centred:
+        patches = patches - patches.mean(axis=0)
     eigenvalues, eigenvectors = np.linalg.eigh(patches.T @ patches / len(patches))
     order = np.argsort(eigenvalues)[::-1]
     kernel = eigenvectors[:, order] / np.sqrt(eigenvalues[order] + eps)  # a filter per column

@@ -305,36 +305,20 @@ def build_model(config, num_classes=10):
     return keras.Model(images, logits, name=f"cifar_{config.arch}")
 
 
-def whitening_filters(images, eps=5e-4):
-    """(2, 2, 3, 24) conv kernel and bias that whiten 2x2 patches of normalised images.
-
-    images: uint8 or float [N, 32, 32, 3], 0..255. The 12 x 12 covariance of all
-    2x2x3 patches is eigendecomposed; each filter projects a patch on one
-    eigenvector scaled by 1/sqrt(eigenvalue), so the outputs are decorrelated
-    with unit variance. The negated copies let the following ReLU keep both signs.
-    """
-    x = (np.asarray(images, np.float32) - CIFAR_MEAN) / CIFAR_STD
-    patches = np.concatenate([x[:, i:i + 31, j:j + 31, :] for i in (0, 1) for j in (0, 1)],
-                             axis=-1)  # (N, 31, 31, 12), ordered (row, column, channel)
-    # Channel k = (2 * dy + dx) * 3 + c: the order of a (2, 2, 3) conv kernel reshaped to 12.
-    flat = patches.reshape(-1, 12).astype(np.float64)
-    flat -= flat.mean(axis=0)
-    eigenvalues, eigenvectors = np.linalg.eigh(flat.T @ flat / len(flat))
-    kernel = eigenvectors / np.sqrt(eigenvalues + eps)  # (12, 12): one filter per column
-    kernel = np.concatenate([kernel, -kernel], axis=1).reshape(2, 2, 3, 24)
-    return kernel.astype(np.float32), np.zeros(24, np.float32)
-
-
 def init_whitening(model, images, config, count=WHITEN_IMAGES):
-    """Sets the whitening layer of `fast` (centred patches) or `airbench` (airbench's own,
-    week2_cnn.airbench_model.patch_whitening) from training images; others: no-op.
+    """Sets the whitening layer of `fast` (centred patches, a zero bias) or `airbench`
+    (airbench's uncentred patches) from training images; others: no-op. Both use
+    week2_cnn.airbench_model.patch_whitening.
 
     The statistics come from `count` images spread evenly over `images`: an image
     folder is read class by class, so its first 5,000 would be all airplanes.
     """
+    if not (config.arch == "fast" or (config.arch == "airbench" and config.whitening)):
+        return
     images = images[::max(1, len(images) // count)][:count]
+    normalised = (np.asarray(images, np.float32) - CIFAR_MEAN) / CIFAR_STD
     if config.arch == "fast":
-        model.get_layer("whiten").set_weights(list(whitening_filters(images)))
-    elif config.arch == "airbench" and config.whitening:
-        normalised = (np.asarray(images, np.float32) - CIFAR_MEAN) / CIFAR_STD
+        kernel = patch_whitening(normalised, centred=True)
+        model.get_layer("whiten").set_weights([kernel, np.zeros(24, np.float32)])
+    else:
         model.get_layer("whiten").set_weights([patch_whitening(normalised)])
