@@ -54,6 +54,18 @@ def test_patch_whitening_equals_the_analytic_whitening():
                                rtol=1e-4, atol=1e-4)
 
 
+def test_centred_patch_whitening_decorrelates_patches():
+    """`fast`'s mode: the patches' covariance, not airbench's uncentred moments."""
+    x = (correlated_images(200) - CIFAR_MEAN) / CIFAR_STD
+    kernel = patch_whitening(x, centred=True)
+    assert kernel.shape == (2, 2, 3, 24)
+    outputs = patches_of(x) @ kernel.reshape(12, 24)  # the conv, by hand
+    covariance = np.cov(outputs[:, :12], rowvar=False)
+    # Unit variance up to the eps regulariser (which damps the noise-only directions).
+    np.testing.assert_allclose(covariance, np.eye(12), atol=0.05)
+    np.testing.assert_allclose(outputs[:, 12:], -outputs[:, :12], atol=1e-4)
+
+
 def test_the_whitening_layer_is_frozen_and_its_bias_trains():
     model = build_model(TINY)
     images = correlated_images(20)
